@@ -1,0 +1,48 @@
+"""Plain-text renderings for the terminal. Each returns (text, style) lines; the style is a
+rich colour name or "" and only applies where the terminal supports colour."""
+
+from __future__ import annotations
+
+from bot.core.describe import alert_actions, describe_alert
+from bot.core.messages import Alert, Reply, Tone
+from bot.core.models import ChatRef
+
+STYLE = {
+    Tone.NEUTRAL: "bold",
+    Tone.UP: "bold green",
+    Tone.DOWN: "bold red",
+    Tone.WARNING: "bold yellow",
+    Tone.ERROR: "bold red",
+}
+MARK = {Tone.NEUTRAL: "", Tone.UP: "▲ ", Tone.DOWN: "▼ ", Tone.WARNING: "! ", Tone.ERROR: "✗ "}
+
+Line = tuple[str, str]
+
+
+def render_reply(reply: Reply) -> list[Line]:
+    lines: list[Line] = [(MARK[reply.tone] + reply.title, STYLE[reply.tone])]
+    lines.extend(("  " + line, "") for line in reply.lines)
+    lines.extend((f"  {field.name}: {field.value}", "") for field in reply.fields)
+    if reply.image is not None:
+        lines.append((f"  [chart: {reply.image.description or reply.image.filename}]", "dim"))
+    if reply.actions:
+        lines.append(("  " + "   ".join(f"[{a.label}: /{' '.join((a.command, *a.args))}]" for a in reply.actions), "dim"))
+    if reply.footer:
+        lines.append(("  " + reply.footer, "dim"))
+    return lines
+
+
+def render_alert(alert: Alert, chat: ChatRef | None = None) -> list[Line]:
+    text = describe_alert(alert)
+    who = f" @{alert.mention.label}" if alert.mention else ""
+    lines: list[Line] = [(f"🔔 {MARK[text.tone]}{text.title}{who}", STYLE[text.tone])]
+    lines.extend(("  " + line, "") for line in text.lines)
+    actions = alert_actions(alert)
+    if actions:
+        lines.append(("  " + "   ".join(f"[{a.label}: /{' '.join((a.command, *a.args))}]" for a in actions), "dim"))
+    lines.append(("  " + text.footer, "dim"))
+    return lines
+
+
+def as_text(lines: list[Line]) -> str:
+    return "\n".join(text for text, _ in lines)

@@ -1,0 +1,420 @@
+"""The rule engine: which rules a new price fires or re-arms.
+
+Rules are indexed per ticker and sorted by threshold, so a check bisects to the
+rules a move actually crossed instead of looping over every rule:
+
+- `above` (and analyst levels approached from below) fire when the price rises
+  through the threshold while armed, and re-arm once the price is back below
+  `threshold * (1 - band)`. `below` mirrors it.
+- `move` rules fire once per session when the day's change reaches N %; the
+  engine keeps the largest rise and fall seen this session, so only rules between
+  the old and the new extreme are visited.
+- `drawdown` rules fire when the fall from the ticker's peak reaches N %, once per
+  peak: a new peak re-arms them.
+
+The engine is pure: it changes its in-memory index and returns what happened;
+the price-check job persists that and queues the alerts in one transaction.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right, insort
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.core.messages import Alert, AlertKind
+from bot.core.models import Direction, Rule, RuleKind, RuleSource, TickerState
+from bot.market.base import Quote
+
+
+@dataclass(slots=True)
+class _Ladder:
+    """Rules sorted by threshold: parallel lists for bisect."""
+
+    keys: list[float] = field(default_factory=list)
+    ids: list[int] = field(default_factory=list)
+
+    def add(self, key: float, rule_id: int) -> None:
+        index = bisect_right(self.keys, key)
+        self.keys.insert(index, key)
+        self.ids.insert(index, rule_id)
+
+    def remove(self, key: float, rule_id: int) -> None:
+        lo = bisect_left(self.keys, key)
+        hi = bisect_right(self.keys, key)
+        for index in range(lo, hi):
+            if self.ids[index] == rule_id:
+                del self.keys[index]
+                del self.ids[index]
+                return
+
+    def between(self, low: float, high: float, *, low_inclusive: bool, high_inclusive: bool) -> list[int]:
+        """Rule ids whose key lies between low and high."""
+        start = bisect_left(self.keys, low) if low_inclusive else bisect_right(self.keys, low)
+        stop = bisect_right(self.keys, high) if high_inclusive else bisect_left(self.keys, high)
+        return self.ids[start:stop] if start < stop else []
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass(slots=True)
+class _Book:
+    """All rules of one ticker, indexed for the check."""
+
+    rules: dict[int, Rule] = field(default_factory=dict)
+    rising: _Ladder = field(default_factory=_Ladder)  # fire when the price rises through
+    falling: _Ladder = field(default_factory=_Ladder)  # fire when the price falls through
+    move_up: _Ladder = field(default_factory=_Ladder)
+    move_down: _Ladder = field(default_factory=_Ladder)
+    drawdown: _Ladder = field(default_factory=_Ladder)
+    baseline_pending: set[int] = field(default_factory=set)  # price rules with no price seen yet
+    fired_moves: set[int] = field(default_factory=set)  # move rules fired this session
+    fired_drawdowns: set[int] = field(default_factory=set)  # drawdown rules fired since the peak
+
+
+@dataclass(frozen=True, slots=True)
+class Firing:
+    rule: Rule
+    alert: Alert
+
+
+@dataclass(slots=True)
+class CheckResult:
+    ticker: str
+    firings: list[Firing]
+    armed_changes: dict[int, bool | None]
+    state: TickerState
+
+
+def is_rising(rule: Rule) -> bool:
+    """True for rules that fire when the price rises through their threshold."""
+    if rule.kind is RuleKind.ABOVE:
+        return True
+    if rule.kind is RuleKind.CROSS:
+        return rule.direction is Direction.UP
+    return False
+
+
+def is_price_rule(rule: Rule) -> bool:
+    return rule.kind in (RuleKind.ABOVE, RuleKind.BELOW, RuleKind.CROSS)
+
+
+def condition_holds(rule: Rule, price: float) -> bool:
+    """Whether a price rule's condition is true at `price` (used for baselines and replies)."""
+    return price >= rule.threshold if is_rising(rule) else price <= rule.threshold
+
+
+class RuleEngine:
+    def __init__(self, *, rearm_band_pct: float = 1.0) -> None:
+        self.band = rearm_band_pct / 100.0
+        self._books: dict[str, _Book] = {}
+        self._states: dict[str, TickerState] = {}
+        self._ticker_of: dict[int, str] = {}
+        self._pending_armed: dict[str, dict[int, bool | None]] = {}  # changes made outside a check
+
+    # -- the index -----------------------------------------------------------------
+
+    def load(self, rules: Iterable[Rule], states: dict[str, TickerState]) -> None:
+        self._books.clear()
+        self._ticker_of.clear()
+        self._states = dict(states)
+        for rule in rules:
+            self.add(rule)
+
+    def add(self, rule: Rule) -> None:
+        book = self._books.setdefault(rule.ticker, _Book())
+        book.rules[rule.id] = rule
+        self._ticker_of[rule.id] = rule.ticker
+        if is_price_rule(rule):
+            (book.rising if is_rising(rule) else book.falling).add(rule.threshold, rule.id)
+            if rule.armed is None:
+                book.baseline_pending.add(rule.id)
+        elif rule.kind is RuleKind.MOVE:
+            if rule.direction in (Direction.UP, Direction.EITHER):
+                book.move_up.add(rule.threshold, rule.id)
+            if rule.direction in (Direction.DOWN, Direction.EITHER):
+                book.move_down.add(rule.threshold, rule.id)
+            if rule.armed is False:
+                book.fired_moves.add(rule.id)
+        elif rule.kind is RuleKind.DRAWDOWN:
+            book.drawdown.add(rule.threshold, rule.id)
+            if rule.armed is False:
+                book.fired_drawdowns.add(rule.id)
+
+    def remove(self, rule_id: int) -> Rule | None:
+        ticker = self._ticker_of.pop(rule_id, None)
+        if ticker is None:
+            return None
+        book = self._books[ticker]
+        rule = book.rules.pop(rule_id)
+        for ladder in (book.rising, book.falling, book.move_up, book.move_down, book.drawdown):
+            ladder.remove(rule.threshold, rule_id)
+        book.baseline_pending.discard(rule_id)
+        book.fired_moves.discard(rule_id)
+        book.fired_drawdowns.discard(rule_id)
+        if not book.rules:
+            del self._books[ticker]
+        return rule
+
+    def replace_ticker(self, ticker: str, rules: Iterable[Rule], state: TickerState | None) -> None:
+        """Reload one ticker's rules and state (after a split, or a failed write)."""
+        for rule_id in list(self._books.get(ticker, _Book()).rules):
+            self.remove(rule_id)
+        for rule in rules:
+            self.add(rule)
+        if state is None:
+            self._states.pop(ticker, None)
+        else:
+            self._states[ticker] = state
+
+    def tickers(self) -> list[str]:
+        return sorted(self._books)
+
+    def rule_count(self) -> int:
+        return len(self._ticker_of)
+
+    def rules_of(self, ticker: str) -> list[Rule]:
+        book = self._books.get(ticker)
+        return list(book.rules.values()) if book else []
+
+    def state(self, ticker: str) -> TickerState | None:
+        return self._states.get(ticker)
+
+    def needs_peak(self, ticker: str) -> bool:
+        book = self._books.get(ticker)
+        state = self._states.get(ticker)
+        return bool(book and len(book.drawdown)) and (state is None or state.peak is None)
+
+    def seed_peak(self, ticker: str, peak: float) -> None:
+        """Set the peak drawdowns are measured from (the 52-week high close), if none is known."""
+        state = self._states.setdefault(ticker, TickerState(ticker))
+        if state.peak is None or peak > state.peak:
+            state.peak = peak
+            state.max_drawdown_pct = 0.0
+
+    def start_session(self, quote: Quote) -> None:
+        """Move a ticker to the quote's session: reset the day's extremes and re-arm move rules."""
+        state = self._states.setdefault(quote.ticker, TickerState(quote.ticker))
+        if state.session is not None and quote.session <= state.session:
+            return
+        state.session = quote.session
+        state.max_up_pct = 0.0
+        state.max_down_pct = 0.0
+        book = self._books.get(quote.ticker)
+        if book is None:
+            return
+        pending = self._pending_armed.setdefault(quote.ticker, {})
+        for rule_id in book.fired_moves:
+            book.rules[rule_id].armed = True
+            pending[rule_id] = True
+        book.fired_moves.clear()
+
+    # -- the check -----------------------------------------------------------------
+
+    def evaluate(self, quote: Quote, *, now: datetime) -> CheckResult:
+        ticker = quote.ticker
+        book = self._books.get(ticker) or _Book()
+        state = self._states.setdefault(ticker, TickerState(ticker))
+        price = quote.price
+        firings: list[Firing] = []
+        armed: dict[int, bool | None] = {}
+
+        self.start_session(quote)
+        armed.update(self._pending_armed.pop(ticker, {}))
+
+        self._set_baselines(book, price, armed)
+        previous = state.last_price
+        if previous is not None:
+            self._check_price_rules(book, quote, previous, firings, armed, now)
+        self._check_moves(book, state, quote, firings, armed, now)
+        self._check_drawdowns(book, state, quote, firings, armed, now)
+        state.last_price = price
+        return CheckResult(ticker=ticker, firings=firings, armed_changes=armed, state=state)
+
+    def _set_baselines(self, book: _Book, price: float, armed: dict[int, bool | None]) -> None:
+        for rule_id in book.baseline_pending:
+            rule = book.rules[rule_id]
+            rule.armed = not condition_holds(rule, price)
+            armed[rule_id] = rule.armed
+        book.baseline_pending.clear()
+
+    def _check_price_rules(
+        self,
+        book: _Book,
+        quote: Quote,
+        previous: float,
+        firings: list[Firing],
+        armed: dict[int, bool | None],
+        now: datetime,
+    ) -> None:
+        price, band = quote.price, self.band
+        if price > previous:
+            for rule_id in book.rising.between(previous, price, low_inclusive=False, high_inclusive=True):
+                self._fire_price_rule(book.rules[rule_id], quote, firings, armed, now)
+            # falling rules re-arm once the price is back above threshold * (1 + band)
+            for rule_id in book.falling.between(
+                previous / (1 + band), price / (1 + band), low_inclusive=False, high_inclusive=True
+            ):
+                self._rearm(book.rules[rule_id], armed)
+        elif price < previous:
+            for rule_id in book.falling.between(price, previous, low_inclusive=True, high_inclusive=False):
+                self._fire_price_rule(book.rules[rule_id], quote, firings, armed, now)
+            for rule_id in book.rising.between(
+                price / (1 - band), previous / (1 - band), low_inclusive=True, high_inclusive=False
+            ):
+                self._rearm(book.rules[rule_id], armed)
+
+    def _fire_price_rule(
+        self, rule: Rule, quote: Quote, firings: list[Firing], armed: dict[int, bool | None], now: datetime
+    ) -> None:
+        if rule.armed is not True:
+            return
+        rule.armed = False
+        armed[rule.id] = False
+        if _snoozed(rule, now):
+            return
+        if rule.kind is RuleKind.CROSS:
+            kind = AlertKind.ANALYST_LEVEL
+        else:
+            kind = AlertKind.PRICE_ABOVE if rule.kind is RuleKind.ABOVE else AlertKind.PRICE_BELOW
+        firings.append(
+            Firing(
+                rule,
+                Alert(
+                    kind=kind,
+                    ticker=rule.ticker,
+                    at=quote.at,
+                    price=quote.price,
+                    change_pct=quote.change_pct,
+                    level=rule.threshold,
+                    level_name=rule.level_name.value if rule.level_name else None,
+                    direction="up" if is_rising(rule) else "down",
+                    rule_id=rule.id,
+                    note=rule.note,
+                    mention=rule.owner if rule.source is RuleSource.MEMBER else None,
+                    extra={"prev_close": quote.prev_close, "session": quote.session.isoformat()},
+                ),
+            )
+        )
+
+    @staticmethod
+    def _rearm(rule: Rule, armed: dict[int, bool | None]) -> None:
+        if rule.armed is False:
+            rule.armed = True
+            armed[rule.id] = True
+
+    def _check_moves(
+        self,
+        book: _Book,
+        state: TickerState,
+        quote: Quote,
+        firings: list[Firing],
+        armed: dict[int, bool | None],
+        now: datetime,
+    ) -> None:
+        change = quote.change_pct
+        if change is None:
+            return
+        if change > state.max_up_pct:
+            hits = book.move_up.between(state.max_up_pct, change, low_inclusive=False, high_inclusive=True)
+            state.max_up_pct = change
+            self._fire_moves(book, hits, quote, "up", firings, armed, now)
+        if -change > state.max_down_pct:
+            hits = book.move_down.between(state.max_down_pct, -change, low_inclusive=False, high_inclusive=True)
+            state.max_down_pct = -change
+            self._fire_moves(book, hits, quote, "down", firings, armed, now)
+
+    def _fire_moves(
+        self,
+        book: _Book,
+        rule_ids: list[int],
+        quote: Quote,
+        direction: str,
+        firings: list[Firing],
+        armed: dict[int, bool | None],
+        now: datetime,
+    ) -> None:
+        for rule_id in rule_ids:
+            rule = book.rules[rule_id]
+            if rule_id in book.fired_moves:
+                continue
+            book.fired_moves.add(rule_id)
+            rule.armed = False
+            armed[rule_id] = False
+            if _snoozed(rule, now):
+                continue
+            firings.append(
+                Firing(
+                    rule,
+                    Alert(
+                        kind=AlertKind.SELLOFF if rule.source is RuleSource.WATCH else AlertKind.DAILY_MOVE,
+                        ticker=rule.ticker,
+                        at=quote.at,
+                        price=quote.price,
+                        change_pct=quote.change_pct,
+                        threshold_pct=rule.threshold,
+                        direction=direction,
+                        rule_id=rule.id,
+                        mention=rule.owner if rule.source is RuleSource.MEMBER else None,
+                        extra={"prev_close": quote.prev_close, "session": quote.session.isoformat()},
+                    ),
+                )
+            )
+
+    def _check_drawdowns(
+        self,
+        book: _Book,
+        state: TickerState,
+        quote: Quote,
+        firings: list[Firing],
+        armed: dict[int, bool | None],
+        now: datetime,
+    ) -> None:
+        price = quote.price
+        if state.peak is None or price > state.peak:
+            state.peak = price
+            state.max_drawdown_pct = 0.0
+            for rule_id in book.fired_drawdowns:
+                book.rules[rule_id].armed = True
+                armed[rule_id] = True
+            book.fired_drawdowns.clear()
+            return
+        drawdown = (1.0 - price / state.peak) * 100.0
+        if drawdown <= state.max_drawdown_pct:
+            return
+        hits = book.drawdown.between(state.max_drawdown_pct, drawdown, low_inclusive=False, high_inclusive=True)
+        state.max_drawdown_pct = drawdown
+        for rule_id in hits:
+            rule = book.rules[rule_id]
+            if rule_id in book.fired_drawdowns:
+                continue
+            book.fired_drawdowns.add(rule_id)
+            rule.armed = False
+            armed[rule_id] = False
+            if _snoozed(rule, now):
+                continue
+            firings.append(
+                Firing(
+                    rule,
+                    Alert(
+                        kind=AlertKind.DRAWDOWN,
+                        ticker=rule.ticker,
+                        at=quote.at,
+                        price=price,
+                        change_pct=quote.change_pct,
+                        threshold_pct=rule.threshold,
+                        peak=state.peak,
+                        drawdown_pct=drawdown,
+                        direction="down",
+                        rule_id=rule.id,
+                        mention=rule.owner if rule.source is RuleSource.MEMBER else None,
+                        extra={"session": quote.session.isoformat()},
+                    ),
+                )
+            )
+
+
+def _snoozed(rule: Rule, now: datetime) -> bool:
+    return rule.snoozed_until is not None and now < rule.snoozed_until

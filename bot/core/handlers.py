@@ -1,0 +1,428 @@
+"""The core commands: help, prices, members' alerts, chat watches and the analyst's levels."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.core.commands import Access, Arg, ArgKind, Command, CommandTable
+from bot.core.describe import money, pct, plain_pct
+from bot.core.engine import condition_holds, is_rising
+from bot.core.errors import UserError
+from bot.core.messages import Field, Reply, Tone
+from bot.core.models import Direction, LevelName, Rule, RuleKind, RuleSource
+from bot.core.router import Context, Invocation
+from bot.market.base import MarketDataError, Quote, RateLimited
+from storage.db import Store
+
+log = logging.getLogger(__name__)
+
+MAX_PCT_MOVE = 1000.0
+TICKER_ARG = Arg("ticker", ArgKind.TICKER, "A ticker such as NVDA, TSM or ^SOX")
+
+
+# -- shared helpers --------------------------------------------------------------------
+
+
+async def fetch_quote(context: Context, ticker: str) -> Quote:
+    """The latest quote, or a UserError that says why there is none."""
+    quotes = await fetch_quotes(context, [ticker])
+    quote = quotes.get(ticker)
+    if quote is None:
+        raise UserError(f"Unknown ticker {ticker}: the market data has no price for it. Check the symbol (indexes start with ^, like ^SOX).")
+    return quote
+
+
+async def fetch_quotes(context: Context, tickers: list[str]) -> dict[str, Quote]:
+    try:
+        return await context.market.quotes(tickers)
+    except RateLimited as limited:
+        raise UserError(f"The market data provider asked us to slow down; try again in about {max(1, round(limited.retry_after))} s.") from None
+    except MarketDataError:
+        log.warning("market data unavailable for %s", ",".join(tickers[:5]))
+        raise UserError("Market data is unavailable right now. Try again in a minute.") from None
+
+
+def quote_line(quote: Quote, context: Context) -> str:
+    """'$118.42, −16.97% today' or, for an earlier session, '... (close of 2025-01-24)'."""
+    change = f", {pct(quote.change_pct)}" if quote.change_pct is not None else ""
+    today = context.calendar.last_closed_or_open_session(context.clock.now())
+    if quote.session < today or quote.final:
+        return f"{money(quote.price)}{change} (close of {quote.session.isoformat()})"
+    return f"{money(quote.price)}{change} today"
+
+
+def rule_label(rule: Rule) -> str:
+    if rule.kind is RuleKind.ABOVE:
+        return f"{rule.ticker} above {money(rule.threshold)}"
+    if rule.kind is RuleKind.BELOW:
+        return f"{rule.ticker} below {money(rule.threshold)}"
+    if rule.kind is RuleKind.MOVE:
+        way = {"up": "up ", "down": "down ", "either": ""}[rule.direction.value]
+        return f"{rule.ticker} moves {way}{plain_pct(rule.threshold)} in a day"
+    if rule.kind is RuleKind.DRAWDOWN:
+        return f"{rule.ticker} {plain_pct(rule.threshold)} below its peak"
+    name = rule.level_name.value if rule.level_name else "level"
+    return f"{rule.ticker} {name} {money(rule.threshold)}"
+
+
+def rule_status(rule: Rule, now: datetime) -> str:
+    if rule.snoozed_until and rule.snoozed_until > now:
+        return f"snoozed until {rule.snoozed_until.strftime('%Y-%m-%d %H:%M UTC')}"
+    if rule.armed is None:
+        return "waiting for the first price"
+    if rule.armed:
+        return "armed"
+    if rule.kind is RuleKind.MOVE:
+        return "fired this session; re-arms next session"
+    if rule.kind is RuleKind.DRAWDOWN:
+        return "fired; re-arms after a new peak"
+    return "fired; re-arms when the price moves back"
+
+
+async def seed_peak_if_needed(context: Context, ticker: str) -> None:
+    """Give the engine the 52-week high close of a ticker, for drawdowns."""
+    if not context.engine.needs_peak(ticker):
+        return
+    today = context.calendar.last_closed_or_open_session(context.clock.now())
+    try:
+        bars = await context.market.history(ticker, today - timedelta(days=365), today)
+    except MarketDataError:
+        log.warning("no history for %s; its peak starts at the next price", ticker)
+        return
+    closes = [bar.close for bar in bars if bar.day < today]
+    if closes:
+        context.engine.seed_peak(ticker, max(closes))
+
+
+def initial_state(context: Context, rule: Rule, quote: Quote | None) -> str | None:
+    """Set a new rule's armed flag from the current price; return a sentence if it already holds."""
+    if quote is None:
+        rule.armed = None if rule.kind in (RuleKind.ABOVE, RuleKind.BELOW, RuleKind.CROSS) else True
+        return None
+    engine = context.engine
+    if rule.kind in (RuleKind.ABOVE, RuleKind.BELOW, RuleKind.CROSS):
+        holds = condition_holds(rule, quote.price)
+        rule.armed = not holds
+        if holds:
+            side = "above" if is_rising(rule) else "below"
+            return f"{rule.ticker} is already {side} {money(rule.threshold)} ({money(quote.price)}), so this alert waits for the next crossing."
+        return None
+    if rule.kind is RuleKind.MOVE:
+        engine.start_session(quote)
+        change = quote.change_pct or 0.0
+        hit = (rule.direction in (Direction.UP, Direction.EITHER) and change >= rule.threshold) or (
+            rule.direction in (Direction.DOWN, Direction.EITHER) and -change >= rule.threshold
+        )
+        rule.armed = not hit
+        if hit:
+            return f"{rule.ticker} has already moved {pct(change)} this session, so this alert starts with the next session."
+        return None
+    state = engine.state(rule.ticker)
+    peak = max(state.peak or quote.price, quote.price) if state else quote.price
+    drawdown = (1 - quote.price / peak) * 100
+    rule.armed = drawdown < rule.threshold
+    if not rule.armed:
+        return f"{rule.ticker} is already {drawdown:.1f}% below its peak of {money(peak)}, so this alert waits for a new peak."
+    return None
+
+
+async def add_rule(context: Context, rule: Rule) -> Rule:
+    stored = await context.store.add_rule(rule, now=context.clock.now())
+    if rule.source in (RuleSource.ANALYST, RuleSource.WATCH):
+        context.engine.replace_ticker(
+            rule.ticker, await context.store.rules_for_ticker(rule.ticker), context.engine.state(rule.ticker)
+        )
+    else:
+        context.engine.add(stored)
+    return stored
+
+
+# -- /help and /price ------------------------------------------------------------------
+
+
+async def help_command(context: Context, invocation: Invocation, values: dict[str, Any]) -> Reply:
+    name = values.get("command")
+    commands = context.commands
+    if name:
+        command = commands.get(name.lstrip("/"))
+        if command is None:
+            raise UserError(f"There is no /{name.lstrip('/')} command. Try /help for the list.")
+        lines = [command.summary]
+        if command.details:
+            lines.append(command.details)
+        lines.extend(f"  {arg.placeholder}: {arg.help}" for arg in command.args)
+        if command.examples:
+            lines.append("Examples: " + "   ".join(command.examples))
+        if command.access is Access.ADMIN:
+            lines.append("Only the bot's admins can run it.")
+        elif command.access is Access.CHAT_MANAGER:
+            lines.append("In a group, only chat admins can run it.")
+        return Reply(title=command.usage, lines=tuple(lines))
+    admin = context.is_admin(invocation.user)
+    lines = []
+    for command in commands:
+        if command.access is Access.ADMIN and not admin:
+            continue
+        lines.append(f"{command.usage} · {command.summary}")
+    footer = "Send /help COMMAND for details and examples."
+    return Reply(title="tickerbell commands", lines=tuple(lines), footer=footer)
+
+
+async def price_command(context: Context, invocation: Invocation, values: dict[str, Any]) -> Reply:
+    quote = await fetch_quote(context, values["ticker"])
+    fields = []
+    if quote.prev_close:
+        fields.append(Field("Previous close", money(quote.prev_close)))
+    if quote.day_low and quote.day_high:
+        fields.append(Field("Day range", f"{money(quote.day_low)} – {money(quote.day_high)}"))
+    tone = Tone.NEUTRAL if not quote.change_pct else (Tone.UP if quote.change_pct > 0 else Tone.DOWN)
+    return Reply(
+        title=f"{quote.ticker} {quote_line(quote, context)}",
+        fields=tuple(fields),
+        tone=tone,
+        footer=f"Price as of {quote.at.astimezone(context.clock.now().tzinfo).strftime('%Y-%m-%d %H:%M UTC')}",
+    )
+
+
+# -- members' alerts -------------------------------------------------------------------
+
+
+async def alert_command(context: Context, invocation: Invocation, values: dict[str, Any]) -> Reply:
+    ticker: str = values["ticker"]
+    condition: str = values["condition"]
+    value: float = values["value"]
+    direction_word: str | None = values.get("direction")
+    if direction_word and condition != "move":
+        raise UserError(f"up/down/either only goes with move, as in /alert {ticker} move 10 down.")
+    if condition in ("above", "below"):
+        if not 0 < value <= 10_000_000:
+            raise UserError(f"The price must be above 0, like /alert {ticker} {condition} 120.")
+        kind = RuleKind(condition)
+        direction = Direction.EITHER
+    elif condition == "move":
+        if value < 0 and not direction_word:
+            direction_word = "down"
+        value = abs(value)
+        if not 0 < value <= MAX_PCT_MOVE:
+            raise UserError(f"The move must be a percent above 0, like /alert {ticker} move 10.")
+        kind = RuleKind.MOVE
+        direction = Direction(direction_word or "either")
+    else:
+        value = abs(value)
+        if not 0 < value < 100:
+            raise UserError(f"The drawdown must be a percent between 0 and 100, like /alert {ticker} drawdown 20.")
+        kind = RuleKind.DRAWDOWN
+        direction = Direction.DOWN
+
+    owner = invocation.user
+    if await context.store.count_member_rules(owner) >= context.config.bot.max_alerts_per_user:
+        raise UserError(f"You have {context.config.bot.max_alerts_per_user} alerts, the most allowed. Remove one with /unalert ID first.")
+    quote = await fetch_quote(context, ticker)
+    rule = Rule(id=0, ticker=ticker, kind=kind, threshold=value, source=RuleSource.MEMBER, direction=direction, owner=owner, chat=invocation.chat)
+    if kind is RuleKind.DRAWDOWN:
+        await seed_peak_if_needed(context, ticker)
+    already = initial_state(context, rule, quote)
+    stored = await add_rule(context, rule)
+    lines = [f"Now {quote_line(quote, context)}."]
+    if already:
+        lines.append(already)
+    where = "here" if invocation.chat.kind.value == "private" else "in this chat, mentioning you"
+    lines.append(f"I'll tell you {where}. See yours with /alerts; remove it with /unalert {stored.id}.")
+    return Reply(title=f"Alert #{stored.id} set: {rule_label(stored)}", lines=tuple(lines), tone=Tone.NEUTRAL)
+
+
+async def alerts_command(context: Context, invocation: Invocation, values: dict[str, Any]) -> Reply:
+    rules = await context.store.member_rules(invocation.user)
+    if not rules:
+        return Reply(title="You have no alerts.", lines=("Set one with /alert NVDA below 120, /alert NVDA move 10 or /alert NVDA drawdown 20.",), private=True)
+    now = context.clock.now()
+    lines = tuple(f"#{r.id} {rule_label(r)} · {rule_status(r, now)}" for r in rules)
+    return Reply(title=f"Your alerts ({len(rules)})", lines=lines, footer="Remove one with /unalert ID.", private=True)
+
+
+async def _own_rule(context: Context, invocation: Invocation, rule_id: int) -> Rule:
+    rule = await context.store.get_rule(rule_id)
+    if rule is None or rule.source is not RuleSource.MEMBER or rule.owner is None or rule.owner.key != invocation.user.key:
+        raise UserError(f"You have no alert #{rule_id}. /alerts lists yours.")
+    return rule
+
+
+async def unalert_command(context: Context, invocation: Invocation, values: dict[str, Any]) -> Reply:
+    rule = await _own_rule(context, invocation, values["id"])
+    await context.store.delete_rule(rule.id)
+    context.engine.remove(rule.id)
+    return Reply(title=f"Removed alert #{rule.id}: {rule_label(rule)}.")
+
+
+async def snooze_command(context: Context, invocation: Invocation, values: dict[str, Any]) -> Reply:
+    rule = await _own_rule(context, invocation, values["id"])
+    days = values.get("days") or 1
+    if not 1 <= days <= 30:
+        raise UserError("Snooze for 1 to 30 days, like /snooze 12 1.")
+    until = context.clock.now() + timedelta(days=days)
+    await context.store.set_snooze(rule.id, until)
+    for live in context.engine.rules_of(rule.ticker):
+        if live.id == rule.id:
+            live.snoozed_until = until
+    return Reply(title=f"Alert #{rule.id} snoozed for {days} day{'s' if days > 1 else ''}.", lines=(f"{rule_label(rule)} is quiet until {until.strftime('%Y-%m-%d %H:%M UTC')}.",))
+
+
+# -- chat watches ----------------------------------------------------------------------
+
+
+async def ensure_watch_rules(context: Context, ticker: str) -> None:
+    """The per-ticker sell-off and drawdown rules every watching chat hears from."""
+    alerts = context.config.alerts
+    wanted = {RuleKind.MOVE: alerts.selloff_pct, RuleKind.DRAWDOWN: alerts.drawdown_pct}
+    existing = {r.kind: r for r in await context.store.rules_for_ticker(ticker) if r.source is RuleSource.WATCH}
+    for kind, threshold in wanted.items():
+        rule = existing.get(kind)
+        if rule is not None and rule.threshold == threshold:
+            continue
+        await seed_peak_if_needed(context, ticker)
+        new = Rule(id=0, ticker=ticker, kind=kind, threshold=threshold, source=RuleSource.WATCH, direction=Direction.DOWN)
+        new.armed = rule.armed if rule is not None else True
+        await add_rule(context, new)
+
+
+async def watch_command(context: Context, invocation: Invocation, values: dict[str, Any]) -> Reply:
+    ticker = values["ticker"]
+    quote = await fetch_quote(context, ticker)
+    added = await context.store.add_watch(invocation.chat, ticker, now=context.clock.now())
+    await ensure_watch_rules(context, ticker)
+    alerts = context.config.alerts
+    levels = await context.store.analyst_levels(ticker)
+    level_text = ", ".join(f"{r.level_name} {money(r.threshold)}" for r in levels if r.level_name) or "none set yet"
+    title = f"This chat now follows {ticker}." if added else f"This chat already follows {ticker}."
+    return Reply(
+        title=title,
+        lines=(
+            f"Now {quote_line(quote, context)}.",
+            f"You'll hear when it crosses the analyst's levels ({level_text}), falls {plain_pct(alerts.selloff_pct)} in a day, "
+            f"or falls {plain_pct(alerts.drawdown_pct)} from its peak.",
+        ),
+    )
+
+
+async def unwatch_command(context: Context, invocation: Invocation, values: dict[str, Any]) -> Reply:
+    ticker = values["ticker"]
+    if not await context.store.remove_watch(invocation.chat, ticker):
+        raise UserError(f"This chat does not follow {ticker}. /watchlist shows what it follows.")
+    return Reply(title=f"This chat no longer follows {ticker}.")
+
+
+async def watchlist_command(context: Context, invocation: Invocation, values: dict[str, Any]) -> Reply:
+    tickers = await context.store.watchlist(invocation.chat)
+    if not tickers:
+        return Reply(title="This chat follows no tickers.", lines=("Follow one with /watch NVDA.",))
+    quotes: dict[str, Quote] = {}
+    try:
+        quotes = await context.market.quotes(tickers)
+    except MarketDataError:
+        pass
+    lines = tuple(f"{t}: {quote_line(quotes[t], context)}" if t in quotes else f"{t}: no price right now" for t in tickers)
+    return Reply(title=f"This chat follows {len(tickers)} ticker{'s' if len(tickers) > 1 else ''}", lines=lines)
+
+
+# -- the analyst's levels --------------------------------------------------------------
+
+
+async def levels_command(context: Context, invocation: Invocation, values: dict[str, Any]) -> Reply:
+    ticker = values.get("ticker")
+    levels = await context.store.analyst_levels(ticker)
+    if not levels:
+        where = f" for {ticker}" if ticker else ""
+        return Reply(title=f"No analyst levels{where} yet.", lines=("Admins set them with /setlevel NVDA entry 120.",))
+    tickers = sorted({r.ticker for r in levels})
+    quotes: dict[str, Quote] = {}
+    try:
+        quotes = await context.market.quotes(tickers)
+    except MarketDataError:
+        pass
+    lines = []
+    for rule in levels:
+        quote = quotes.get(rule.ticker)
+        distance = f" ({pct((rule.threshold / quote.price - 1) * 100)} from {money(quote.price)})" if quote else ""
+        note = f" · {rule.note}" if rule.note else ""
+        lines.append(f"{rule.ticker} {rule.level_name}: {money(rule.threshold)}{distance}{note}")
+    return Reply(title="The analyst's levels" + (f" for {ticker}" if ticker else ""), lines=tuple(lines))
+
+
+async def setlevel_command(context: Context, invocation: Invocation, values: dict[str, Any]) -> Reply:
+    ticker, name, price, note = values["ticker"], LevelName(values["level"]), values["price"], values.get("note")
+    if not 0 < price <= 10_000_000:
+        raise UserError(f"The price must be above 0, like /setlevel {ticker} {name} 120.")
+    quote = await fetch_quote(context, ticker)
+    rule = await set_analyst_level(context, ticker, name, price, note, quote)
+    rising = rule.direction is Direction.UP
+    lines = [
+        f"Now {quote_line(quote, context)}; the level is {pct((price / quote.price - 1) * 100)} away.",
+        f"Chats that /watch {ticker} hear when the price {'rises' if rising else 'falls'} to it.",
+    ]
+    if note:
+        lines.append(f"Note: {note}")
+    return Reply(title=f"{ticker} {name} level set at {money(price)}", lines=tuple(lines))
+
+
+async def set_analyst_level(
+    context: Context, ticker: str, name: LevelName, price: float, note: str | None, quote: Quote | None
+) -> Rule:
+    """Store an analyst level. It alerts when the price reaches it from where it is now."""
+    if quote is not None:
+        direction = Direction.UP if price > quote.price else Direction.DOWN
+    else:
+        direction = Direction.UP if name is LevelName.EXIT else Direction.DOWN
+    rule = Rule(id=0, ticker=ticker, kind=RuleKind.CROSS, threshold=price, source=RuleSource.ANALYST, direction=direction, level_name=name, note=note or None)
+    initial_state(context, rule, quote)
+    return await add_rule(context, rule)
+
+
+async def clearlevel_command(context: Context, invocation: Invocation, values: dict[str, Any]) -> Reply:
+    ticker = values["ticker"]
+    name = LevelName(values["level"]) if values.get("level") else None
+    removed = await context.store.delete_analyst_levels(ticker, name)
+    if not removed:
+        raise UserError(f"{ticker} has no {name.value + ' ' if name else ''}level. /levels {ticker} shows its levels.")
+    for rule in removed:
+        context.engine.remove(rule.id)
+    return Reply(title=f"Cleared {', '.join(str(r.level_name) for r in removed)} for {ticker}.")
+
+
+def core_commands() -> CommandTable:
+    table = CommandTable()
+    for command in (
+        Command("help", "List the commands, or explain one", help_command,
+                args=(Arg("command", ArgKind.TEXT, "A command name such as alert", required=False, max_chars=32),),
+                examples=("/help", "/help alert")),
+        Command("price", "The latest price and day change of a ticker", price_command, args=(TICKER_ARG,), examples=("/price NVDA", "/price ^SOX")),
+        Command("alert", "Alert me when a ticker crosses a price, moves N% in a day, or falls N% from its peak", alert_command,
+                args=(TICKER_ARG,
+                      Arg("condition", ArgKind.CHOICE, "above or below a price; move or drawdown in percent", choices=("above", "below", "move", "drawdown")),
+                      Arg("value", ArgKind.NUMBER, "A price (120) or a percent (10)"),
+                      Arg("direction", ArgKind.CHOICE, "For move: up, down or either (default)", required=False, choices=("up", "down", "either"))),
+                examples=("/alert NVDA below 120", "/alert AVGO above 250", "/alert CRDO move 10", "/alert NVDA move 5 down", "/alert TSM drawdown 20"),
+                details="A price alert fires when the price crosses the level and re-arms after it moves back past a small band. A move alert fires once a session; a drawdown alert once per peak."),
+        Command("alerts", "List your alerts", alerts_command, examples=("/alerts",)),
+        Command("unalert", "Remove one of your alerts", unalert_command, args=(Arg("id", ArgKind.INTEGER, "The alert's number from /alerts"),), examples=("/unalert 3",)),
+        Command("snooze", "Silence one of your alerts for some days", snooze_command,
+                args=(Arg("id", ArgKind.INTEGER, "The alert's number from /alerts"), Arg("days", ArgKind.INTEGER, "How many days (1 by default)", required=False)),
+                examples=("/snooze 3", "/snooze 3 2")),
+        Command("watch", "Follow a ticker in this chat: the analyst's levels and sell-offs", watch_command, args=(TICKER_ARG,), access=Access.CHAT_MANAGER, examples=("/watch NVDA", "/watch ^SOX")),
+        Command("unwatch", "Stop following a ticker in this chat", unwatch_command, args=(TICKER_ARG,), access=Access.CHAT_MANAGER, examples=("/unwatch NVDA",)),
+        Command("watchlist", "The tickers this chat follows", watchlist_command, examples=("/watchlist",)),
+        Command("levels", "The analyst's entry, exit and stop levels", levels_command, args=(Arg("ticker", ArgKind.TICKER, "A ticker, or none for all", required=False),), examples=("/levels", "/levels AVGO")),
+        Command("setlevel", "Set the analyst's entry, exit or stop level for a ticker", setlevel_command, access=Access.ADMIN,
+                args=(TICKER_ARG, Arg("level", ArgKind.CHOICE, "Which level", choices=("entry", "exit", "stop")),
+                      Arg("price", ArgKind.NUMBER, "The price"), Arg("note", ArgKind.TEXT, "Why (optional)", required=False, rest=True, max_chars=200)),
+                examples=("/setlevel AVGO exit 140 take profits into strength", "/setlevel NVDA entry 120")),
+        Command("clearlevel", "Remove one or all of the analyst's levels for a ticker", clearlevel_command, access=Access.ADMIN,
+                args=(TICKER_ARG, Arg("level", ArgKind.CHOICE, "Which level (all if omitted)", required=False, choices=("entry", "exit", "stop"))),
+                examples=("/clearlevel AVGO exit", "/clearlevel AVGO")),
+    ):
+        table.add(command)
+    return table
+
+
+__all__ = ["Store", "core_commands", "fetch_quote", "fetch_quotes", "quote_line", "rule_label", "set_analyst_level"]

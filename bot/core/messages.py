@@ -1,0 +1,159 @@
+"""Typed outbound messages. They carry numbers, words and enums, never markup:
+each adapter renders them in its own idiom (Discord embeds, Telegram HTML, plain text).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from bot.core.models import ChatRef, ChatKind, UserRef
+
+
+class Tone(StrEnum):
+    """How a message feels: adapters pick colours and emoji from it."""
+
+    NEUTRAL = "neutral"
+    UP = "up"
+    DOWN = "down"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    name: str
+    value: str
+    inline: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """A button: pressing it runs `command args...` as the user who pressed it."""
+
+    label: str
+    command: str
+    args: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    filename: str
+    data: bytes
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """An answer to a command."""
+
+    title: str
+    lines: tuple[str, ...] = ()
+    fields: tuple[Field, ...] = ()
+    tone: Tone = Tone.NEUTRAL
+    footer: str | None = None
+    image: Image | None = None
+    actions: tuple[Action, ...] = ()
+    private: bool = False  # errors and personal lists: ephemeral where the platform can
+
+    @property
+    def text(self) -> str:
+        """The reply as plain text (console, logs, fallbacks)."""
+        return plain_text(self.title, self.lines, self.fields, self.footer)
+
+
+def error_reply(message: str) -> Reply:
+    return Reply(title=message, tone=Tone.ERROR, private=True)
+
+
+class AlertKind(StrEnum):
+    PRICE_ABOVE = "price_above"
+    PRICE_BELOW = "price_below"
+    DAILY_MOVE = "daily_move"
+    DRAWDOWN = "drawdown"
+    ANALYST_LEVEL = "analyst_level"
+    SELLOFF = "selloff"
+    SPLIT = "split"
+    EARNINGS_REMINDER = "earnings_reminder"
+    EARNINGS_DAY = "earnings_day"
+    EARNINGS_RECAP = "earnings_recap"
+    EARNINGS_MOVED = "earnings_moved"
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """Something happened to a ticker. Numbers only; `describe_alert` puts it in words."""
+
+    kind: AlertKind
+    ticker: str
+    at: datetime
+    price: float | None = None
+    change_pct: float | None = None  # the day's change from the previous close
+    level: float | None = None  # the price level crossed, where there is one
+    level_name: str | None = None  # entry / exit / stop for the analyst's levels
+    threshold_pct: float | None = None  # the N of "a move of N %" or "a drawdown of N %"
+    direction: str | None = None  # "up" / "down"
+    peak: float | None = None
+    drawdown_pct: float | None = None
+    rule_id: int | None = None
+    note: str | None = None
+    mention: UserRef | None = None  # the member whose alert this is
+    extra: dict[str, Any] = field(default_factory=dict)  # kind-specific figures (earnings dates, split ratio)
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["at"] = self.at.isoformat()
+        return json.dumps(data, sort_keys=True, default=_json_default)
+
+    @classmethod
+    def from_json(cls, text: str) -> Alert:
+        data = json.loads(text)
+        data["kind"] = AlertKind(data["kind"])
+        data["at"] = datetime.fromisoformat(data["at"])
+        if data.get("mention"):
+            data["mention"] = UserRef(**data["mention"])
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """An alert on its way to one chat, as held in the outbox."""
+
+    id: int
+    chat: ChatRef
+    alert: Alert
+    attempts: int = 0
+
+
+def plain_text(title: str, lines: tuple[str, ...] = (), fields_: tuple[Field, ...] = (), footer: str | None = None) -> str:
+    parts = [title]
+    parts.extend(lines)
+    parts.extend(f"{f.name}: {f.value}" for f in fields_)
+    if footer:
+        parts.append(footer)
+    return "\n".join(parts)
+
+
+__all__ = [
+    "Action",
+    "Alert",
+    "AlertKind",
+    "ChatKind",
+    "Delivery",
+    "Field",
+    "Image",
+    "Reply",
+    "Tone",
+    "error_reply",
+    "plain_text",
+]

@@ -1,0 +1,125 @@
+"""Platform-neutral values: who is speaking, where, and what they asked to be told about."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+
+from bot.core.errors import UserError
+
+TICKER_PATTERN = re.compile(r"^[A-Z0-9.\-^]{1,12}$")
+MAX_TICKER_LENGTH = 12
+
+
+def parse_ticker(raw: str) -> str:
+    """Normalise a ticker (case-insensitive) or raise a UserError that says what is allowed."""
+    text = raw.strip().lstrip("$").upper()
+    if not text:
+        raise UserError("A ticker is missing, for example NVDA or ^SOX.")
+    if len(text) > MAX_TICKER_LENGTH:
+        raise UserError(f"A ticker has at most {MAX_TICKER_LENGTH} characters; that one has {len(text)}.")
+    if not TICKER_PATTERN.match(text):
+        raise UserError(
+            f"'{_visible(raw)}' is not a ticker: use letters, digits, '.', '-' or '^' (for example NVDA, BRK.B, ^SOX)."
+        )
+    return text
+
+
+def _visible(text: str, limit: int = 24) -> str:
+    """A short, printable echo of user input for error messages."""
+    cleaned = "".join(ch if ch.isprintable() else "?" for ch in text)
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
+
+
+class ChatKind(StrEnum):
+    PRIVATE = "private"
+    GROUP = "group"
+    CHANNEL = "channel"
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRef:
+    """Where a message goes: a platform and that platform's chat id (as text)."""
+
+    platform: str
+    chat_id: str
+    kind: ChatKind = ChatKind.PRIVATE
+
+    @property
+    def key(self) -> str:
+        return f"{self.platform}:{self.chat_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class UserRef:
+    platform: str
+    user_id: str
+    display_name: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.platform}:{self.user_id}"
+
+    @property
+    def label(self) -> str:
+        return self.display_name or self.user_id
+
+
+class RuleKind(StrEnum):
+    ABOVE = "above"
+    BELOW = "below"
+    MOVE = "move"
+    DRAWDOWN = "drawdown"
+    CROSS = "cross"  # an analyst level: alerts when the price crosses it either way
+
+
+class Direction(StrEnum):
+    UP = "up"
+    DOWN = "down"
+    EITHER = "either"
+
+
+class RuleSource(StrEnum):
+    MEMBER = "member"  # a member's own alert, delivered to the chat it was made in
+    WATCH = "watch"  # a chat's sell-off / drawdown watch on a ticker
+    ANALYST = "analyst"  # the analyst's entry/exit/stop, fanned out to every watching chat
+
+
+class LevelName(StrEnum):
+    ENTRY = "entry"
+    EXIT = "exit"
+    STOP = "stop"
+
+
+@dataclass(slots=True)
+class Rule:
+    """One thing to watch. `threshold` is a price for ABOVE/BELOW/CROSS, a percent for MOVE/DRAWDOWN."""
+
+    id: int
+    ticker: str
+    kind: RuleKind
+    threshold: float
+    source: RuleSource
+    direction: Direction = Direction.EITHER
+    owner: UserRef | None = None
+    chat: ChatRef | None = None
+    level_name: LevelName | None = None
+    note: str | None = None
+    armed: bool | None = True  # None: no price seen yet, the first check sets the baseline
+    snoozed_until: datetime | None = None
+    created_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class TickerState:
+    """What the engine remembers of one ticker between checks."""
+
+    ticker: str
+    last_price: float | None = None
+    session: date | None = None
+    max_up_pct: float = 0.0  # largest rise from the previous close seen this session
+    max_down_pct: float = 0.0  # largest fall (as a positive number) seen this session
+    peak: float | None = None  # the peak close that drawdowns are measured from
+    max_drawdown_pct: float = 0.0  # deepest drawdown from `peak` already reported

@@ -1,0 +1,118 @@
+"""The command router: one entry point for every platform.
+
+An adapter turns a platform event into an `Invocation`; the router finds the command,
+checks rights (in the core, never in an adapter), parses the arguments, runs the
+handler, and turns a `UserError` into a reply. Any other exception is logged with its
+traceback and the user gets a short apology, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from bot.core.commands import MAX_LINE_CHARS, Access, CommandTable, split_command_line
+from bot.core.errors import AccessDenied, UserError
+from bot.core.messages import Reply, error_reply
+from bot.core.models import ChatRef, UserRef
+
+if TYPE_CHECKING:
+    from bot.config import Config
+    from bot.core.clock import Clock
+    from bot.core.engine import RuleEngine
+    from bot.market.base import MarketData
+    from bot.market.calendar import MarketCalendar
+    from storage.db import Store
+
+log = logging.getLogger(__name__)
+
+APOLOGY = "Sorry, something went wrong on our side. The error was logged; please try again in a moment."
+
+
+@dataclass(frozen=True, slots=True)
+class Invocation:
+    """A command as the core sees it, whatever the platform."""
+
+    chat: ChatRef
+    user: UserRef
+    command: str
+    args: tuple[str, ...] = ()
+    is_chat_manager: bool = False  # the platform says this user may manage the chat's alerts
+
+    @property
+    def platform(self) -> str:
+        return self.chat.platform
+
+    @classmethod
+    def from_text(cls, text: str, *, chat: ChatRef, user: UserRef, is_chat_manager: bool = False) -> Invocation | None:
+        name, words = split_command_line(text)
+        if not name:
+            return None
+        return cls(chat=chat, user=user, command=name, args=tuple(words), is_chat_manager=is_chat_manager)
+
+
+@dataclass
+class Context:
+    """The services a handler may use. Built once by the app; passed to every handler."""
+
+    config: Config
+    store: Store
+    market: MarketData
+    engine: RuleEngine
+    calendar: MarketCalendar
+    clock: Clock
+    commands: CommandTable
+    extras: dict[str, Any] = field(default_factory=dict)  # feature services (primers, earnings, charts)
+
+    def is_admin(self, user: UserRef) -> bool:
+        return user.key in self.config.bot.admins
+
+
+class CommandRouter:
+    def __init__(self, context: Context) -> None:
+        self.context = context
+
+    @property
+    def commands(self) -> CommandTable:
+        return self.context.commands
+
+    async def handle_text(self, text: str, *, chat: ChatRef, user: UserRef, is_chat_manager: bool = False) -> list[Reply]:
+        """Run a typed command line; text that is not a command gets no reply."""
+        if len(text) > MAX_LINE_CHARS * 20:
+            return [error_reply(f"That message is too long for a command ({len(text):,} characters).")]
+        invocation = Invocation.from_text(text, chat=chat, user=user, is_chat_manager=is_chat_manager)
+        if invocation is None:
+            return []
+        return await self.handle(invocation)
+
+    async def handle(self, invocation: Invocation) -> list[Reply]:
+        try:
+            return await self._handle(invocation)
+        except UserError as problem:
+            return [error_reply(problem.message)]
+        except Exception:
+            log.exception("command /%s from %s failed", invocation.command[:32], invocation.user.key)
+            return [error_reply(APOLOGY)]
+
+    async def _handle(self, invocation: Invocation) -> list[Reply]:
+        command = self.commands.get(invocation.command)
+        if command is None:
+            shown = "".join(ch for ch in invocation.command[:32] if ch.isprintable())
+            raise UserError(f"Unknown command /{shown}. Try /help for the list.")
+        line_length = sum(len(word) + 1 for word in invocation.args)
+        if line_length > MAX_LINE_CHARS:
+            raise UserError(f"That is too much input for /{command.name} ({line_length:,} characters). Usage: {command.usage}.")
+        self.check_access(command.access, invocation)
+        values = command.parse(invocation.args)
+        result = await command.handler(self.context, invocation, values)
+        return result if isinstance(result, list) else [result]
+
+    def check_access(self, access: Access, invocation: Invocation) -> None:
+        if access is Access.ANYONE:
+            return
+        admin = self.context.is_admin(invocation.user)
+        if access is Access.ADMIN and not admin:
+            raise AccessDenied(f"/{invocation.command} is for the bot's admins. Ask an admin to add you to [bot] admins.")
+        if access is Access.CHAT_MANAGER and not (admin or invocation.is_chat_manager):
+            raise AccessDenied(f"/{invocation.command} changes what this chat follows: only a chat admin can do that here.")

@@ -1,0 +1,194 @@
+"""`tickerbell replay` and `tickerbell demo`: history through the live pipeline, as fast as it goes.
+
+The app is built exactly as for a live run, with the CSV provider, a ReplayClock and a
+fresh database; a script of chat commands runs first as an admin console user; then the
+clock steps through each session and every delivered alert is printed (or written as
+one JSON object a line).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from dataclasses import replace
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import TextIO
+from zoneinfo import ZoneInfo
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn
+
+from bot.adapters.console.render import Line, render_alert, render_reply
+from bot.app import App
+from bot.config import Config, ConfigError
+from bot.core.clock import ReplayClock
+from bot.core.describe import describe_alert
+from bot.core.messages import Alert
+from bot.core.models import ChatKind, ChatRef, UserRef
+from bot.market.calendar import MarketCalendar, Session
+from jobs.replay import replay_sessions
+
+NEW_YORK = ZoneInfo("America/New_York")
+SCRIPT_USER = UserRef("console", "analyst", "analyst")
+REPLAY_CHAT = ChatRef("console", "console", ChatKind.PRIVATE)
+
+
+class ReplayOutput:
+    """The console platform during a replay: prints each delivered alert, or writes JSON lines."""
+
+    platform = "console"
+
+    def __init__(self, *, jsonl: bool, out: TextIO, console: Console, clock: ReplayClock) -> None:
+        self.jsonl = jsonl
+        self.out = out
+        self.console = console
+        self.clock = clock
+        self.delivered: list[tuple[ChatRef, Alert]] = []
+        self._last_day: date | None = None
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def send_alert(self, chat: ChatRef, alert: Alert) -> None:
+        self.delivered.append((chat, alert))
+        if self.jsonl:
+            self.out.write(json.dumps(alert_record(chat, alert), ensure_ascii=False) + "\n")
+            self.out.flush()
+            return
+        day = self.clock.now().astimezone(NEW_YORK).date()
+        if day != self._last_day:
+            self._last_day = day
+            self.show([("", ""), (f"── {day.strftime('%a %Y-%m-%d')} " + "─" * 40, "bold cyan")])
+        self.show(render_alert(alert, chat))
+
+    def show(self, lines: list[Line]) -> None:
+        for text, style in lines:
+            self.console.print(text, style=style or None, markup=False, highlight=False)
+
+
+def alert_record(chat: ChatRef, alert: Alert) -> dict[str, object]:
+    """One delivered alert as a JSON-friendly record (the `--jsonl` format)."""
+    record: dict[str, object] = {
+        "ticker": alert.ticker,
+        "kind": alert.kind.value,
+        "at": alert.at.astimezone(NEW_YORK).isoformat(),
+        "price": _round(alert.price),
+        "change_pct": _round(alert.change_pct),
+        "level": _round(alert.level),
+        "rule_id": alert.rule_id,
+        "chat": chat.key,
+        "text": describe_alert(alert).text,
+    }
+    for key in ("level_name", "threshold_pct", "direction", "peak", "drawdown_pct"):
+        value = getattr(alert, key)
+        if value is not None:
+            record[key] = _round(value) if isinstance(value, float) else value
+    if alert.mention:
+        record["user"] = alert.mention.key
+    for key, value in alert.extra.items():
+        if key not in record and isinstance(value, (str, int, float)):
+            record[key] = value
+    return record
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+async def run_replay(
+    config: Config,
+    *,
+    data_dir: Path,
+    start: date,
+    end: date,
+    script: list[str] | None = None,
+    jsonl: bool = False,
+    db_path: Path | None = None,
+    out: TextIO | None = None,
+    console: Console | None = None,
+    title: str | None = None,
+) -> ReplayOutput:
+    if end < start:
+        raise ConfigError(f"--to {end} is before --from {start}")
+    if not data_dir.is_dir():
+        raise ConfigError(f"--data {data_dir}: no such folder")
+    out = out or sys.stdout
+    console = console or Console(file=out, highlight=False, soft_wrap=True)
+    calendar = MarketCalendar(config.market.exchange)
+    first = calendar.sessions(start, end)
+    if not first:
+        raise ConfigError(f"no trading sessions between {start} and {end}")
+    clock = ReplayClock(datetime.combine(first[0].day, time(7, 0), NEW_YORK))
+    config = replace(
+        config,
+        market=replace(config.market, provider="csv", data_dir=str(data_dir)),
+        bot=replace(config.bot, admins=config.bot.admins | {SCRIPT_USER.key}),
+    )
+    with tempfile.TemporaryDirectory(prefix="tickerbell-replay-") as scratch:
+        app = await App.create(config, clock=clock, calendar=calendar, storage_path=db_path or Path(scratch) / "replay.sqlite3")
+        output = ReplayOutput(jsonl=jsonl, out=out, console=console, clock=clock)
+        app.add_adapter(output)
+        try:
+            if title and not jsonl:
+                output.show([(title, "bold")])
+            await _run_script(app, script or [], output, jsonl=jsonl)
+            progress = _progress_bar(len(first)) if (not jsonl and len(first) > 30 and sys.stderr.isatty()) else None
+            task = progress.add_task("replaying", total=len(first)) if progress else None
+
+            def advance(session: Session, done: int, total: int) -> None:
+                if progress is not None and task is not None:
+                    progress.update(task, completed=done, description=session.day.isoformat())
+
+            if progress:
+                progress.start()
+            try:
+                await replay_sessions(
+                    clock=clock,
+                    calendar=calendar,
+                    start=start,
+                    end=end,
+                    check=app.price_check.run_once,
+                    deliver=app.dispatcher.drain_once,
+                    before_open=app.run_daily_jobs,
+                    progress=advance,
+                )
+            finally:
+                if progress:
+                    progress.stop()
+        finally:
+            await app.close()
+    return output
+
+
+async def _run_script(app: App, lines: list[str], output: ReplayOutput, *, jsonl: bool) -> None:
+    errors = Console(stderr=True, highlight=False)
+    for raw in lines:
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        replies = await app.router.handle_text(line, chat=REPLAY_CHAT, user=SCRIPT_USER, is_chat_manager=True)
+        if jsonl:
+            for reply in replies:
+                if reply.tone.value == "error":
+                    errors.print(f"{line}: {reply.title}", markup=False)
+            continue
+        output.show([(f"{SCRIPT_USER.user_id}> {line}", "dim")])
+        for reply in replies:
+            output.show(render_reply(reply))
+    await app.dispatcher.drain_once()
+
+
+def _progress_bar(total: int) -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} sessions"), console=Console(stderr=True), transient=True)
+
+
+def read_script(path: Path) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8").splitlines()
+    except OSError as problem:
+        raise ConfigError(f"--script {path}: {problem.strerror or problem}") from None

@@ -1,0 +1,105 @@
+"""The outbox dispatcher: sends queued deliveries through their platform's adapter, once.
+
+A delivery is marked sent only after the adapter returned; a crash in between means it
+goes out again on restart (at least once, never lost). One adapter failing does not stop
+the others: each delivery is tried on its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+
+from bot.adapters.base import Adapter, ChatUnavailable, RetryLater
+from bot.core.clock import Clock
+from bot.core.messages import Delivery
+from storage.db import Store
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF_SECONDS = 900.0
+
+
+def backoff_seconds(attempts: int) -> float:
+    """5 s, 10 s, 20 s ... up to 15 minutes."""
+    return min(MAX_BACKOFF_SECONDS, 5.0 * (2 ** max(0, attempts)))
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        store: Store,
+        adapters: Mapping[str, Adapter],
+        clock: Clock,
+        *,
+        on_delivered: Callable[[Delivery], None] | None = None,
+        batch: int = 100,
+    ) -> None:
+        self.store = store
+        self.adapters = dict(adapters)
+        self.clock = clock
+        self.on_delivered = on_delivered
+        self.batch = batch
+        self._wake = asyncio.Event()
+
+    def notify(self) -> None:
+        """Wake the loop: new deliveries were queued."""
+        self._wake.set()
+
+    async def drain_once(self) -> int:
+        """Try every due delivery once; return how many were sent."""
+        sent = 0
+        while True:
+            due = await self.store.due_deliveries(now=self.clock.now(), platforms=self.adapters, limit=self.batch)
+            if not due:
+                return sent
+            progressed = False
+            for delivery in due:
+                if await self._deliver(delivery):
+                    sent += 1
+                    progressed = True
+            if not progressed or len(due) < self.batch:
+                return sent
+
+    async def _deliver(self, delivery: Delivery) -> bool:
+        adapter = self.adapters[delivery.chat.platform]
+        now = self.clock.now()
+        try:
+            await adapter.send_alert(delivery.chat, delivery.alert)
+        except RetryLater as wait:
+            await self.store.mark_retry(delivery.id, at=now + timedelta(seconds=wait.retry_after), error=f"retry after {wait.retry_after}s")
+            log.warning("delivery %d to %s: asked to wait %.1f s", delivery.id, delivery.chat.key, wait.retry_after)
+            return False
+        except ChatUnavailable as gone:
+            await self.store.set_chat_active(delivery.chat, False, now=now, reason=str(gone)[:200])
+            await self.store.mark_dead(delivery.id, error=str(gone))
+            log.warning("chat %s is unavailable (%s): its deliveries stop until it talks to the bot again", delivery.chat.key, gone)
+            return False
+        except Exception as problem:  # a failing adapter must not stop the others
+            delay = backoff_seconds(delivery.attempts)
+            await self.store.mark_retry(delivery.id, at=now + timedelta(seconds=delay), error=repr(problem))
+            log.warning("delivery %d to %s failed (%s); retrying in %.0f s", delivery.id, delivery.chat.key, type(problem).__name__, delay)
+            return False
+        await self.store.mark_sent(delivery.id, now=self.clock.now())
+        if self.on_delivered:
+            self.on_delivered(delivery)
+        return True
+
+    async def run(self, stop: asyncio.Event, *, idle_seconds: float = 30.0) -> None:
+        """Deliver until `stop` is set: on every notify, and at least every `idle_seconds`."""
+        while not stop.is_set():
+            self._wake.clear()
+            try:
+                await self.drain_once()
+            except Exception:
+                log.exception("dispatcher: draining the outbox failed; trying again shortly")
+            wait = idle_seconds
+            next_due = await self.store.next_due_at(self.adapters)
+            if next_due is not None:
+                wait = max(0.05, min(idle_seconds, (next_due - self.clock.now()).total_seconds()))
+            waiters = {asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())}
+            _, pending = await asyncio.wait(waiters, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+            for task in pending | waiters:
+                task.cancel()

@@ -1,0 +1,203 @@
+"""The price check: quotes for every ticker with rules, the engine's verdict, and the
+alerts it owes, queued in the same transaction that records the rules firing.
+
+It never calls a platform: it returns what it queued and wakes the dispatcher.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+
+from bot.core.clock import Clock
+from bot.core.describe import money
+from bot.core.engine import CheckResult, Firing, RuleEngine
+from bot.core.messages import Alert, AlertKind
+from bot.core.models import ChatRef, RuleSource
+from bot.market.base import MarketData, MarketDataError, Quote, Split
+from bot.market.calendar import MarketCalendar
+from storage.db import Store
+
+log = logging.getLogger(__name__)
+
+PEAK_LOOKBACK_DAYS = 365
+
+
+@dataclass
+class CheckSummary:
+    checked: int = 0
+    stale: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    alerts: int = 0
+    queued: int = 0
+    splits: list[Split] = field(default_factory=list)
+    error: str | None = None
+
+
+class PriceCheck:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        market: MarketData,
+        engine: RuleEngine,
+        calendar: MarketCalendar,
+        clock: Clock,
+        on_queued: Callable[[], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.market = market
+        self.engine = engine
+        self.calendar = calendar
+        self.clock = clock
+        self.on_queued = on_queued
+        self._splits_checked: dict[str, date] = {}
+
+    async def run_once(self) -> CheckSummary:
+        summary = CheckSummary()
+        tickers = self.engine.tickers()
+        if not tickers:
+            return summary
+        now = self.clock.now()
+        try:
+            quotes = await self.market.quotes(tickers)
+        except MarketDataError as problem:
+            log.warning("price check skipped: market data unavailable (%s)", type(problem).__name__)
+            summary.error = str(problem) or type(problem).__name__
+            return summary
+        current = self.calendar.last_closed_or_open_session(now)
+        results: list[CheckResult] = []
+        deliveries: list[tuple[ChatRef, Alert, str]] = []
+        watchers: dict[str, list[ChatRef]] = {}
+        for ticker in tickers:
+            quote = quotes.get(ticker)
+            if quote is None:
+                summary.missing.append(ticker)
+                continue
+            state = self.engine.state(ticker)
+            if quote.session < current or (state and state.session and quote.session < state.session):
+                summary.stale.append(ticker)  # a quote from an earlier session: no data, never an alert
+                continue
+            await self._apply_splits(ticker, quote, summary)
+            await self._seed_peak(ticker, quote.session)
+            result = self.engine.evaluate(quote, now=now)
+            results.append(result)
+            summary.checked += 1
+            for firing in merge_watch_firings(result.firings):
+                summary.alerts += 1
+                for chat in await self._destinations(firing, watchers):
+                    deliveries.append((chat, firing.alert, _dedupe_key(firing, chat)))
+        armed: dict[int, bool | None] = {}
+        for result in results:
+            armed.update(result.armed_changes)
+        try:
+            summary.queued = await self.store.record_check(
+                states=[r.state for r in results], armed_changes=armed, deliveries=deliveries, now=now
+            )
+        except Exception:
+            log.exception("price check: could not record the check; reloading rule state from storage")
+            self.engine.load(await self.store.all_rules(), await self.store.ticker_states())
+            raise
+        if summary.stale:
+            log.info("price check: stale quotes for %s", ", ".join(summary.stale[:10]))
+        if summary.queued and self.on_queued:
+            self.on_queued()
+        return summary
+
+    async def _destinations(self, firing: Firing, cache: dict[str, list[ChatRef]]) -> list[ChatRef]:
+        rule = firing.rule
+        if rule.source is RuleSource.MEMBER:
+            return [rule.chat] if rule.chat else []
+        if rule.ticker not in cache:
+            cache[rule.ticker] = await self.store.watchers(rule.ticker)
+        return cache[rule.ticker]
+
+    async def _seed_peak(self, ticker: str, session: date) -> None:
+        if not self.engine.needs_peak(ticker):
+            return
+        try:
+            bars = await self.market.history(ticker, session - timedelta(days=PEAK_LOOKBACK_DAYS), session)
+        except MarketDataError:
+            return
+        closes = [bar.close for bar in bars if bar.day < session]
+        if closes:
+            self.engine.seed_peak(ticker, max(closes))
+
+    async def _apply_splits(self, ticker: str, quote: Quote, summary: CheckSummary) -> None:
+        """Rescale a ticker's levels and rules on a split's effective date, and tell its chats."""
+        state = self.engine.state(ticker)
+        if state is None or state.session is None or quote.session <= state.session:
+            return
+        if self._splits_checked.get(ticker) == quote.session:
+            return
+        self._splits_checked[ticker] = quote.session
+        try:
+            splits = await self.market.splits(ticker)
+        except MarketDataError:
+            log.warning("price check: could not read splits for %s", ticker)
+            return
+        for split in splits:
+            if not state.session < split.day <= quote.session:
+                continue
+            if await self.store.split_applied(ticker, split.day):
+                continue
+            await self._apply_split(ticker, split, quote)
+            summary.splits.append(split)
+
+    async def _apply_split(self, ticker: str, split: Split, quote: Quote) -> None:
+        rules = self.engine.rules_of(ticker)
+        changes = [
+            f"{_rule_name(r)}: {money(r.threshold)} → {money(r.threshold / split.ratio)}"
+            for r in rules
+            if r.kind.value in ("above", "below", "cross")
+        ]
+        notice = Alert(
+            kind=AlertKind.SPLIT,
+            ticker=ticker,
+            at=quote.at,
+            price=quote.price,
+            extra={"ratio": split.ratio, "changes": changes, "split_day": split.day.isoformat()},
+        )
+        chats = {c.key: c for c in await self.store.watchers(ticker)}
+        for rule in rules:
+            if rule.source is RuleSource.MEMBER and rule.chat:
+                chats.setdefault(rule.chat.key, rule.chat)
+        notices = [(chat, notice, f"split:{ticker}:{split.day.isoformat()}:{chat.key}") for chat in chats.values()]
+        applied = await self.store.apply_split(ticker, split.day, split.ratio, notices=notices, now=self.clock.now())
+        if applied:
+            log.info("split: %s %g-for-1 on %s applied to %d rules", ticker, split.ratio, split.day, len(rules))
+            states = await self.store.ticker_states()
+            self.engine.replace_ticker(ticker, await self.store.rules_for_ticker(ticker), states.get(ticker))
+            if notices and self.on_queued:
+                self.on_queued()
+
+
+def merge_watch_firings(firings: list[Firing]) -> list[Firing]:
+    """A watched ticker's sell-off and drawdown found in the same check become one message."""
+    selloff = next((f for f in firings if f.alert.kind is AlertKind.SELLOFF), None)
+    drawdown = next((f for f in firings if f.alert.kind is AlertKind.DRAWDOWN and f.rule.source is RuleSource.WATCH), None)
+    if selloff is None or drawdown is None:
+        return firings
+    merged = Firing(
+        selloff.rule,
+        replace(
+            selloff.alert,
+            peak=drawdown.alert.peak,
+            drawdown_pct=drawdown.alert.drawdown_pct,
+            extra={**selloff.alert.extra, "drawdown_threshold_pct": drawdown.alert.threshold_pct},
+        ),
+    )
+    return [merged if f is selloff else f for f in firings if f is not drawdown]
+
+
+def _rule_name(rule) -> str:  # type: ignore[no-untyped-def]
+    if rule.source is RuleSource.ANALYST:
+        return f"analyst {rule.level_name}"
+    return f"alert #{rule.id} ({rule.kind.value})"
+
+
+def _dedupe_key(firing: Firing, chat: ChatRef) -> str:
+    alert = firing.alert
+    return f"{alert.kind.value}:{firing.rule.id}:{alert.at.isoformat()}:{chat.key}"

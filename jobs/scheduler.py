@@ -1,0 +1,99 @@
+"""Market time: when to check prices and run daily jobs, decided by the exchange calendar.
+
+`MarketTimer.tick()` holds the decisions and is driven by any clock (tests call it
+directly); `start_scheduler()` asks APScheduler to call it every `poll_seconds`.
+No checks on holidays; during a session, a check every tick; once the session has
+closed (early closes included), exactly one more check to see the official close.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.core.clock import Clock
+from bot.market.calendar import MarketCalendar
+
+log = logging.getLogger(__name__)
+
+NEW_YORK = ZoneInfo("America/New_York")
+DailyJob = Callable[[date], Awaitable[object]]
+
+
+class MarketTimer:
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        calendar: MarketCalendar,
+        check: Callable[[], Awaitable[object]],
+        daily_jobs: list[tuple[time, DailyJob]] | None = None,
+    ) -> None:
+        self.clock = clock
+        self.calendar = calendar
+        self.check = check
+        self.daily_jobs = daily_jobs or []  # (New York time, job): run once per calendar day after that time
+        self._closed_checked: date | None = None
+        self._daily_done: dict[int, date] = {}
+
+    async def tick(self) -> str:
+        """Do what the market's clock calls for now; return a word for logs and tests."""
+        now = self.clock.now()
+        await self._run_daily_jobs(now)
+        if self.calendar.current_session(now) is not None:
+            await self.check()
+            return "checked"
+        last = self.calendar.last_closed_or_open_session(now)
+        session = self.calendar.session(last)
+        if session is not None and now > session.close and self._closed_checked != last:
+            self._closed_checked = last
+            await self.check()
+            return "checked-after-close"
+        return "idle"
+
+    async def _run_daily_jobs(self, now: datetime) -> None:
+        local = now.astimezone(NEW_YORK)
+        for index, (at, job) in enumerate(self.daily_jobs):
+            if local.time() >= at and self._daily_done.get(index) != local.date():
+                self._daily_done[index] = local.date()
+                try:
+                    await job(local.date())
+                except Exception:
+                    log.exception("daily job %d failed", index)
+
+
+def start_scheduler(timer: MarketTimer, *, poll_seconds: int) -> AsyncIOScheduler:
+    """Run `timer.tick` every `poll_seconds` on the running loop. Call `stop_scheduler` to end."""
+    scheduler = AsyncIOScheduler(timezone=NEW_YORK)
+    scheduler.add_job(
+        _guarded(timer.tick),
+        IntervalTrigger(seconds=poll_seconds),
+        id="market-tick",
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=max(60, poll_seconds),  # the default of 1 s would skip late runs
+        next_run_time=datetime.now(NEW_YORK),
+    )
+    scheduler.start()
+    return scheduler
+
+
+def stop_scheduler(scheduler: AsyncIOScheduler) -> None:
+    scheduler.pause()
+    scheduler.shutdown(wait=False)
+
+
+def _guarded(tick: Callable[[], Awaitable[str]]) -> Callable[[], Awaitable[None]]:
+    async def run() -> None:
+        try:
+            result = await tick()
+            log.debug("market tick: %s", result)
+        except Exception:
+            log.exception("market tick failed; the next one runs as scheduled")
+
+    return run

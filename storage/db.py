@@ -1,0 +1,514 @@
+"""One SQLite file through aiosqlite: WAL mode, versioned migrations, and a narrow API.
+
+The API is what the bot needs and no more, so that a PostgreSQL implementation
+stays a second class, not a rewrite. Every statement is parameterized.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from importlib import resources
+from pathlib import Path
+
+import aiosqlite
+
+from bot.core.messages import Alert, Delivery
+from bot.core.models import (
+    ChatKind,
+    ChatRef,
+    Direction,
+    LevelName,
+    Rule,
+    RuleKind,
+    RuleSource,
+    TickerState,
+    UserRef,
+)
+
+log = logging.getLogger(__name__)
+
+
+class StorageError(Exception):
+    """The database cannot be used (for example it was written by a newer tickerbell)."""
+
+
+def _migrations() -> list[tuple[int, str]]:
+    found = []
+    for entry in resources.files("storage.migrations").iterdir():
+        name = entry.name
+        if name.endswith(".sql") and name[:3].isdigit():
+            found.append((int(name[:3]), entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+def latest_version() -> int:
+    return _migrations()[-1][0]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxCounts:
+    pending: int
+    sent: int
+    dead: int
+
+
+class Store:
+    """The bot's storage. Open with `await Store.open(path)`; close with `await store.close()`."""
+
+    def __init__(self, conn: aiosqlite.Connection, path: str) -> None:
+        self._conn = conn
+        self.path = path
+        self._lock = asyncio.Lock()
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    @classmethod
+    async def open(cls, path: str | Path) -> Store:
+        path_text = str(path)
+        if path_text != ":memory:":
+            Path(path_text).parent.mkdir(parents=True, exist_ok=True)
+        conn = await aiosqlite.connect(path_text, isolation_level=None)
+        conn.row_factory = aiosqlite.Row
+        try:
+            await conn.execute("PRAGMA journal_mode=WAL")
+            await conn.execute("PRAGMA synchronous=NORMAL")
+            await conn.execute("PRAGMA foreign_keys=ON")
+            await conn.execute("PRAGMA busy_timeout=5000")
+            store = cls(conn, path_text)
+            await store._migrate()
+        except BaseException:
+            await conn.close()
+            raise
+        return store
+
+    async def close(self) -> None:
+        await self._conn.close()
+
+    async def schema_version(self) -> int:
+        async with self._conn.execute("PRAGMA user_version") as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def _migrate(self) -> None:
+        current = await self.schema_version()
+        migrations = _migrations()
+        newest = migrations[-1][0]
+        if current > newest:
+            raise StorageError(
+                f"{self.path} was written by a newer tickerbell (schema {current}; this one knows up to {newest}). "
+                "Upgrade tickerbell or point [storage] path at another file."
+            )
+        for version, script in migrations:
+            if version <= current:
+                continue
+            log.info("storage: applying migration %03d to %s", version, self.path)
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in _split_sql(script):
+                    await self._conn.execute(statement)
+                await self._conn.execute(f"PRAGMA user_version = {int(version)}")
+                await self._conn.execute("COMMIT")
+            except BaseException:
+                await self._conn.execute("ROLLBACK")
+                raise
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """One write transaction at a time; rolled back on any error."""
+        async with self._lock:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                await self._conn.execute("ROLLBACK")
+                raise
+            else:
+                await self._conn.execute("COMMIT")
+
+    async def _fetchall(self, sql: str, params: Iterable[object] = ()) -> list[aiosqlite.Row]:
+        async with self._conn.execute(sql, tuple(params)) as cur:
+            return list(await cur.fetchall())
+
+    async def _fetchone(self, sql: str, params: Iterable[object] = ()) -> aiosqlite.Row | None:
+        async with self._conn.execute(sql, tuple(params)) as cur:
+            return await cur.fetchone()
+
+    # -- rules ---------------------------------------------------------------------
+
+    async def add_rule(self, rule: Rule, *, now: datetime) -> Rule:
+        """Insert a rule and return it with its id. For the analyst's levels and watch rules,
+        an existing rule for the same ticker and name is replaced."""
+        async with self.transaction() as tx:
+            if rule.source is RuleSource.ANALYST:
+                await tx.execute(
+                    "DELETE FROM rules WHERE source = 'analyst' AND ticker = ? AND level_name = ?",
+                    (rule.ticker, rule.level_name),
+                )
+            elif rule.source is RuleSource.WATCH:
+                await tx.execute(
+                    "DELETE FROM rules WHERE source = 'watch' AND ticker = ? AND kind = ?",
+                    (rule.ticker, rule.kind.value),
+                )
+            cur = await tx.execute(
+                """INSERT INTO rules (ticker, kind, threshold, direction, source, owner_platform, owner_id,
+                       owner_name, chat_platform, chat_id, chat_kind, level_name, note, armed, snoozed_until, created_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (
+                    rule.ticker,
+                    rule.kind.value,
+                    rule.threshold,
+                    rule.direction.value,
+                    rule.source.value,
+                    rule.owner.platform if rule.owner else None,
+                    rule.owner.user_id if rule.owner else None,
+                    rule.owner.display_name if rule.owner else None,
+                    rule.chat.platform if rule.chat else None,
+                    rule.chat.chat_id if rule.chat else None,
+                    rule.chat.kind.value if rule.chat else None,
+                    rule.level_name.value if rule.level_name else None,
+                    rule.note,
+                    _armed_to_db(rule.armed),
+                    _dt_to_db(rule.snoozed_until),
+                    now.isoformat(),
+                ),
+            )
+            rule.id = int(cur.lastrowid or 0)
+            rule.created_at = now
+        return rule
+
+    async def get_rule(self, rule_id: int) -> Rule | None:
+        row = await self._fetchone("SELECT * FROM rules WHERE id = ?", (rule_id,))
+        return _rule_from_row(row) if row else None
+
+    async def delete_rule(self, rule_id: int) -> bool:
+        async with self.transaction() as tx:
+            cur = await tx.execute("DELETE FROM rules WHERE id = ?", (rule_id,))
+            return cur.rowcount > 0
+
+    async def member_rules(self, owner: UserRef) -> list[Rule]:
+        rows = await self._fetchall(
+            "SELECT * FROM rules WHERE source = 'member' AND owner_platform = ? AND owner_id = ? ORDER BY id",
+            (owner.platform, owner.user_id),
+        )
+        return [_rule_from_row(r) for r in rows]
+
+    async def count_member_rules(self, owner: UserRef) -> int:
+        row = await self._fetchone(
+            "SELECT COUNT(*) FROM rules WHERE source = 'member' AND owner_platform = ? AND owner_id = ?",
+            (owner.platform, owner.user_id),
+        )
+        return int(row[0]) if row else 0
+
+    async def all_rules(self) -> list[Rule]:
+        rows = await self._fetchall("SELECT * FROM rules ORDER BY id")
+        return [_rule_from_row(r) for r in rows]
+
+    async def rules_for_ticker(self, ticker: str) -> list[Rule]:
+        rows = await self._fetchall("SELECT * FROM rules WHERE ticker = ? ORDER BY id", (ticker,))
+        return [_rule_from_row(r) for r in rows]
+
+    async def analyst_levels(self, ticker: str | None = None) -> list[Rule]:
+        if ticker is None:
+            rows = await self._fetchall("SELECT * FROM rules WHERE source = 'analyst' ORDER BY ticker, level_name")
+        else:
+            rows = await self._fetchall(
+                "SELECT * FROM rules WHERE source = 'analyst' AND ticker = ? ORDER BY level_name", (ticker,)
+            )
+        return [_rule_from_row(r) for r in rows]
+
+    async def delete_analyst_levels(self, ticker: str, level_name: LevelName | None) -> list[Rule]:
+        """Remove one level (or all of a ticker's) and return what was removed."""
+        removed = [r for r in await self.analyst_levels(ticker) if level_name is None or r.level_name is level_name]
+        async with self.transaction() as tx:
+            for rule in removed:
+                await tx.execute("DELETE FROM rules WHERE id = ?", (rule.id,))
+        return removed
+
+    async def set_snooze(self, rule_id: int, until: datetime | None) -> None:
+        async with self.transaction() as tx:
+            await tx.execute("UPDATE rules SET snoozed_until = ? WHERE id = ?", (_dt_to_db(until), rule_id))
+
+    # -- watches -------------------------------------------------------------------
+
+    async def add_watch(self, chat: ChatRef, ticker: str, *, now: datetime) -> bool:
+        """Follow a ticker in a chat; False if the chat already followed it."""
+        async with self.transaction() as tx:
+            cur = await tx.execute(
+                "INSERT OR IGNORE INTO watches (platform, chat_id, chat_kind, ticker, created_at) VALUES (?, ?, ?, ?, ?)",
+                (chat.platform, chat.chat_id, chat.kind.value, ticker, now.isoformat()),
+            )
+            return cur.rowcount > 0
+
+    async def remove_watch(self, chat: ChatRef, ticker: str) -> bool:
+        async with self.transaction() as tx:
+            cur = await tx.execute(
+                "DELETE FROM watches WHERE platform = ? AND chat_id = ? AND ticker = ?",
+                (chat.platform, chat.chat_id, ticker),
+            )
+            return cur.rowcount > 0
+
+    async def watchlist(self, chat: ChatRef) -> list[str]:
+        rows = await self._fetchall(
+            "SELECT ticker FROM watches WHERE platform = ? AND chat_id = ? ORDER BY ticker",
+            (chat.platform, chat.chat_id),
+        )
+        return [r["ticker"] for r in rows]
+
+    async def watchers(self, ticker: str) -> list[ChatRef]:
+        rows = await self._fetchall(
+            "SELECT platform, chat_id, chat_kind FROM watches WHERE ticker = ? ORDER BY platform, chat_id", (ticker,)
+        )
+        return [ChatRef(r["platform"], r["chat_id"], ChatKind(r["chat_kind"])) for r in rows]
+
+    async def watched_tickers(self) -> list[str]:
+        rows = await self._fetchall("SELECT DISTINCT ticker FROM watches ORDER BY ticker")
+        return [r["ticker"] for r in rows]
+
+    # -- chats ---------------------------------------------------------------------
+
+    async def set_chat_active(self, chat: ChatRef, active: bool, *, now: datetime, reason: str | None = None) -> bool:
+        """Record whether the bot can post in a chat. Returns True if that changed."""
+        async with self.transaction() as tx:
+            row = await (
+                await tx.execute("SELECT active FROM chats WHERE platform = ? AND chat_id = ?", (chat.platform, chat.chat_id))
+            ).fetchone()
+            before = bool(row["active"]) if row else True
+            await tx.execute(
+                """INSERT INTO chats (platform, chat_id, kind, active, inactive_reason, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (platform, chat_id) DO UPDATE SET active = excluded.active,
+                       inactive_reason = excluded.inactive_reason, updated_at = excluded.updated_at""",
+                (chat.platform, chat.chat_id, chat.kind.value, int(active), None if active else reason, now.isoformat()),
+            )
+            if not active:
+                await tx.execute(
+                    """UPDATE outbox SET status = 'dead', last_error = ? WHERE status = 'pending'
+                       AND platform = ? AND chat_id = ?""",
+                    (f"chat inactive: {reason}", chat.platform, chat.chat_id),
+                )
+            return before != active
+
+    async def is_chat_active(self, chat: ChatRef) -> bool:
+        row = await self._fetchone(
+            "SELECT active FROM chats WHERE platform = ? AND chat_id = ?", (chat.platform, chat.chat_id)
+        )
+        return bool(row["active"]) if row else True
+
+    # -- engine state --------------------------------------------------------------
+
+    async def ticker_states(self) -> dict[str, TickerState]:
+        rows = await self._fetchall("SELECT * FROM ticker_state")
+        return {r["ticker"]: _state_from_row(r) for r in rows}
+
+    async def record_check(
+        self,
+        *,
+        states: Iterable[TickerState],
+        armed_changes: dict[int, bool | None],
+        deliveries: Iterable[tuple[ChatRef, Alert, str]],
+        now: datetime,
+    ) -> int:
+        """Persist one check in one transaction: ticker state, rules that fired or re-armed,
+        and the deliveries those firings owe. Returns how many deliveries were queued."""
+        queued = 0
+        async with self.transaction() as tx:
+            await tx.executemany(
+                """INSERT INTO ticker_state (ticker, last_price, session, max_up_pct, max_down_pct, peak,
+                       max_drawdown_pct, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (ticker) DO UPDATE SET last_price = excluded.last_price, session = excluded.session,
+                       max_up_pct = excluded.max_up_pct, max_down_pct = excluded.max_down_pct, peak = excluded.peak,
+                       max_drawdown_pct = excluded.max_drawdown_pct, updated_at = excluded.updated_at""",
+                [
+                    (
+                        s.ticker,
+                        s.last_price,
+                        s.session.isoformat() if s.session else None,
+                        s.max_up_pct,
+                        s.max_down_pct,
+                        s.peak,
+                        s.max_drawdown_pct,
+                        now.isoformat(),
+                    )
+                    for s in states
+                ],
+            )
+            await tx.executemany(
+                "UPDATE rules SET armed = ? WHERE id = ?",
+                [(_armed_to_db(armed), rule_id) for rule_id, armed in armed_changes.items()],
+            )
+            queued = await self._enqueue(tx, deliveries, now=now)
+        return queued
+
+    async def _enqueue(
+        self, tx: aiosqlite.Connection, deliveries: Iterable[tuple[ChatRef, Alert, str]], *, now: datetime
+    ) -> int:
+        queued = 0
+        for chat, alert, dedupe_key in deliveries:
+            row = await (
+                await tx.execute("SELECT active FROM chats WHERE platform = ? AND chat_id = ?", (chat.platform, chat.chat_id))
+            ).fetchone()
+            if row is not None and not row["active"]:
+                log.info("outbox: skipping %s alert for inactive chat %s", alert.kind, chat.key)
+                continue
+            cur = await tx.execute(
+                """INSERT OR IGNORE INTO outbox (created_at, platform, chat_id, chat_kind, kind, ticker, payload,
+                       dedupe_key, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (
+                    now.isoformat(),
+                    chat.platform,
+                    chat.chat_id,
+                    chat.kind.value,
+                    alert.kind.value,
+                    alert.ticker,
+                    alert.to_json(),
+                    dedupe_key,
+                    now.isoformat(),
+                ),
+            )
+            queued += cur.rowcount
+        return queued
+
+    async def enqueue(self, deliveries: Iterable[tuple[ChatRef, Alert, str]], *, now: datetime) -> int:
+        """Queue deliveries that no rule state goes with (notices, reminders)."""
+        async with self.transaction() as tx:
+            return await self._enqueue(tx, deliveries, now=now)
+
+    # -- splits --------------------------------------------------------------------
+
+    async def split_applied(self, ticker: str, day: date) -> bool:
+        row = await self._fetchone("SELECT 1 FROM applied_splits WHERE ticker = ? AND day = ?", (ticker, day.isoformat()))
+        return row is not None
+
+    async def apply_split(
+        self, ticker: str, day: date, ratio: float, *, notices: Iterable[tuple[ChatRef, Alert, str]], now: datetime
+    ) -> bool:
+        """Rescale a ticker's price levels, rules and state by a split's ratio, once.
+        Percent rules are unchanged. Returns False if this split was applied before."""
+        async with self.transaction() as tx:
+            cur = await tx.execute(
+                "INSERT OR IGNORE INTO applied_splits (ticker, day, ratio, applied_at) VALUES (?, ?, ?, ?)",
+                (ticker, day.isoformat(), ratio, now.isoformat()),
+            )
+            if cur.rowcount == 0:
+                return False
+            await tx.execute(
+                "UPDATE rules SET threshold = threshold / ? WHERE ticker = ? AND kind IN ('above', 'below', 'cross')",
+                (ratio, ticker),
+            )
+            await tx.execute(
+                "UPDATE ticker_state SET last_price = last_price / ?, peak = peak / ? WHERE ticker = ?",
+                (ratio, ratio, ticker),
+            )
+            await self._enqueue(tx, notices, now=now)
+        return True
+
+    # -- outbox --------------------------------------------------------------------
+
+    async def due_deliveries(self, *, now: datetime, platforms: Iterable[str], limit: int = 100) -> list[Delivery]:
+        names = sorted(set(platforms))
+        if not names:
+            return []
+        marks = ",".join("?" for _ in names)
+        rows = await self._fetchall(
+            f"""SELECT id, platform, chat_id, chat_kind, payload, attempts FROM outbox
+                WHERE status = 'pending' AND next_attempt_at <= ? AND platform IN ({marks})
+                ORDER BY id LIMIT ?""",
+            (now.isoformat(), *names, limit),
+        )
+        return [
+            Delivery(
+                id=r["id"],
+                chat=ChatRef(r["platform"], r["chat_id"], ChatKind(r["chat_kind"])),
+                alert=Alert.from_json(r["payload"]),
+                attempts=r["attempts"],
+            )
+            for r in rows
+        ]
+
+    async def next_due_at(self, platforms: Iterable[str]) -> datetime | None:
+        names = sorted(set(platforms))
+        if not names:
+            return None
+        marks = ",".join("?" for _ in names)
+        row = await self._fetchone(
+            f"SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending' AND platform IN ({marks})", names
+        )
+        return datetime.fromisoformat(row[0]) if row and row[0] else None
+
+    async def mark_sent(self, delivery_id: int, *, now: datetime) -> None:
+        async with self.transaction() as tx:
+            await tx.execute(
+                "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1 WHERE id = ?",
+                (now.isoformat(), delivery_id),
+            )
+
+    async def mark_retry(self, delivery_id: int, *, at: datetime, error: str) -> None:
+        async with self.transaction() as tx:
+            await tx.execute(
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?",
+                (at.isoformat(), error[:500], delivery_id),
+            )
+
+    async def mark_dead(self, delivery_id: int, *, error: str) -> None:
+        async with self.transaction() as tx:
+            await tx.execute(
+                "UPDATE outbox SET status = 'dead', attempts = attempts + 1, last_error = ? WHERE id = ?",
+                (error[:500], delivery_id),
+            )
+
+    async def outbox_counts(self) -> OutboxCounts:
+        rows = await self._fetchall("SELECT status, COUNT(*) AS n FROM outbox GROUP BY status")
+        counts = {r["status"]: r["n"] for r in rows}
+        return OutboxCounts(counts.get("pending", 0), counts.get("sent", 0), counts.get("dead", 0))
+
+
+# -- row mapping -------------------------------------------------------------------
+
+
+def _split_sql(script: str) -> list[str]:
+    lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+def _armed_to_db(armed: bool | None) -> int | None:
+    return None if armed is None else int(armed)
+
+
+def _dt_to_db(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _rule_from_row(row: aiosqlite.Row) -> Rule:
+    owner = UserRef(row["owner_platform"], row["owner_id"], row["owner_name"] or "") if row["owner_platform"] else None
+    chat = ChatRef(row["chat_platform"], row["chat_id"], ChatKind(row["chat_kind"] or "private")) if row["chat_platform"] else None
+    return Rule(
+        id=row["id"],
+        ticker=row["ticker"],
+        kind=RuleKind(row["kind"]),
+        threshold=row["threshold"],
+        source=RuleSource(row["source"]),
+        direction=Direction(row["direction"]),
+        owner=owner,
+        chat=chat,
+        level_name=LevelName(row["level_name"]) if row["level_name"] else None,
+        note=row["note"],
+        armed=None if row["armed"] is None else bool(row["armed"]),
+        snoozed_until=datetime.fromisoformat(row["snoozed_until"]) if row["snoozed_until"] else None,
+        created_at=datetime.fromisoformat(row["created_at"]),
+    )
+
+
+def _state_from_row(row: aiosqlite.Row) -> TickerState:
+    return TickerState(
+        ticker=row["ticker"],
+        last_price=row["last_price"],
+        session=date.fromisoformat(row["session"]) if row["session"] else None,
+        max_up_pct=row["max_up_pct"],
+        max_down_pct=row["max_down_pct"],
+        peak=row["peak"],
+        max_drawdown_pct=row["max_drawdown_pct"],
+    )
