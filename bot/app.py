@@ -89,6 +89,8 @@ class App:
         dispatcher = Dispatcher(store, {}, clock)
         price_check = PriceCheck(store=store, market=market, engine=engine, calendar=calendar, clock=clock, on_queued=dispatcher.notify)
         app = cls(config, clock, calendar, store, market, engine, context, CommandRouter(context), dispatcher, price_check)
+        import bot.features  # noqa: F401  (registers the feature modules)
+
         for feature in FEATURES:
             await feature(app)
         return app
