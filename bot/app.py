@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, time
 from pathlib import Path
@@ -77,7 +77,9 @@ class App:
         storage_path: str | Path | None = None,
         calendar: MarketCalendar | None = None,
         commands: CommandTable | None = None,
+        features: Sequence[Feature] | None = None,
     ) -> App:
+        """Build the app. `features=None` loads every registered feature; tests may pass fewer."""
         clock = clock or LiveClock()
         calendar = calendar or MarketCalendar(config.market.exchange)
         market = market or make_market(config, clock, calendar)
@@ -91,7 +93,7 @@ class App:
         app = cls(config, clock, calendar, store, market, engine, context, CommandRouter(context), dispatcher, price_check)
         import bot.features  # noqa: F401  (registers the feature modules)
 
-        for feature in FEATURES:
+        for feature in FEATURES if features is None else features:
             await feature(app)
         return app
 

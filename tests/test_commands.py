@@ -1,0 +1,164 @@
+"""Commands driven like a chat: good input, and a table of bad input with the reply each gets."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from bot.core.commands import Access
+from bot.core.models import ChatKind, ChatRef
+from tests.conftest import ALICE, ANALYST, BOB, CHAT, DEMO_DATA, Harness, ny
+
+SESSION = date(2025, 1, 24)
+
+
+@pytest.fixture
+async def chat(make_harness) -> Harness:
+    return await make_harness(DEMO_DATA, ny(SESSION, 17))
+
+
+BAD_INPUT = [
+    # (command line, who, a phrase the reply must contain)
+    ("/nope", ALICE, "Unknown command /nope. Try /help"),
+    ("/help nope", ALICE, "There is no /nope command"),
+    ("/price", ALICE, "Ticker is missing. Usage: /price TICKER"),
+    ("/price XYZZ", ALICE, "Unknown ticker XYZZ"),
+    ("/price NV DA", ALICE, "Unexpected extra input 'DA'"),
+    ("/price NVDA;DROP", ALICE, "is not a ticker"),
+    ("/price ABCDEFGHIJKLM", ALICE, "at most 12 characters"),
+    ("/price <b>x</b>", ALICE, "is not a ticker"),
+    ("/alert", ALICE, "Ticker is missing. Usage: /alert TICKER above|below|move|drawdown VALUE [up|down|either]"),
+    ("/alert NVDA", ALICE, "Condition is missing"),
+    ("/alert NVDA sideways 10", ALICE, "Condition must be one of above, below, move, drawdown, not 'sideways'"),
+    ("/alert NVDA below", ALICE, "Value is missing"),
+    ("/alert NVDA below abc", ALICE, "Value must be a number like 120 or 7.5, not 'abc'"),
+    ("/alert NVDA below nan", ALICE, "Value must be a number"),
+    ("/alert NVDA below 1e400", ALICE, "Value must be a number"),
+    ("/alert NVDA below -5", ALICE, "The price must be above 0"),
+    ("/alert NVDA below 0", ALICE, "The price must be above 0"),
+    ("/alert NVDA above 120 up", ALICE, "up/down/either only goes with move"),
+    ("/alert NVDA move 0", ALICE, "The move must be a percent above 0"),
+    ("/alert NVDA move 5000", ALICE, "The move must be a percent above 0"),
+    ("/alert NVDA move 10 sideways", ALICE, "Direction must be one of up, down, either"),
+    ("/alert NVDA drawdown 100", ALICE, "The drawdown must be a percent between 0 and 100"),
+    ("/alert XYZZ below 10", ALICE, "Unknown ticker XYZZ"),
+    ("/alert NVDA below 120 extra words", ALICE, "Direction must be one of up, down, either, not 'extra'"),
+    ("/alert NVDA move 10 up and more", ALICE, "Unexpected extra input 'and more'"),
+    ("/unalert", ALICE, "Id is missing. Usage: /unalert ID"),
+    ("/unalert abc", ALICE, "Id must be a whole number, not 'abc'"),
+    ("/unalert 999", ALICE, "You have no alert #999"),
+    ("/snooze 999", ALICE, "You have no alert #999"),
+    ("/snooze x", ALICE, "Id must be a whole number"),
+    ("/watch", ALICE, "Ticker is missing. Usage: /watch TICKER"),
+    ("/watch XYZZ", ALICE, "Unknown ticker XYZZ"),
+    ("/unwatch NVDA", ALICE, "This chat does not follow NVDA"),
+    ("/levels ???", ALICE, "is not a ticker"),
+    ("/setlevel NVDA entry 120", ALICE, "/setlevel is for the bot's admins"),
+    ("/setlevel NVDA", ANALYST, "Level is missing"),
+    ("/setlevel NVDA middle 120", ANALYST, "Level must be one of entry, exit, stop, not 'middle'"),
+    ("/setlevel NVDA entry -1", ANALYST, "The price must be above 0"),
+    ("/setlevel XYZZ entry 10", ANALYST, "Unknown ticker XYZZ"),
+    ("/clearlevel NVDA", ALICE, "/clearlevel is for the bot's admins"),
+    ("/clearlevel NVDA exit", ANALYST, "NVDA has no exit level"),
+    ("/clearlevel NVDA sometimes", ANALYST, "Level must be one of entry, exit, stop"),
+]
+
+
+@pytest.mark.parametrize(("line", "user", "expected"), BAD_INPUT, ids=[case[0] for case in BAD_INPUT])
+async def test_bad_input_gets_a_reply_that_names_the_problem(chat: Harness, line: str, user, expected: str) -> None:
+    reply = await chat.say(line, user=user)
+    assert expected in reply
+    assert "Traceback" not in reply
+    assert await chat.app.store.all_rules() == []  # nothing half-written
+
+
+async def test_every_command_in_the_table_is_covered_by_the_bad_input_table(chat: Harness) -> None:
+    covered = {line.split()[0].lstrip("/") for line, _, _ in BAD_INPUT}
+    table = set(chat.app.router.commands.names())
+    missing = table - covered - {"alerts", "watchlist"}  # these take no arguments: nothing to get wrong
+    assert missing == set()
+
+
+async def test_huge_and_hostile_text_is_refused_cleanly(chat: Harness) -> None:
+    huge = await chat.say("/alert NVDA below 120 " + "x" * 10_000)
+    assert "too much input" in huge or "too long" in huge
+    control = await chat.say("/price \x00\x1b[31mNVDA")
+    assert "is not a ticker" in control and "\x1b" not in control
+    assert await chat.say("just chatting, not a command") == ""
+
+
+async def test_a_crash_inside_a_handler_becomes_an_apology(chat: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    async def broken(*_: object) -> list[object]:
+        raise RuntimeError("provider exploded")
+
+    chat.app.context.market.quotes = broken  # type: ignore[method-assign]
+    reply = await chat.say("/price NVDA")
+    assert "Sorry, something went wrong on our side" in reply
+    assert "provider exploded" not in reply and "Traceback" not in reply
+    assert "provider exploded" in caplog.text  # logged with its traceback
+
+
+async def test_alerts_belong_to_their_owner(chat: Harness) -> None:
+    created = await chat.say("/alert NVDA below 120", user=ALICE)
+    assert "Alert #1 set: NVDA below $120.00" in created
+    assert "You have no alert #1" in await chat.say("/unalert 1", user=BOB)
+    assert "You have no alerts." in await chat.say("/alerts", user=BOB)
+    assert "#1 NVDA below $120.00 · armed" in await chat.say("/alerts", user=ALICE)
+    assert "Removed alert #1" in await chat.say("/unalert 1", user=ALICE)
+    assert await chat.app.store.all_rules() == []
+
+
+async def test_a_condition_that_already_holds_is_said_and_waits(chat: Harness) -> None:
+    reply = await chat.say("/alert NVDA above 100")
+    assert "NVDA is already above $100.00 ($142.60), so this alert waits for the next crossing." in reply
+    [rule] = await chat.app.store.all_rules()
+    assert rule.armed is False
+
+
+async def test_prices_are_parsed_the_way_people_type_them(chat: Harness) -> None:
+    assert "NVDA below $1,200.50" in await chat.say("/alert nvda below $1,200.50")
+    assert "NVDA moves down 7.5% in a day" in await chat.say("/alert NVDA move -7.5%")
+    assert "^SOX" in await chat.say("/price ^sox")
+
+
+async def test_watch_needs_a_chat_manager_in_groups(chat: Harness) -> None:
+    refused = await chat.say("/watch NVDA", user=BOB, manager=False)
+    assert "only a chat admin can do that here" in refused
+    assert "This chat now follows NVDA." in await chat.say("/watch NVDA", user=BOB, manager=True)
+    assert "This chat already follows NVDA." in await chat.say("/watch NVDA", user=ANALYST, manager=False)  # admins may
+    assert "NVDA: $142.60" in await chat.say("/watchlist")
+    assert "no longer follows NVDA" in await chat.say("/unwatch NVDA")
+
+
+async def test_an_empty_admin_list_admits_nobody(make_harness) -> None:
+    from bot.config import Config
+
+    harness = await make_harness(DEMO_DATA, ny(SESSION, 17), config=Config())
+    harness.app.context.config = Config()  # no admins at all
+    assert "is for the bot's admins" in await harness.say("/setlevel NVDA entry 120", user=ANALYST)
+
+
+async def test_levels_and_help(chat: Harness) -> None:
+    set_reply = await chat.say("/setlevel avgo exit 140 take profits into strength", user=ANALYST)
+    assert "AVGO exit level set at $140.00" in set_reply
+    levels = await chat.say("/levels")
+    assert "AVGO exit: $140.00" in levels and "take profits into strength" in levels
+    assert "Cleared exit for AVGO" in await chat.say("/clearlevel AVGO", user=ANALYST)
+    help_text = await chat.say("/help")
+    assert "/alert TICKER" in help_text and "/setlevel" not in help_text  # admin commands hidden from members
+    assert "/setlevel" in await chat.say("/help", user=ANALYST)
+    assert "/alert NVDA below 120" in await chat.say("/help alert")
+
+
+async def test_admin_commands_are_marked_in_the_table(chat: Harness) -> None:
+    table = chat.app.router.commands
+    assert table.get("setlevel").access is Access.ADMIN
+    assert table.get("watch").access is Access.CHAT_MANAGER
+    assert all(len(c.summary) <= 100 for c in table)
+
+
+async def test_private_replies_for_personal_lists(chat: Harness) -> None:
+    dm = ChatRef("console", "dm-alice", ChatKind.PRIVATE)
+    replies = await chat.app.router.handle_text("/alerts", chat=dm, user=ALICE)
+    assert replies[0].private is True

@@ -1,0 +1,83 @@
+"""The CSV provider: what a feed would have shown at a moment, raw or split-adjusted files, bad rows."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from bot.core.clock import ReplayClock
+from bot.market.calendar import MarketCalendar
+from bot.market.csv_provider import CsvMarket
+from tests.conftest import REAL_DATA, ny, real_data
+
+
+def market_at(folder: Path, moment, calendar: MarketCalendar) -> tuple[CsvMarket, ReplayClock]:
+    clock = ReplayClock(moment)
+    return CsvMarket(folder, clock=clock, calendar=calendar), clock
+
+
+async def test_open_during_the_session_close_after_it(calendar: MarketCalendar) -> None:
+    market, clock = market_at(real_data(), ny(date(2025, 1, 27), 10), calendar)
+    during = (await market.quotes(["NVDA"]))["NVDA"]
+    assert not during.final and during.session == date(2025, 1, 27)
+    clock.set(ny(date(2025, 1, 27), 16, 5))
+    after = (await market.quotes(["NVDA"]))["NVDA"]
+    assert after.final and round(after.price, 2) == 118.42 and round(after.prev_close, 2) == 142.62
+    assert after.change_pct == pytest.approx(-16.97, abs=0.01)
+
+
+async def test_on_a_holiday_the_quote_belongs_to_the_session_before(calendar: MarketCalendar) -> None:
+    market, _ = market_at(real_data(), ny(date(2025, 1, 9), 12), calendar)
+    quote = (await market.quotes(["NVDA"]))["NVDA"]
+    assert quote.session == date(2025, 1, 8)
+
+
+async def test_unknown_tickers_are_absent(calendar: MarketCalendar) -> None:
+    market, _ = market_at(real_data(), ny(date(2025, 1, 27), 17), calendar)
+    assert set(await market.quotes(["NVDA", "XYZZ"])) == {"NVDA"}
+
+
+@pytest.mark.parametrize("folder", ["raw", "adjusted"])
+async def test_raw_and_adjusted_files_give_the_same_as_traded_prices(folder: str, calendar: MarketCalendar) -> None:
+    data = REAL_DATA / "nvda-split-2024" / folder
+    if not (data / "NVDA.csv").is_file():
+        pytest.skip(f"NVDA split data not found at {data}")
+    market, clock = market_at(data, ny(date(2024, 6, 7), 17), calendar)
+    before = (await market.quotes(["NVDA"]))["NVDA"]
+    assert round(before.price, 2) == 1208.88
+    clock.set(ny(date(2024, 6, 10), 17))
+    after = (await market.quotes(["NVDA"]))["NVDA"]
+    assert round(after.price, 2) == 121.79
+    assert after.change_pct == pytest.approx(0.75, abs=0.01)  # scaled previous close: a normal day
+    history = await market.history("NVDA", date(2024, 6, 5), date(2024, 6, 10))
+    assert [round(b.close, 2) for b in history] == [122.44, 121.0, 120.89, 121.79]  # scaled to the end date
+    assert [s.ratio for s in await market.splits("NVDA")] == [10.0]
+
+
+async def test_garbage_rows_are_skipped_not_trusted(tmp_path: Path, calendar: MarketCalendar) -> None:
+    (tmp_path / "ZZZ.csv").write_text(
+        "Date,Open,High,Low,Close,Volume\n"
+        "2025-01-22,10,11,9,10,100\n"
+        "2025-01-23,nan,11,9,NaN,100\n"
+        "garbage,row\n"
+        "2025-01-24,-5,11,9,-5,100\n"
+    )
+    market, _ = market_at(tmp_path, ny(date(2025, 1, 24), 17), calendar)
+    quote = (await market.quotes(["ZZZ"]))["ZZZ"]
+    assert quote.session == date(2025, 1, 22) and quote.price == 10.0  # the last sane bar, stamped with its own date
+
+
+async def test_a_file_without_price_columns_is_no_data(tmp_path: Path, calendar: MarketCalendar) -> None:
+    (tmp_path / "BAD.csv").write_text("when,what\n2025-01-24,hello\n")
+    market, _ = market_at(tmp_path, ny(date(2025, 1, 24), 17), calendar)
+    assert await market.quotes(["BAD"]) == {}
+
+
+async def test_the_long_lower_case_layout_reads_too(calendar: MarketCalendar) -> None:
+    data = REAL_DATA / "long"
+    if not (data / "NVDA.csv").is_file():
+        pytest.skip(f"long histories not found at {data}")
+    market, _ = market_at(data, ny(date(2025, 1, 27), 17), calendar)
+    assert round((await market.quotes(["NVDA"]))["NVDA"].price, 2) == 118.42

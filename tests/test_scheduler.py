@@ -1,0 +1,88 @@
+"""Market time: no checks on holidays or at night, a check per tick in a session, one after the close."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from bot.core.clock import ReplayClock
+from bot.market.calendar import MarketCalendar
+from jobs.scheduler import MarketTimer, start_scheduler, stop_scheduler
+from tests.conftest import ny
+
+
+def timer_at(start, calendar: MarketCalendar) -> tuple[MarketTimer, ReplayClock, list[str]]:
+    clock = ReplayClock(start)
+    runs: list[str] = []
+
+    async def check() -> None:
+        runs.append(clock.now().isoformat())
+
+    return MarketTimer(clock=clock, calendar=calendar, check=check), clock, runs
+
+
+async def test_a_session_is_checked_every_tick_and_once_after_the_close(calendar: MarketCalendar) -> None:
+    timer, clock, runs = timer_at(ny(date(2025, 1, 27), 9, 0), calendar)
+    assert await timer.tick() == "checked-after-close"  # on start: catch up on the close of Friday the 24th
+    clock.set(ny(date(2025, 1, 27), 9, 10))
+    assert await timer.tick() == "idle"  # before the open
+    clock.set(ny(date(2025, 1, 27), 9, 31))
+    assert await timer.tick() == "checked"
+    clock.set(ny(date(2025, 1, 27), 15, 59))
+    assert await timer.tick() == "checked"
+    clock.set(ny(date(2025, 1, 27), 16, 1))
+    assert await timer.tick() == "checked-after-close"
+    clock.set(ny(date(2025, 1, 27), 16, 2))
+    assert await timer.tick() == "idle"
+    clock.set(ny(date(2025, 1, 27), 23, 0))
+    assert await timer.tick() == "idle"
+    assert len(runs) == 4
+
+
+async def test_no_check_on_the_day_of_mourning_2025_01_09(calendar: MarketCalendar) -> None:
+    timer, clock, runs = timer_at(ny(date(2025, 1, 8), 17, 0), calendar)
+    assert await timer.tick() == "checked-after-close"  # the close of the 8th
+    for hour in (9, 11, 14, 16, 18):
+        clock.set(ny(date(2025, 1, 9), hour, 30))
+        assert await timer.tick() == "idle"
+    assert len(runs) == 1
+
+
+async def test_an_early_close_is_respected(calendar: MarketCalendar) -> None:
+    timer, clock, runs = timer_at(ny(date(2024, 11, 29), 12, 30), calendar)  # the day after Thanksgiving closes at 13:00
+    assert await timer.tick() == "checked"
+    clock.set(ny(date(2024, 11, 29), 13, 5))
+    assert await timer.tick() == "checked-after-close"
+    clock.set(ny(date(2024, 11, 29), 14, 30))
+    assert await timer.tick() == "idle"
+    assert calendar.session(date(2024, 11, 29)).early_close
+
+
+async def test_daily_jobs_run_once_a_day_after_their_time(calendar: MarketCalendar) -> None:
+    from datetime import time
+
+    timer, clock, _ = timer_at(ny(date(2025, 1, 27), 7, 0), calendar)
+    days: list[date] = []
+
+    async def job(day: date) -> None:
+        days.append(day)
+
+    timer.daily_jobs = [(time(8, 0), job)]
+    await timer.tick()
+    clock.set(ny(date(2025, 1, 27), 8, 1))
+    await timer.tick()
+    clock.set(ny(date(2025, 1, 27), 12, 0))
+    await timer.tick()
+    clock.set(ny(date(2025, 1, 28), 8, 30))
+    await timer.tick()
+    assert days == [date(2025, 1, 27), date(2025, 1, 28)]
+
+
+async def test_apscheduler_runs_the_tick_with_a_generous_misfire_grace(calendar: MarketCalendar) -> None:
+    timer, _, _ = timer_at(ny(date(2025, 1, 27), 7, 0), calendar)
+    scheduler = start_scheduler(timer, poll_seconds=60)
+    try:
+        [job] = scheduler.get_jobs()
+        assert job.misfire_grace_time >= 60  # APScheduler's default of 1 s would skip late runs
+        assert job.max_instances == 1 and job.coalesce
+    finally:
+        stop_scheduler(scheduler)

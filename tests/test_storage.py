@@ -1,0 +1,208 @@
+"""Storage: migrations forward and refused backward, and an outbox that survives a crash."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timedelta, timezone
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from bot.adapters.base import ChatUnavailable, RetryLater
+from bot.core.clock import ReplayClock
+from bot.core.messages import Alert, AlertKind
+from bot.core.models import ChatRef, Direction, LevelName, Rule, RuleKind, RuleSource, TickerState, UserRef
+from jobs.dispatch import Dispatcher
+from storage.db import Store, StorageError, latest_version
+
+NOW = datetime(2025, 1, 27, 21, 5, tzinfo=timezone.utc)
+CHAT = ChatRef("console", "chat-1")
+OTHER = ChatRef("telegram", "777")
+
+
+def alert(n: int) -> Alert:
+    return Alert(kind=AlertKind.DAILY_MOVE, ticker="NVDA", at=NOW + timedelta(seconds=n), price=118.42, change_pct=-16.97, rule_id=n)
+
+
+class Recorder:
+    def __init__(self, platform: str = "console", *, crash_after: int | None = None) -> None:
+        self.platform = platform
+        self.sent: list[int] = []
+        self.crash_after = crash_after
+        self.error: Exception | None = None
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def send_alert(self, chat: ChatRef, alert: Alert) -> None:
+        if self.error is not None:
+            raise self.error
+        if self.crash_after is not None and len(self.sent) >= self.crash_after:
+            raise SystemExit("simulated crash")  # not an Exception: nothing catches it, like a kill
+        self.sent.append(alert.rule_id or 0)
+
+
+async def test_a_new_database_gets_every_migration_in_wal_mode(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "db.sqlite3")
+    try:
+        assert await store.schema_version() == latest_version()
+        async with store._conn.execute("PRAGMA journal_mode") as cur:
+            assert (await cur.fetchone())[0] == "wal"
+    finally:
+        await store.close()
+
+
+async def test_an_older_database_moves_forward_and_keeps_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    first = resources.files("storage.migrations").joinpath("001_init.sql").read_text()
+    with sqlite3.connect(path) as conn:
+        conn.executescript(first)
+        conn.execute(
+            "INSERT INTO rules (ticker, kind, threshold, source, owner_platform, owner_id, chat_platform, chat_id, armed, created_at)"
+            " VALUES ('NVDA', 'below', 120, 'member', 'console', 'alice', 'console', 'chat-1', 1, ?)",
+            (NOW.isoformat(),),
+        )
+        conn.execute("PRAGMA user_version = 1")
+    store = await Store.open(path)
+    try:
+        assert await store.schema_version() == latest_version()
+        [kept] = await store.member_rules(UserRef("console", "alice"))
+        assert (kept.ticker, kept.kind, kept.threshold) == ("NVDA", RuleKind.BELOW, 120)
+    finally:
+        await store.close()
+
+
+async def test_a_database_from_a_newer_version_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "new.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.execute(f"PRAGMA user_version = {latest_version() + 1}")
+    with pytest.raises(StorageError, match="newer tickerbell"):
+        await Store.open(path)
+
+
+async def test_the_outbox_after_a_crash_sends_the_rest_once_and_never_repeats(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    clock = ReplayClock(NOW)
+    store = await Store.open(path)
+    queued = await store.record_check(states=[], armed_changes={}, deliveries=[(CHAT, alert(n), f"k{n}") for n in range(1, 6)], now=NOW)
+    assert queued == 5
+    crashing = Recorder(crash_after=2)
+    with pytest.raises(SystemExit):
+        await Dispatcher(store, {"console": crashing}, clock).drain_once()
+    assert crashing.sent == [1, 2]
+    await store.close()  # the process died here
+
+    store = await Store.open(path)
+    try:
+        again = Recorder()
+        sent = await Dispatcher(store, {"console": again}, clock).drain_once()
+        assert again.sent == [3, 4, 5]  # the ones not delivered, each once
+        assert sent == 3
+        assert await Dispatcher(store, {"console": again}, clock).drain_once() == 0
+        counts = await store.outbox_counts()
+        assert (counts.pending, counts.sent) == (0, 5)
+    finally:
+        await store.close()
+
+
+async def test_a_rule_firing_and_its_delivery_are_one_transaction(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "db.sqlite3")
+    try:
+        rule = await store.add_rule(
+            Rule(id=0, ticker="NVDA", kind=RuleKind.BELOW, threshold=120, source=RuleSource.MEMBER, owner=UserRef("console", "a"), chat=CHAT), now=NOW
+        )
+        bad = Alert.__new__(Alert)  # not serialisable: the insert fails inside the transaction
+        with pytest.raises(Exception):
+            await store.record_check(states=[TickerState("NVDA", last_price=118.0)], armed_changes={rule.id: False}, deliveries=[(CHAT, bad, "x")], now=NOW)
+        kept = await store.get_rule(rule.id)
+        assert kept is not None and kept.armed is True  # rolled back with the failed delivery
+        assert await store.ticker_states() == {}
+    finally:
+        await store.close()
+
+
+async def test_duplicate_deliveries_are_queued_once(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "db.sqlite3")
+    try:
+        await store.enqueue([(CHAT, alert(1), "same")], now=NOW)
+        await store.enqueue([(CHAT, alert(1), "same")], now=NOW)
+        assert (await store.outbox_counts()).pending == 1
+    finally:
+        await store.close()
+
+
+async def test_one_failing_adapter_does_not_stop_the_others(tmp_path: Path) -> None:
+    clock = ReplayClock(NOW)
+    store = await Store.open(tmp_path / "db.sqlite3")
+    try:
+        await store.enqueue([(CHAT, alert(1), "a"), (OTHER, alert(2), "b"), (CHAT, alert(3), "c")], now=NOW)
+        console, telegram = Recorder("console"), Recorder("telegram")
+        telegram.error = ConnectionError("network down")
+        dispatcher = Dispatcher(store, {"console": console, "telegram": telegram}, clock)
+        assert await dispatcher.drain_once() == 2
+        assert console.sent == [1, 3]
+        telegram.error = None
+        assert await dispatcher.drain_once() == 0  # the retry waits for its backoff
+        clock.set(NOW + timedelta(seconds=6))
+        assert await dispatcher.drain_once() == 1
+        assert telegram.sent == [2]
+    finally:
+        await store.close()
+
+
+async def test_flood_control_waits_at_least_retry_after(tmp_path: Path) -> None:
+    clock = ReplayClock(NOW)
+    store = await Store.open(tmp_path / "db.sqlite3")
+    try:
+        await store.enqueue([(CHAT, alert(1), "a")], now=NOW)
+        adapter = Recorder()
+        adapter.error = RetryLater("slow down", retry_after=30)
+        dispatcher = Dispatcher(store, {"console": adapter}, clock)
+        await dispatcher.drain_once()
+        adapter.error = None
+        clock.set(NOW + timedelta(seconds=29))
+        assert await dispatcher.drain_once() == 0
+        clock.set(NOW + timedelta(seconds=30))
+        assert await dispatcher.drain_once() == 1
+    finally:
+        await store.close()
+
+
+async def test_a_chat_that_is_gone_stops_receiving_until_it_comes_back(tmp_path: Path) -> None:
+    clock = ReplayClock(NOW)
+    store = await Store.open(tmp_path / "db.sqlite3")
+    try:
+        await store.enqueue([(CHAT, alert(1), "a"), (CHAT, alert(2), "b")], now=NOW)
+        adapter = Recorder()
+        adapter.error = ChatUnavailable("bot was blocked by the user")
+        await Dispatcher(store, {"console": adapter}, clock).drain_once()
+        assert not await store.is_chat_active(CHAT)
+        counts = await store.outbox_counts()
+        assert (counts.pending, counts.dead) == (0, 2)
+        assert await store.enqueue([(CHAT, alert(3), "c")], now=NOW) == 0  # nothing queued for an inactive chat
+        await store.set_chat_active(CHAT, True, now=NOW)
+        assert await store.enqueue([(CHAT, alert(4), "d")], now=NOW) == 1
+    finally:
+        await store.close()
+
+
+async def test_levels_watches_and_splits(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "db.sqlite3")
+    try:
+        for name, price in ((LevelName.ENTRY, 1200.0), (LevelName.EXIT, 1500.0)):
+            await store.add_rule(Rule(id=0, ticker="NVDA", kind=RuleKind.CROSS, threshold=price, source=RuleSource.ANALYST, direction=Direction.DOWN, level_name=name), now=NOW)
+        await store.add_rule(Rule(id=0, ticker="NVDA", kind=RuleKind.CROSS, threshold=1100.0, source=RuleSource.ANALYST, level_name=LevelName.ENTRY), now=NOW)
+        levels = {r.level_name: r.threshold for r in await store.analyst_levels("NVDA")}
+        assert levels == {LevelName.ENTRY: 1100.0, LevelName.EXIT: 1500.0}  # setting a level again replaces it
+        assert await store.add_watch(CHAT, "NVDA", now=NOW) is True
+        assert await store.add_watch(CHAT, "NVDA", now=NOW) is False
+        assert await store.watchers("NVDA") == [CHAT]
+        applied = await store.apply_split("NVDA", NOW.date(), 10.0, notices=[], now=NOW)
+        assert applied is True
+        assert await store.apply_split("NVDA", NOW.date(), 10.0, notices=[], now=NOW) is False  # never twice
+        levels = {r.level_name: round(r.threshold, 6) for r in await store.analyst_levels("NVDA")}
+        assert levels == {LevelName.ENTRY: 110.0, LevelName.EXIT: 150.0}
+    finally:
+        await store.close()
