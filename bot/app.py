@@ -25,7 +25,7 @@ from bot.market.base import MarketData
 from bot.market.calendar import MarketCalendar
 from jobs.dispatch import Dispatcher
 from jobs.price_check import PriceCheck
-from jobs.scheduler import DailyJob, MarketTimer, start_scheduler, stop_scheduler
+from jobs.scheduler import DailyJob, MarketScheduler, MarketTimer
 from storage.db import Store
 
 log = logging.getLogger(__name__)
@@ -152,14 +152,15 @@ async def run_live(config: Config, *, clock: Clock | None = None, stop: asyncio.
             app.add_adapter(adapter)
             log.info("adapter %s started", adapter.platform)
         timer = MarketTimer(clock=app.clock, calendar=app.calendar, check=app.price_check.run_once, daily_jobs=app.daily_jobs)
-        scheduler = start_scheduler(timer, poll_seconds=config.market.poll_seconds)
+        scheduler = MarketScheduler(timer, poll_seconds=config.market.poll_seconds)
+        scheduler.start()
         dispatcher_task = asyncio.create_task(app.dispatcher.run(stop), name="dispatcher")
         log.info("tickerbell is running with %s; %d rules on %d tickers", ", ".join(app.adapters), app.engine.rule_count(), len(app.engine.tickers()))
         await stop.wait()
         log.info("stopping")
     finally:
         if scheduler is not None:
-            stop_scheduler(scheduler)
+            await scheduler.stop()
         if dispatcher_task is not None:
             stop.set()
             try:

@@ -1,13 +1,14 @@
 """Market time: when to check prices and run daily jobs, decided by the exchange calendar.
 
 `MarketTimer.tick()` holds the decisions and is driven by any clock (tests call it
-directly); `start_scheduler()` asks APScheduler to call it every `poll_seconds`.
+directly); `MarketScheduler` asks APScheduler to call it every `poll_seconds`.
 No checks on holidays; during a session, a check every tick; once the session has
 closed (early closes included), exactly one more check to see the official close.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, time
@@ -67,33 +68,48 @@ class MarketTimer:
                     log.exception("daily job %d failed", index)
 
 
-def start_scheduler(timer: MarketTimer, *, poll_seconds: int) -> AsyncIOScheduler:
-    """Run `timer.tick` every `poll_seconds` on the running loop. Call `stop_scheduler` to end."""
-    scheduler = AsyncIOScheduler(timezone=NEW_YORK)
-    scheduler.add_job(
-        _guarded(timer.tick),
-        IntervalTrigger(seconds=poll_seconds),
-        id="market-tick",
-        max_instances=1,
-        coalesce=True,
-        misfire_grace_time=max(60, poll_seconds),  # the default of 1 s would skip late runs
-        next_run_time=datetime.now(NEW_YORK),
-    )
-    scheduler.start()
-    return scheduler
+class MarketScheduler:
+    """APScheduler calling `timer.tick` every `poll_seconds` on the running loop.
 
+    Stopping pauses the scheduler, lets a tick that is under way finish (APScheduler's
+    shutdown would cancel it mid-write), then shuts down.
+    """
 
-def stop_scheduler(scheduler: AsyncIOScheduler) -> None:
-    scheduler.pause()
-    scheduler.shutdown(wait=False)
+    def __init__(self, timer: MarketTimer, *, poll_seconds: int) -> None:
+        self.timer = timer
+        self.poll_seconds = poll_seconds
+        self.scheduler = AsyncIOScheduler(timezone=NEW_YORK)
+        self._running: asyncio.Task[str] | None = None
 
+    def start(self) -> None:
+        self.scheduler.add_job(
+            self._tick,
+            IntervalTrigger(seconds=self.poll_seconds),
+            id="market-tick",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=max(60, self.poll_seconds),  # the default of 1 s would skip late runs
+            next_run_time=datetime.now(NEW_YORK),
+        )
+        self.scheduler.start()
 
-def _guarded(tick: Callable[[], Awaitable[str]]) -> Callable[[], Awaitable[None]]:
-    async def run() -> None:
+    async def stop(self, *, timeout: float = 10.0) -> None:
+        self.scheduler.pause()
+        running = self._running
+        if running is not None and not running.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(running), timeout)
+            except (asyncio.TimeoutError, Exception):
+                log.warning("a market tick was still running at shutdown; it was abandoned")
+        self.scheduler.shutdown(wait=False)
+
+    async def _tick(self) -> None:
+        # Run the tick as its own task, so that a shutdown waits for it instead of cancelling it.
+        self._running = asyncio.ensure_future(self.timer.tick())
         try:
-            result = await tick()
+            result = await asyncio.shield(self._running)
             log.debug("market tick: %s", result)
+        except asyncio.CancelledError:
+            pass
         except Exception:
             log.exception("market tick failed; the next one runs as scheduled")
-
-    return run

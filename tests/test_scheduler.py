@@ -6,7 +6,9 @@ from datetime import date
 
 from bot.core.clock import ReplayClock
 from bot.market.calendar import MarketCalendar
-from jobs.scheduler import MarketTimer, start_scheduler, stop_scheduler
+import asyncio
+
+from jobs.scheduler import MarketScheduler, MarketTimer
 from tests.conftest import ny
 
 
@@ -79,10 +81,31 @@ async def test_daily_jobs_run_once_a_day_after_their_time(calendar: MarketCalend
 
 async def test_apscheduler_runs_the_tick_with_a_generous_misfire_grace(calendar: MarketCalendar) -> None:
     timer, _, _ = timer_at(ny(date(2025, 1, 27), 7, 0), calendar)
-    scheduler = start_scheduler(timer, poll_seconds=60)
+    scheduler = MarketScheduler(timer, poll_seconds=60)
+    scheduler.start()
     try:
-        [job] = scheduler.get_jobs()
+        [job] = scheduler.scheduler.get_jobs()
         assert job.misfire_grace_time >= 60  # APScheduler's default of 1 s would skip late runs
         assert job.max_instances == 1 and job.coalesce
     finally:
-        stop_scheduler(scheduler)
+        await scheduler.stop()
+
+
+async def test_stopping_lets_a_running_tick_finish(calendar: MarketCalendar) -> None:
+    started, release, finished = asyncio.Event(), asyncio.Event(), []
+
+    async def slow_check() -> None:
+        started.set()
+        await release.wait()
+        finished.append(True)
+
+    timer = MarketTimer(clock=ReplayClock(ny(date(2025, 1, 27), 10, 0)), calendar=calendar, check=slow_check)
+    scheduler = MarketScheduler(timer, poll_seconds=60)
+    scheduler.start()
+    await asyncio.wait_for(started.wait(), timeout=5)
+    stopping = asyncio.ensure_future(scheduler.stop())
+    await asyncio.sleep(0)  # let stop() begin waiting
+    assert not stopping.done()
+    release.set()
+    await asyncio.wait_for(stopping, timeout=5)
+    assert finished == [True]  # not cancelled mid-write

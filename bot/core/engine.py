@@ -18,7 +18,7 @@ the price-check job persists that and queues the alerts in one transaction.
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right, insort
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -117,14 +117,50 @@ class RuleEngine:
     # -- the index -----------------------------------------------------------------
 
     def load(self, rules: Iterable[Rule], states: dict[str, TickerState]) -> None:
+        """Replace the whole index: rules are grouped by ticker and each ladder sorted once."""
         self._books.clear()
         self._ticker_of.clear()
+        self._pending_armed.clear()
         self._states = dict(states)
+        by_ticker: dict[str, list[Rule]] = {}
         for rule in rules:
-            self.add(rule)
+            by_ticker.setdefault(rule.ticker, []).append(rule)
+        for ticker, group in by_ticker.items():
+            self._books[ticker] = self._build_book(group)
+            for rule in group:
+                self._ticker_of[rule.id] = ticker
+
+    @staticmethod
+    def _build_book(rules: list[Rule]) -> _Book:
+        book = _Book()
+        entries: dict[str, list[tuple[float, int]]] = {"rising": [], "falling": [], "move_up": [], "move_down": [], "drawdown": []}
+        for rule in rules:
+            book.rules[rule.id] = rule
+            key = (rule.threshold, rule.id)
+            if is_price_rule(rule):
+                entries["rising" if is_rising(rule) else "falling"].append(key)
+                if rule.armed is None:
+                    book.baseline_pending.add(rule.id)
+            elif rule.kind is RuleKind.MOVE:
+                if rule.direction in (Direction.UP, Direction.EITHER):
+                    entries["move_up"].append(key)
+                if rule.direction in (Direction.DOWN, Direction.EITHER):
+                    entries["move_down"].append(key)
+                if rule.armed is False:
+                    book.fired_moves.add(rule.id)
+            elif rule.kind is RuleKind.DRAWDOWN:
+                entries["drawdown"].append(key)
+                if rule.armed is False:
+                    book.fired_drawdowns.add(rule.id)
+        for name, items in entries.items():
+            items.sort()
+            setattr(book, name, _Ladder([k for k, _ in items], [i for _, i in items]))
+        return book
 
     def add(self, rule: Rule) -> None:
-        book = self._books.setdefault(rule.ticker, _Book())
+        book = self._books.get(rule.ticker)
+        if book is None:
+            book = self._books[rule.ticker] = _Book()
         book.rules[rule.id] = rule
         self._ticker_of[rule.id] = rule.ticker
         if is_price_rule(rule):
@@ -294,7 +330,7 @@ class RuleEngine:
                     rule_id=rule.id,
                     note=rule.note,
                     mention=rule.owner if rule.source is RuleSource.MEMBER else None,
-                    extra={"prev_close": quote.prev_close, "session": quote.session.isoformat()},
+                    prev_close=quote.prev_close,
                 ),
             )
         )
@@ -358,7 +394,7 @@ class RuleEngine:
                         direction=direction,
                         rule_id=rule.id,
                         mention=rule.owner if rule.source is RuleSource.MEMBER else None,
-                        extra={"prev_close": quote.prev_close, "session": quote.session.isoformat()},
+                        prev_close=quote.prev_close,
                     ),
                 )
             )
@@ -410,7 +446,7 @@ class RuleEngine:
                         direction="down",
                         rule_id=rule.id,
                         mention=rule.owner if rule.source is RuleSource.MEMBER else None,
-                        extra={"session": quote.session.isoformat()},
+                        prev_close=quote.prev_close,
                     ),
                 )
             )

@@ -83,15 +83,20 @@ class AlertKind(StrEnum):
     EARNINGS_MOVED = "earnings_moved"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Alert:
-    """Something happened to a ticker. Numbers only; `describe_alert` puts it in words."""
+    """Something happened to a ticker. Numbers only; `describe_alert` puts it in words.
+
+    Treat it as immutable (use `dataclasses.replace`); it is not frozen only because
+    frozen dataclasses are several times slower to build, and a sell-off builds many.
+    """
 
     kind: AlertKind
     ticker: str
     at: datetime
     price: float | None = None
     change_pct: float | None = None  # the day's change from the previous close
+    prev_close: float | None = None
     level: float | None = None  # the price level crossed, where there is one
     level_name: str | None = None  # entry / exit / stop for the analyst's levels
     threshold_pct: float | None = None  # the N of "a move of N %" or "a drawdown of N %"

@@ -1,0 +1,630 @@
+"""Market data from Yahoo Finance through the `yfinance` library.
+
+What each method asks Yahoo (through yfinance, never around it):
+
+    quotes()        Yahoo's multi-symbol quote endpoint, `/v7/finance/quote?symbols=A,B,...`,
+                    `batch_size` symbols a request, through yfinance's own session, cookie and
+                    crumb handling (`yfinance.data.YfData.get_raw_json`). 500 tickers at the
+                    default batch size of 100 are 5 requests a cycle; Yahoo's cookie and crumb
+                    cost 2 more once per process. (`yf.download()` would make one chart
+                    request per ticker: 500.)
+    history()       `Ticker.history()`: one chart request (plus one for the exchange timezone,
+                    which yfinance then caches on disk).
+    splits()        `Ticker.splits`: one chart request over the whole history.
+    earnings()      `Ticker.get_earnings_dates()` (scrapes Yahoo's earnings-calendar page) and
+                    `Ticker.calendar` (quoteSummary `calendarEvents`).
+    fundamentals()  `Ticker.info`: quoteSummary, a one-symbol quote and a timeseries request.
+
+Every blocking call runs in a small dedicated thread pool, under `asyncio.wait_for`: a call
+that hangs is abandoned after `timeout` seconds (its thread is left to finish on its own)
+and the event loop never waits on the network. Transient failures (connection errors, HTTP
+5xx) are retried with exponential back-off by `stamina`; a timeout is not retried, so a
+hanging Yahoo costs one `timeout` per call rather than one per attempt. Yahoo's 429 becomes
+`RateLimited`, and the provider then refuses every call (raising `RateLimited`, without a
+request) until its back-off, doubled on each consecutive 429, has passed on the injected
+clock.
+
+yfinance is configured process-wide on first use (it keeps one session and one crumb per
+process): `yf.config.debug.hide_exceptions = False` so that it raises instead of logging
+and returning empty frames, `network.retries = 0` (retries are ours), and, when `cache_dir`
+is given, its timezone/cookie caches go there. A `session` passed here replaces yfinance's
+session for the whole process.
+
+`YfData` is yfinance's internal request helper, not a documented API; it is used because it
+is the only way to reach the multi-symbol quote endpoint with the library's crumb handling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import re
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+import stamina
+
+from bot.core.clock import Clock
+from bot.market.base import (
+    Bar,
+    EarningsEvent,
+    EarningsTime,
+    Fundamentals,
+    MarketDataError,
+    Quote,
+    RateLimited,
+    Split,
+    clean_price,
+)
+from bot.market.calendar import MarketCalendar
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_QUOTE_URL = "https://query1.finance.yahoo.com/v7/finance/quote"
+_QUOTE_FIELDS = ",".join(
+    (
+        "symbol",
+        "regularMarketPrice",
+        "regularMarketTime",
+        "regularMarketPreviousClose",
+        "regularMarketOpen",
+        "regularMarketDayHigh",
+        "regularMarketDayLow",
+        "marketState",
+        "exchangeTimezoneName",
+        "currency",
+    )
+)
+_NEW_YORK = ZoneInfo("America/New_York")
+_REGULAR_OPEN = time(9, 30)
+_REGULAR_CLOSE = time(16, 0)
+# A price stamped before the close becomes final this long after the close: Yahoo
+# replaces the last trade with the official closing print within minutes.
+_SETTLE = timedelta(minutes=15)
+_TIMEOUT_NAMES = frozenset({"Timeout", "ConnectTimeout", "ReadTimeout"})
+_TRANSIENT_NAMES = frozenset(
+    {
+        "ConnectionError",
+        "ChunkedEncodingError",
+        "RemoteDisconnected",
+        "ProtocolError",
+        "IncompleteRead",
+        "DNSError",
+    }
+)
+_CRUMB = re.compile(r"(crumb=)[^&\s'\"]+", re.IGNORECASE)
+_QUERY = re.compile(r"\?[^\s'\")]+")
+_STATUS = re.compile(r"HTTP Error (\d{3})|\b(\d{3}) (?:Client|Server) Error")
+
+_YF_LOCK = threading.Lock()
+
+
+class _Transient(MarketDataError):
+    """Worth another attempt: connection trouble, HTTP 5xx."""
+
+
+class _NoData(MarketDataError):
+    """Yahoo answered that it has nothing for this ticker (404, no timezone, no prices)."""
+
+
+class _TimedOut(MarketDataError):
+    """No answer within the timeout; the call was abandoned."""
+
+
+class YFinanceMarket:
+    """`MarketData` from Yahoo Finance via yfinance."""
+
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        calendar: MarketCalendar,
+        timeout: float = 20.0,
+        retries: int = 2,
+        max_workers: int = 4,
+        batch_size: int = 100,
+        cache_dir: str | Path | None = None,
+        session: Any = None,
+        rate_limit_backoff: float = 60.0,
+        max_rate_limit_backoff: float = 900.0,
+    ) -> None:
+        if timeout <= 0:
+            raise ValueError("timeout must be positive")
+        if retries < 0:
+            raise ValueError("retries must be >= 0")
+        if max_workers < 1 or batch_size < 1:
+            raise ValueError("max_workers and batch_size must be >= 1")
+        self._clock = clock
+        self._calendar = calendar
+        self._timeout = float(timeout)
+        # yfinance's own socket timeout, a little longer so that ours fires first
+        self._library_timeout = self._timeout + 1.0
+        self._retries = retries
+        self._batch_size = batch_size
+        self._cache_dir = Path(cache_dir) if cache_dir is not None else None
+        self._session = session
+        self._backoff = float(rate_limit_backoff)
+        self._max_backoff = float(max_rate_limit_backoff)
+        self._executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="tickerbell-yfinance")
+        self._yf: Any = None
+        self._backoff_until: datetime | None = None
+        self._strikes = 0
+        self._closed = False
+
+    # -- MarketData ---------------------------------------------------------------
+
+    async def quotes(self, tickers: Sequence[str]) -> dict[str, Quote]:
+        """Latest regular-session quotes, `batch_size` tickers a request.
+
+        Keys and `Quote.ticker` are the tickers as given. A ticker Yahoo does not know, or
+        whose price or market time is missing, NaN or not positive, is absent. A quote last
+        traded in an earlier session is returned with that session. `at` is Yahoo's
+        regularMarketTime (when the price traded); `final` once the session has closed and
+        the price is stamped at the close, or 15 minutes after it. Raises MarketDataError
+        (or RateLimited) only when no batch could be fetched; after a timeout or a 429 the
+        remaining batches of the cycle are not sent.
+        """
+        wanted: dict[str, str] = {}
+        for ticker in tickers:
+            if isinstance(ticker, str) and ticker.strip():
+                wanted.setdefault(ticker.strip().upper(), ticker)
+        if not wanted:
+            return {}
+        symbols = list(wanted)
+        batches = [symbols[i : i + self._batch_size] for i in range(0, len(symbols), self._batch_size)]
+        found: dict[str, Quote] = {}
+        failure: MarketDataError | None = None
+        answered = 0
+        for number, batch in enumerate(batches, 1):
+            what = f"quotes batch {number}/{len(batches)} ({len(batch)} tickers)"
+            try:
+                got = await self._call(what, self._quote_batch, batch, self._clock.now())
+            except (RateLimited, _TimedOut) as exc:
+                failure = exc
+                break
+            except MarketDataError as exc:
+                failure = exc
+                continue
+            answered += 1
+            for quote in got:
+                asked = wanted.get(quote.ticker)
+                if asked is not None:
+                    found[asked] = quote if asked == quote.ticker else replace(quote, ticker=asked)
+        if answered == 0 and failure is not None:
+            raise _public(failure)
+        return found
+
+    async def history(self, ticker: str, start: date, end: date) -> list[Bar]:
+        """Daily bars from `start` to `end` inclusive, in `end`'s share count.
+
+        Yahoo (and so yfinance) serves prices adjusted for every split up to *today*; the
+        bars are fetched through today and multiplied back by the splits after `end` found
+        in the same reply (volumes divided). Prices are not adjusted for dividends
+        (`auto_adjust=False`). Bars with a missing or non-positive price are left out
+        (Yahoo's empty pre-market bar among them); during a session, today's bar is the
+        session so far. Unknown ticker: an empty list.
+        """
+        if end < start:
+            return []
+        today = self._clock.now().astimezone(_NEW_YORK).date()
+        fetch_end = max(end, today) + timedelta(days=1)
+        return await self._ask(f"history {ticker}", [], self._history, ticker, start, end, fetch_end)
+
+    async def splits(self, ticker: str) -> list[Split]:
+        """Splits from yfinance's splits series (the whole history), oldest first."""
+        return await self._ask(f"splits {ticker}", [], self._splits, ticker)
+
+    async def earnings(self, ticker: str) -> list[EarningsEvent]:
+        """Earnings dates from `get_earnings_dates()` and `Ticker.calendar`, merged, oldest first.
+
+        Both sources are fragile; one failing (None, empty, an error) leaves what the other
+        found. The time comes from the hour Yahoo gives: before 9:30 New York → bmo, 16:00
+        or later → amc, otherwise (and for Yahoo's 00:00 placeholder, and calendar dates,
+        which carry no hour) unknown. Raises only RateLimited, when nothing was found.
+        """
+        found: dict[date, EarningsEvent] = {}
+        limited: RateLimited | None = None
+        sources: tuple[tuple[str, Callable[..., list[EarningsEvent]]], ...] = (
+            ("earnings dates", self._earnings_dates),
+            ("earnings calendar", self._earnings_calendar),
+        )
+        for what, source in sources:
+            try:
+                events = await self._call(f"{what} {ticker}", source, ticker)
+            except _NoData:
+                continue
+            except RateLimited as exc:
+                limited = exc
+                break
+            except MarketDataError:
+                continue  # already logged; the other source may still answer
+            for event in events:
+                known = found.get(event.day)
+                if known is None or known.time is EarningsTime.UNKNOWN:
+                    found[event.day] = event
+        if not found and limited is not None:
+            raise limited
+        return sorted(found.values(), key=lambda event: event.day)
+
+    async def fundamentals(self, ticker: str) -> Fundamentals | None:
+        """Figures from `Ticker.info`, each cleaned (non-finite → None); None if nothing usable."""
+        info = await self._ask(f"fundamentals {ticker}", None, self._info, ticker)
+        return None if info is None else _fundamentals(ticker, info)
+
+    async def aclose(self) -> None:
+        """Stop the thread pool without waiting for calls still stuck on the network."""
+        self._closed = True
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    # -- calling yfinance ---------------------------------------------------------
+
+    async def _ask(self, what: str, no_data: Any, fn: Callable[..., Any], *args: Any) -> Any:
+        """`_call`, with Yahoo's "nothing for this ticker" as `no_data` and public errors only."""
+        try:
+            return await self._call(what, fn, *args)
+        except _NoData:
+            return no_data
+        except MarketDataError as exc:
+            raise _public(exc) from None
+
+    async def _call(self, what: str, fn: Callable[..., T], *args: Any) -> T:
+        if self._closed:
+            raise MarketDataError("the yfinance provider is closed")
+        self._check_backoff()
+        loop = asyncio.get_running_loop()
+        try:
+            async for attempt in stamina.retry_context(
+                on=_Transient,
+                attempts=self._retries + 1,
+                timeout=None,
+                wait_initial=0.5,
+                wait_max=10.0,
+                wait_jitter=0.5,
+            ):
+                with attempt:
+                    result = await self._attempt(loop, fn, args)
+                    self._strikes = 0
+                    return result
+        except RateLimited:
+            raise self._start_backoff(what) from None
+        except _NoData:
+            self._strikes = 0
+            raise
+        except MarketDataError as exc:
+            log.warning("yfinance %s failed: %s", what, exc)
+            raise
+        raise MarketDataError(f"yfinance {what}: no attempt was made")  # pragma: no cover
+
+    async def _attempt(self, loop: asyncio.AbstractEventLoop, fn: Callable[..., T], args: tuple) -> T:
+        try:
+            future = loop.run_in_executor(self._executor, self._in_thread, fn, args)
+        except RuntimeError as exc:  # the pool was shut down
+            raise MarketDataError("the yfinance provider is closed") from exc
+        try:
+            return await asyncio.wait_for(future, self._timeout)
+        except TimeoutError:
+            raise _TimedOut(f"no answer within {self._timeout:g} s (call abandoned)") from None
+
+    def _in_thread(self, fn: Callable[..., T], args: tuple) -> T:
+        try:
+            return fn(self._yfinance(), *args)
+        except MarketDataError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - every library error becomes MarketDataError
+            raise _translate(exc) from None
+
+    def _yfinance(self) -> Any:
+        if self._yf is None:
+            with _YF_LOCK:
+                import yfinance as yf
+
+                yf.config.debug.hide_exceptions = False
+                yf.config.network.retries = 0
+                if self._cache_dir is not None:
+                    self._cache_dir.mkdir(parents=True, exist_ok=True)
+                    yf.set_tz_cache_location(str(self._cache_dir))
+                self._yf = yf
+        return self._yf
+
+    def _check_backoff(self) -> None:
+        until = self._backoff_until
+        if until is None:
+            return
+        remaining = (until - self._clock.now()).total_seconds()
+        if remaining > 0:
+            raise RateLimited(f"Yahoo rate limit: backing off for another {remaining:.0f} s", retry_after=remaining)
+        self._backoff_until = None
+
+    def _start_backoff(self, what: str) -> RateLimited:
+        self._strikes += 1
+        delay = min(self._backoff * 2 ** (self._strikes - 1), self._max_backoff)
+        self._backoff_until = self._clock.now() + timedelta(seconds=delay)
+        log.warning("yfinance %s: Yahoo rate limit (HTTP 429); no requests for %.0f s", what, delay)
+        return RateLimited(f"Yahoo rate limit; retry in {delay:.0f} s", retry_after=delay)
+
+    # -- in the worker threads ----------------------------------------------------
+
+    def _quote_batch(self, yf: Any, symbols: list[str], now: datetime) -> list[Quote]:
+        from yfinance.data import YfData
+
+        data = YfData(session=self._session) if self._session is not None else YfData()
+        params = {
+            "symbols": ",".join(symbols),
+            "fields": _QUOTE_FIELDS,
+            "formatted": "false",
+            "lang": "en-US",
+            "region": "US",
+        }
+        reply = data.get_raw_json(_QUOTE_URL, params=params, timeout=self._library_timeout)
+        quotes = []
+        for row in _quote_rows(reply):
+            quote = self._quote(row, now)
+            if quote is not None:
+                quotes.append(quote)
+        return quotes
+
+    def _quote(self, row: dict, now: datetime) -> Quote | None:
+        symbol = row.get("symbol")
+        price = clean_price(_raw(row.get("regularMarketPrice")))
+        stamp = clean_price(_raw(row.get("regularMarketTime")))
+        if not isinstance(symbol, str) or not symbol or price is None or stamp is None:
+            return None
+        try:
+            at = datetime.fromtimestamp(stamp, timezone.utc)
+            day = self._calendar.last_closed_or_open_session(at)
+            session = self._calendar.session(day)
+        except Exception:  # noqa: BLE001 - an absurd timestamp: no trustworthy session
+            return None
+        final = False
+        if session is not None and now >= session.close:
+            final = at >= session.close or now >= session.close + _SETTLE
+        return Quote(
+            ticker=symbol.upper(),
+            price=price,
+            prev_close=clean_price(_raw(row.get("regularMarketPreviousClose"))),
+            session=day,
+            at=at,
+            day_high=clean_price(_raw(row.get("regularMarketDayHigh"))),
+            day_low=clean_price(_raw(row.get("regularMarketDayLow"))),
+            day_open=clean_price(_raw(row.get("regularMarketOpen"))),
+            final=final,
+        )
+
+    def _history(self, yf: Any, ticker: str, start: date, end: date, fetch_end: date) -> list[Bar]:
+        frame = yf.Ticker(ticker, session=self._session).history(
+            start=start.isoformat(),
+            end=fetch_end.isoformat(),
+            interval="1d",
+            auto_adjust=False,
+            actions=True,
+            timeout=self._library_timeout,
+        )
+        if frame is None or frame.empty:
+            return []
+        factor = 1.0
+        if "Stock Splits" in frame.columns:
+            for stamp, ratio in frame["Stock Splits"].items():
+                ratio = clean_price(ratio)
+                if ratio is not None and _day(stamp) > end:
+                    factor *= ratio
+        bars = []
+        for stamp, row in frame.iterrows():
+            day = _day(stamp)
+            if not start <= day <= end:
+                continue
+            prices = [clean_price(row.get(column)) for column in ("Open", "High", "Low", "Close")]
+            if any(value is None for value in prices):
+                continue
+            opened, high, low, close = (value * factor for value in prices)  # type: ignore[operator]
+            volume = _finite(row.get("Volume"))
+            bars.append(
+                Bar(
+                    day=day,
+                    open=opened,
+                    high=high,
+                    low=low,
+                    close=close,
+                    volume=volume / factor if volume is not None and volume > 0 else 0.0,
+                )
+            )
+        return sorted(bars, key=lambda bar: bar.day)
+
+    def _splits(self, yf: Any, ticker: str) -> list[Split]:
+        series = yf.Ticker(ticker, session=self._session).splits
+        found = []
+        for stamp, value in series.items():
+            ratio = clean_price(value)
+            if ratio is not None and ratio != 1.0:
+                found.append(Split(ticker=ticker, day=_day(stamp), ratio=ratio))
+        return sorted(found, key=lambda split: split.day)
+
+    def _earnings_dates(self, yf: Any, ticker: str) -> list[EarningsEvent]:
+        _forget_cached_pages()  # yfinance caches this page for the life of the process
+        frame = yf.Ticker(ticker, session=self._session).get_earnings_dates(limit=12)
+        if frame is None or frame.empty:
+            return []
+        import pandas as pd
+
+        events = []
+        for stamp in frame.index:
+            moment = pd.Timestamp(stamp)
+            if pd.isna(moment):
+                continue
+            moment = moment.tz_localize(_NEW_YORK) if moment.tzinfo is None else moment.tz_convert(_NEW_YORK)
+            events.append(EarningsEvent(ticker=ticker, day=moment.date(), time=_earnings_time(moment.time())))
+        return events
+
+    def _earnings_calendar(self, yf: Any, ticker: str) -> list[EarningsEvent]:
+        calendar = yf.Ticker(ticker, session=self._session).calendar
+        if not isinstance(calendar, dict):
+            return []
+        days = calendar.get("Earnings Date") or []
+        if not isinstance(days, (list, tuple)):
+            return []
+        events = []
+        for day in days:
+            if isinstance(day, datetime):
+                day = day.date()
+            if isinstance(day, date):
+                events.append(EarningsEvent(ticker=ticker, day=day, time=EarningsTime.UNKNOWN))
+        return events
+
+    def _info(self, yf: Any, ticker: str) -> dict:
+        info = yf.Ticker(ticker, session=self._session).info
+        return dict(info) if isinstance(info, dict) else {}
+
+
+# -- helpers ----------------------------------------------------------------------
+
+
+def _quote_rows(reply: object) -> list[dict]:
+    if not isinstance(reply, dict):
+        raise MarketDataError("malformed quote reply from Yahoo (not an object)")
+    body = reply.get("quoteResponse")
+    if not isinstance(body, dict):
+        raise MarketDataError("malformed quote reply from Yahoo (no quoteResponse)")
+    result = body.get("result")
+    if result is None:
+        error = body.get("error")
+        if error:
+            code = error.get("code") if isinstance(error, dict) else error
+            raise MarketDataError(f"Yahoo quote error: {str(code)[:80]}")
+        return []
+    if not isinstance(result, list):
+        raise MarketDataError("malformed quote reply from Yahoo (result is not a list)")
+    return [row for row in result if isinstance(row, dict)]
+
+
+def _raw(value: object) -> object:
+    """Yahoo's formatted values are {"raw": 1.5, "fmt": "1.50"}; plain values pass through."""
+    if isinstance(value, dict):
+        return value.get("raw")
+    return value
+
+
+def _finite(value: object) -> float | None:
+    """A finite float (negative allowed: EPS, margins), or None."""
+    value = _raw(value)
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _text(value: object) -> str | None:
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    return None
+
+
+def _day(stamp: Any) -> date:
+    """The calendar day of a yfinance index label (midnight in the exchange's timezone)."""
+    if isinstance(stamp, datetime):
+        return stamp.date()
+    if isinstance(stamp, date):
+        return stamp
+    return stamp.to_pydatetime().date()
+
+
+def _earnings_time(moment: time) -> EarningsTime:
+    if moment == time(0, 0):
+        return EarningsTime.UNKNOWN  # Yahoo's placeholder for "time not announced"
+    if moment < _REGULAR_OPEN:
+        return EarningsTime.BEFORE_OPEN
+    if moment >= _REGULAR_CLOSE:
+        return EarningsTime.AFTER_CLOSE
+    return EarningsTime.UNKNOWN
+
+
+def _fundamentals(ticker: str, info: object) -> Fundamentals | None:
+    if not isinstance(info, dict):
+        return None
+    figures = Fundamentals(
+        ticker=ticker,
+        name=_text(info.get("longName")) or _text(info.get("shortName")),
+        market_cap=clean_price(_raw(info.get("marketCap"))),
+        trailing_pe=_finite(info.get("trailingPE")),
+        forward_pe=_finite(info.get("forwardPE")),
+        trailing_eps=_finite(info.get("trailingEps")),
+        forward_eps=_finite(info.get("forwardEps")),
+        gross_margin=_finite(info.get("grossMargins")),
+        currency=_text(info.get("currency")),
+    )
+    usable = (
+        figures.name,
+        figures.market_cap,
+        figures.trailing_pe,
+        figures.forward_pe,
+        figures.trailing_eps,
+        figures.forward_eps,
+        figures.gross_margin,
+    )
+    return figures if any(value is not None for value in usable) else None
+
+
+def _forget_cached_pages() -> None:
+    try:
+        from yfinance.data import YfData
+
+        YfData.cache_get.cache_clear()
+    except Exception:  # noqa: BLE001 - an internal of yfinance; not worth failing over
+        pass
+
+
+def _translate(exc: Exception) -> MarketDataError:
+    """Any exception from yfinance or its HTTP client, as a MarketDataError (no secrets)."""
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    status = _status(exc, names)
+    if "YFRateLimitError" in names or status == 429:
+        return RateLimited("Yahoo rate limit (HTTP 429)", retry_after=0.0)
+    if status is not None:
+        if status == 404:
+            return _NoData("Yahoo has no data (HTTP 404)")
+        if status >= 500 or status == 408:
+            return _Transient(f"Yahoo answered HTTP {status}")
+        return MarketDataError(f"Yahoo answered HTTP {status}")
+    if "YFTickerMissingError" in names:
+        return _NoData(f"Yahoo has no data ({_redact(exc)})")
+    if isinstance(exc, (ValueError, KeyError, IndexError, TypeError, AttributeError)):
+        return MarketDataError(f"malformed reply from Yahoo ({type(exc).__name__}: {_redact(exc)})")
+    if isinstance(exc, TimeoutError) or names & _TIMEOUT_NAMES:
+        return _TimedOut(f"no answer in time ({type(exc).__name__})")  # a hang: not retried
+    if isinstance(exc, ConnectionError) or names & _TRANSIENT_NAMES:
+        return _Transient(f"network error ({type(exc).__name__}: {_redact(exc)})")
+    return MarketDataError(f"yfinance failed ({type(exc).__name__}: {_redact(exc)})")
+
+
+def _status(exc: Exception, names: set[str]) -> int | None:
+    code = getattr(getattr(exc, "response", None), "status_code", None)
+    if isinstance(code, int) and not isinstance(code, bool):
+        return code
+    if "HTTPError" in names:
+        match = _STATUS.search(str(exc))
+        if match:
+            return int(match.group(1) or match.group(2))
+    return None
+
+
+def _redact(exc: BaseException) -> str:
+    """The message without query strings (crumb, long symbol lists) or any crumb, shortened."""
+    text = _QUERY.sub("?...", str(exc))
+    return _CRUMB.sub(r"\1<redacted>", text)[:200]
+
+
+def _public(exc: MarketDataError) -> MarketDataError:
+    """Internal subclasses stay internal: callers see MarketDataError or RateLimited."""
+    if type(exc) in (_Transient, _NoData, _TimedOut):
+        return MarketDataError(str(exc))
+    return exc
