@@ -1,0 +1,92 @@
+"""The price check as one piece: stale quotes, provider failures, fan-out, and restarts."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from bot.core.models import ChatKind, ChatRef
+from bot.market.base import MarketDataError
+from tests.conftest import ALICE, ANALYST, BOB, CHAT, DEMO_DATA, ny
+
+OTHER_CHAT = ChatRef("console", "chat-2", ChatKind.GROUP)
+FRIDAY, MONDAY = date(2025, 1, 24), date(2025, 1, 27)
+
+
+def ended_early(tmp_path: Path) -> Path:
+    """A copy of the demo's NVDA that stops on Friday 2025-01-24."""
+    lines = (DEMO_DATA / "NVDA.csv").read_text().splitlines()
+    kept = [line for line in lines if line.startswith("Date") or line[:10] <= "2025-01-24"]
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "NVDA.csv").write_text("\n".join(kept) + "\n")
+    return tmp_path
+
+
+async def test_a_quote_from_an_earlier_session_never_alerts(make_harness, tmp_path: Path) -> None:
+    chat = await make_harness(ended_early(tmp_path / "data"), ny(FRIDAY, 17))
+    await chat.say("/alert NVDA move 0.1")
+    await chat.say("/alert NVDA below 1000")  # holds already: waits for a crossing
+    await chat.at(ny(FRIDAY, 17, 30))
+    alerts = await chat.at(ny(MONDAY, 10))
+    summary = await chat.app.price_check.run_once()
+    assert alerts == []
+    assert summary.stale == ["NVDA"] and summary.checked == 0
+
+
+async def test_a_provider_failure_skips_the_check_without_false_alerts(make_harness) -> None:
+    chat = await make_harness(DEMO_DATA, ny(FRIDAY, 17))
+    await chat.say("/alert NVDA move 10")
+    market = chat.app.price_check.market
+
+    async def down(tickers: list[str]) -> dict[str, object]:
+        raise MarketDataError("timed out")
+
+    real_quotes = market.quotes
+    market.quotes = down  # type: ignore[method-assign]
+    summary = await chat.app.price_check.run_once()
+    assert summary.error == "timed out" and summary.checked == 0
+    market.quotes = real_quotes  # type: ignore[method-assign]
+    alerts = await chat.at(ny(MONDAY, 16, 5))
+    assert [(a.ticker, a.kind.value) for _, a in alerts] == [("NVDA", "daily_move")]  # caught on the next check
+
+
+async def test_the_analysts_levels_reach_every_watching_chat_and_personal_alerts_only_theirs(make_harness) -> None:
+    chat = await make_harness(DEMO_DATA, ny(FRIDAY, 17))
+    await chat.say("/setlevel NVDA entry 125", user=ANALYST)
+    await chat.say("/watch NVDA", chat=CHAT)
+    await chat.say("/watch NVDA", chat=OTHER_CHAT)
+    await chat.say("/alert NVDA below 120", user=BOB, chat=OTHER_CHAT)
+    await chat.at(ny(FRIDAY, 17, 30))
+    alerts = await chat.at(ny(MONDAY, 16, 5))
+    level = sorted(c.chat_id for c, a in alerts if a.kind.value == "analyst_level")
+    personal = [(c.chat_id, a.mention.user_id) for c, a in alerts if a.kind.value == "price_below"]
+    assert level == ["chat-1", "chat-2"]
+    assert personal == [("chat-2", "bob")]
+
+
+async def test_a_restart_neither_repeats_nor_loses_an_alert(make_harness, tmp_path: Path) -> None:
+    db = tmp_path / "shared.sqlite3"
+    first = await make_harness(DEMO_DATA, ny(FRIDAY, 17), db=db)
+    await first.say("/alert CRDO move 10")
+    await first.say("/alert NVDA below 120")
+    await first.at(ny(FRIDAY, 17, 30))
+    opened = await first.at(ny(MONDAY, 9, 31))
+    assert [a.ticker for _, a in opened] == ["CRDO"]  # CRDO opened 22 % down; NVDA opened at 125.63
+    await first.app.close()
+
+    second = await make_harness(DEMO_DATA, ny(MONDAY, 9, 45), db=db)
+    closed = await second.at(ny(MONDAY, 16, 5))
+    assert [a.ticker for _, a in closed] == ["NVDA"]  # NVDA closed at 118.36; CRDO's move is not repeated
+
+
+async def test_snooze_quiets_an_alert_for_24_hours_a_day(make_harness) -> None:
+    chat = await make_harness(DEMO_DATA, ny(FRIDAY, 17))
+    await chat.say("/alert NVDA below 130", user=ALICE)
+    await chat.at(ny(FRIDAY, 17, 30))
+    chat.clock.set(ny(MONDAY, 9, 0))
+    assert "snoozed for 1 day" in await chat.say("/snooze 1", user=ALICE)
+    assert "You have no alert #1" in await chat.say("/snooze 1", user=BOB)
+    assert await chat.at(ny(MONDAY, 16, 5)) == []  # crossed while snoozed: quiet
+    assert "snoozed until 2025-01-28 14:00 UTC" in await chat.say("/alerts", user=ALICE)
+    assert await chat.at(ny(date(2025, 1, 28), 16, 5)) == []  # awake again, but the crossing was consumed
+    assert "#1 NVDA below $130.00 · fired; re-arms when the price moves back" in await chat.say("/alerts", user=ALICE)
