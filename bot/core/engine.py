@@ -315,25 +315,9 @@ class RuleEngine:
             kind = AlertKind.ANALYST_LEVEL
         else:
             kind = AlertKind.PRICE_ABOVE if rule.kind is RuleKind.ABOVE else AlertKind.PRICE_BELOW
-        firings.append(
-            Firing(
-                rule,
-                Alert(
-                    kind=kind,
-                    ticker=rule.ticker,
-                    at=quote.at,
-                    price=quote.price,
-                    change_pct=quote.change_pct,
-                    level=rule.threshold,
-                    level_name=rule.level_name.value if rule.level_name else None,
-                    direction="up" if is_rising(rule) else "down",
-                    rule_id=rule.id,
-                    note=rule.note,
-                    mention=rule.owner if rule.source is RuleSource.MEMBER else None,
-                    prev_close=quote.prev_close,
-                ),
-            )
-        )
+        level_name = rule.level_name.value if rule.level_name else None
+        direction = "up" if is_rising(rule) else "down"
+        firings.append(Firing(rule, _alert(rule, quote, kind, level=rule.threshold, level_name=level_name, direction=direction, note=rule.note)))
 
     @staticmethod
     def _rearm(rule: Rule, armed: dict[int, bool | None]) -> None:
@@ -372,32 +356,9 @@ class RuleEngine:
         armed: dict[int, bool | None],
         now: datetime,
     ) -> None:
-        for rule_id in rule_ids:
-            rule = book.rules[rule_id]
-            if rule_id in book.fired_moves:
-                continue
-            book.fired_moves.add(rule_id)
-            rule.armed = False
-            armed[rule_id] = False
-            if _snoozed(rule, now):
-                continue
-            firings.append(
-                Firing(
-                    rule,
-                    Alert(
-                        kind=AlertKind.SELLOFF if rule.source is RuleSource.WATCH else AlertKind.DAILY_MOVE,
-                        ticker=rule.ticker,
-                        at=quote.at,
-                        price=quote.price,
-                        change_pct=quote.change_pct,
-                        threshold_pct=rule.threshold,
-                        direction=direction,
-                        rule_id=rule.id,
-                        mention=rule.owner if rule.source is RuleSource.MEMBER else None,
-                        prev_close=quote.prev_close,
-                    ),
-                )
-            )
+        for rule in _consume(book, rule_ids, book.fired_moves, armed, now):
+            kind = AlertKind.SELLOFF if rule.source is RuleSource.WATCH else AlertKind.DAILY_MOVE
+            firings.append(Firing(rule, _alert(rule, quote, kind, threshold_pct=rule.threshold, direction=direction)))
 
     def _check_drawdowns(
         self,
@@ -422,34 +383,39 @@ class RuleEngine:
             return
         hits = book.drawdown.between(state.max_drawdown_pct, drawdown, low_inclusive=False, high_inclusive=True)
         state.max_drawdown_pct = drawdown
-        for rule_id in hits:
-            rule = book.rules[rule_id]
-            if rule_id in book.fired_drawdowns:
-                continue
-            book.fired_drawdowns.add(rule_id)
-            rule.armed = False
-            armed[rule_id] = False
-            if _snoozed(rule, now):
-                continue
-            firings.append(
-                Firing(
-                    rule,
-                    Alert(
-                        kind=AlertKind.DRAWDOWN,
-                        ticker=rule.ticker,
-                        at=quote.at,
-                        price=price,
-                        change_pct=quote.change_pct,
-                        threshold_pct=rule.threshold,
-                        peak=state.peak,
-                        drawdown_pct=drawdown,
-                        direction="down",
-                        rule_id=rule.id,
-                        mention=rule.owner if rule.source is RuleSource.MEMBER else None,
-                        prev_close=quote.prev_close,
-                    ),
-                )
-            )
+        for rule in _consume(book, hits, book.fired_drawdowns, armed, now):
+            alert = _alert(rule, quote, AlertKind.DRAWDOWN, threshold_pct=rule.threshold, peak=state.peak, drawdown_pct=drawdown, direction="down")
+            firings.append(Firing(rule, alert))
+
+
+def _consume(book: _Book, rule_ids: list[int], fired: set[int], armed: dict[int, bool | None], now: datetime) -> list[Rule]:
+    """Mark percent rules as fired (once each) and return those not snoozed."""
+    due = []
+    for rule_id in rule_ids:
+        if rule_id in fired:
+            continue
+        fired.add(rule_id)
+        rule = book.rules[rule_id]
+        rule.armed = False
+        armed[rule_id] = False
+        if not _snoozed(rule, now):
+            due.append(rule)
+    return due
+
+
+def _alert(rule: Rule, quote: Quote, kind: AlertKind, **figures: object) -> Alert:
+    """An alert with the figures every kind carries, plus the kind's own."""
+    return Alert(
+        kind=kind,
+        ticker=rule.ticker,
+        at=quote.at,
+        price=quote.price,
+        change_pct=quote.change_pct,
+        prev_close=quote.prev_close,
+        rule_id=rule.id,
+        mention=rule.owner if rule.source is RuleSource.MEMBER else None,
+        **figures,  # type: ignore[arg-type]
+    )
 
 
 def _snoozed(rule: Rule, now: datetime) -> bool:
