@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn
 
-from bot.adapters.console.render import Line, render_alert, render_reply
+from bot.adapters.console.render import Line, render_alert, render_reply, save_image
 from bot.app import App
 from bot.config import Config, ConfigError
 from bot.core.clock import ReplayClock
@@ -112,6 +112,7 @@ async def run_replay(
     out: TextIO | None = None,
     console: Console | None = None,
     title: str | None = None,
+    charts_dir: Path | None = Path("charts"),
 ) -> ReplayOutput:
     if end < start:
         raise ConfigError(f"--to {end} is before --from {start}")
@@ -136,7 +137,7 @@ async def run_replay(
         try:
             if title and not jsonl:
                 output.show([(title, "bold")])
-            await _run_script(app, script or [], output, jsonl=jsonl)
+            await _run_script(app, script or [], output, jsonl=jsonl, charts_dir=charts_dir)
             progress = _progress_bar(len(first)) if (not jsonl and len(first) > 30 and sys.stderr.isatty()) else None
             task = progress.add_task("replaying", total=len(first)) if progress else None
 
@@ -154,7 +155,8 @@ async def run_replay(
                     end=end,
                     check=app.price_check.run_once,
                     deliver=app.dispatcher.drain_once,
-                    before_open=app.run_daily_jobs,
+                    before_open=lambda day: run_daily_jobs_in_replay(app, clock, day, after_close=False),
+                    after_close=lambda day: run_daily_jobs_in_replay(app, clock, day, after_close=True),
                     progress=advance,
                 )
             finally:
@@ -165,7 +167,23 @@ async def run_replay(
     return output
 
 
-async def _run_script(app: App, lines: list[str], output: ReplayOutput, *, jsonl: bool) -> None:
+async def run_daily_jobs_in_replay(app: App, clock: ReplayClock, day: date, *, after_close: bool) -> None:
+    """Daily jobs timed at or after the session's close (earnings recaps at 16:30) run after
+    it, with the clock moved to their time, as the live scheduler runs them; all others run
+    before the open, as before."""
+    session = app.calendar.session(day)
+    close = session.close.astimezone(NEW_YORK).time() if session else time(16, 0)
+    for at, job in app.daily_jobs:
+        if (at >= close) != after_close:
+            continue
+        if after_close:
+            moment = datetime.combine(day, at, NEW_YORK)
+            if moment > clock.now():
+                clock.set(moment)
+        await job(day)
+
+
+async def _run_script(app: App, lines: list[str], output: ReplayOutput, *, jsonl: bool, charts_dir: Path | None = None) -> None:
     errors = Console(stderr=True, highlight=False)
     for raw in lines:
         line = raw.strip()
@@ -179,7 +197,8 @@ async def _run_script(app: App, lines: list[str], output: ReplayOutput, *, jsonl
             continue
         output.show([(f"{SCRIPT_USER.user_id}> {line}", "dim")])
         for reply in replies:
-            output.show(render_reply(reply))
+            saved = save_image(reply.image, charts_dir) if reply.image is not None and charts_dir is not None else None
+            output.show(render_reply(reply, image_path=saved))
     await app.dispatcher.drain_once()
 
 

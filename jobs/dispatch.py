@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from datetime import timedelta
+from enum import Enum
 
 from bot.adapters.base import Adapter, ChatUnavailable, RetryLater
 from bot.core.clock import Clock
@@ -27,6 +28,12 @@ def backoff_seconds(attempts: int) -> float:
     return min(MAX_BACKOFF_SECONDS, 5.0 * (2 ** max(0, attempts)))
 
 
+class _Outcome(Enum):
+    SENT = "sent"
+    WAIT = "wait"  # not now: flood control or a failure being retried
+    GONE = "gone"  # the chat cannot receive messages any more
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -36,6 +43,7 @@ class Dispatcher:
         *,
         on_delivered: Callable[[Delivery], None] | None = None,
         batch: int = 100,
+        max_chats: int = 16,
     ) -> None:
         self.store = store
         self.adapters = dict(adapters)
@@ -43,27 +51,49 @@ class Dispatcher:
         self.on_delivered = on_delivered
         self.batch = batch
         self._wake = asyncio.Event()
+        self._concurrency = asyncio.Semaphore(max_chats)
 
     def notify(self) -> None:
         """Wake the loop: new deliveries were queued."""
         self._wake.set()
 
     async def drain_once(self) -> int:
-        """Try every due delivery once; return how many were sent."""
+        """Try every due delivery once; return how many were sent.
+
+        Chats are served concurrently (so one chat's flood limit does not hold up the
+        others), each chat's deliveries in order.
+        """
         sent = 0
         while True:
             due = await self.store.due_deliveries(now=self.clock.now(), platforms=self.adapters, limit=self.batch)
             if not due:
                 return sent
-            progressed = False
+            by_chat: dict[str, list[Delivery]] = {}
             for delivery in due:
-                if await self._deliver(delivery):
-                    sent += 1
-                    progressed = True
-            if not progressed or len(due) < self.batch:
+                by_chat.setdefault(delivery.chat.key, []).append(delivery)
+            results = await asyncio.gather(*(self._deliver_chat(deliveries) for deliveries in by_chat.values()))
+            sent += sum(results)
+            if sum(results) == 0 or len(due) < self.batch:
                 return sent
 
-    async def _deliver(self, delivery: Delivery) -> bool:
+    async def _deliver_chat(self, deliveries: list[Delivery]) -> int:
+        """One chat's deliveries in order; stop at the first that cannot go out now."""
+        async with self._concurrency:
+            sent = 0
+            for index, delivery in enumerate(deliveries):
+                outcome = await self._deliver(delivery)
+                if outcome is _Outcome.SENT:
+                    sent += 1
+                    continue
+                if outcome is _Outcome.WAIT:
+                    # the rest of this chat waits as long as the one that was refused
+                    retry_at = await self.store.next_attempt_at(delivery.id)
+                    for later in deliveries[index + 1 :]:
+                        await self.store.mark_retry(later.id, at=retry_at, error="waiting behind an earlier delivery", count=False)
+                break  # GONE: the chat's pending deliveries were all marked dead; FAILED: keep order, retry later
+            return sent
+
+    async def _deliver(self, delivery: Delivery) -> _Outcome:
         adapter = self.adapters[delivery.chat.platform]
         now = self.clock.now()
         try:
@@ -71,21 +101,22 @@ class Dispatcher:
         except RetryLater as wait:
             await self.store.mark_retry(delivery.id, at=now + timedelta(seconds=wait.retry_after), error=f"retry after {wait.retry_after}s")
             log.warning("delivery %d to %s: asked to wait %.1f s", delivery.id, delivery.chat.key, wait.retry_after)
-            return False
+            return _Outcome.WAIT
         except ChatUnavailable as gone:
             await self.store.set_chat_active(delivery.chat, False, now=now, reason=str(gone)[:200])
             await self.store.mark_dead(delivery.id, error=str(gone))
             log.warning("chat %s is unavailable (%s): its deliveries stop until it talks to the bot again", delivery.chat.key, gone)
-            return False
+            return _Outcome.GONE
         except Exception as problem:  # a failing adapter must not stop the others
             delay = backoff_seconds(delivery.attempts)
-            await self.store.mark_retry(delivery.id, at=now + timedelta(seconds=delay), error=repr(problem))
+            retry_at = now + timedelta(seconds=delay)
+            await self.store.mark_retry(delivery.id, at=retry_at, error=repr(problem))
             log.warning("delivery %d to %s failed (%s); retrying in %.0f s", delivery.id, delivery.chat.key, type(problem).__name__, delay)
-            return False
+            return _Outcome.WAIT
         await self.store.mark_sent(delivery.id, now=self.clock.now())
         if self.on_delivered:
             self.on_delivered(delivery)
-        return True
+        return _Outcome.SENT
 
     async def run(self, stop: asyncio.Event, *, idle_seconds: float = 30.0) -> None:
         """Deliver until `stop` is set: on every notify, and at least every `idle_seconds`."""

@@ -1,8 +1,8 @@
 """Replay: step a ReplayClock through exchange sessions and run the live pipeline at each step.
 
 For each session: the daily jobs before the open, a price check just after the open
-(the CSV provider serves the open), and one after the close (it serves the close),
-each followed by the dispatcher delivering what was queued.
+(the CSV provider serves the open), one after the close (it serves the close), then the
+after-close jobs (earnings recaps), each followed by the dispatcher delivering what was queued.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ async def replay_sessions(
     check: Step,
     deliver: Step,
     before_open: Callable[[date], Awaitable[object]] | None = None,
+    after_close: Callable[[date], Awaitable[object]] | None = None,
     progress: Callable[[Session, int, int], None] | None = None,
 ) -> int:
     """Replay every session from start to end; returns how many sessions ran."""
@@ -42,6 +43,9 @@ async def replay_sessions(
             if moment > clock.now():
                 clock.set(moment)
             await check()
+            await deliver()
+        if after_close is not None:
+            await after_close(session.day)
             await deliver()
         if progress is not None:
             progress(session, index + 1, len(sessions))

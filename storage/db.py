@@ -156,8 +156,9 @@ class Store:
                 )
             cur = await tx.execute(
                 """INSERT INTO rules (ticker, kind, threshold, direction, source, owner_platform, owner_id,
-                       owner_name, chat_platform, chat_id, chat_kind, level_name, note, armed, snoozed_until, created_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                       owner_name, chat_platform, chat_id, chat_kind, level_name, note, armed, snoozed_until, created_at,
+                       multiple, basis)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (
                     rule.ticker,
                     rule.kind.value,
@@ -175,6 +176,8 @@ class Store:
                     _armed_to_db(rule.armed),
                     _dt_to_db(rule.snoozed_until),
                     now.isoformat(),
+                    rule.multiple,
+                    rule.basis,
                 ),
             )
             rule.id = int(cur.lastrowid or 0)
@@ -442,16 +445,23 @@ class Store:
     async def mark_sent(self, delivery_id: int, *, now: datetime) -> None:
         async with self.transaction() as tx:
             await tx.execute(
-                "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1 WHERE id = ?",
+                "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1 WHERE id = ? AND status = 'pending'",
                 (now.isoformat(), delivery_id),
             )
 
-    async def mark_retry(self, delivery_id: int, *, at: datetime, error: str) -> None:
+    async def mark_retry(self, delivery_id: int, *, at: datetime, error: str, count: bool = True) -> None:
+        """Try a delivery again at `at`; `count=False` when it was never attempted."""
         async with self.transaction() as tx:
             await tx.execute(
-                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?",
-                (at.isoformat(), error[:500], delivery_id),
+                "UPDATE outbox SET attempts = attempts + ?, next_attempt_at = ?, last_error = ? WHERE id = ? AND status = 'pending'",
+                (int(count), at.isoformat(), error[:500], delivery_id),
             )
+
+    async def next_attempt_at(self, delivery_id: int) -> datetime:
+        row = await self._fetchone("SELECT next_attempt_at FROM outbox WHERE id = ?", (delivery_id,))
+        if row is None:
+            raise StorageError(f"no delivery {delivery_id}")
+        return datetime.fromisoformat(row["next_attempt_at"])
 
     async def mark_dead(self, delivery_id: int, *, error: str) -> None:
         async with self.transaction() as tx:
@@ -464,6 +474,133 @@ class Store:
         rows = await self._fetchall("SELECT status, COUNT(*) AS n FROM outbox GROUP BY status")
         counts = {r["status"]: r["n"] for r in rows}
         return OutboxCounts(counts.get("pending", 0), counts.get("sent", 0), counts.get("dead", 0))
+
+    # -- valuation levels and primer seeds -------------------------------------------
+
+    async def update_level_price(self, rule_id: int, *, threshold: float, direction: Direction, armed: bool | None) -> None:
+        """Move a valuation level to today's price (multiple x EPS; 0 when EPS is unusable)."""
+        async with self.transaction() as tx:
+            await tx.execute(
+                "UPDATE rules SET threshold = ?, direction = ?, armed = ? WHERE id = ?",
+                (threshold, direction.value, _armed_to_db(armed), rule_id),
+            )
+
+    async def primer_seed(self, ticker: str, level_name: str) -> str | None:
+        """The seed spec last applied for a ticker's level, or None if it was never seeded."""
+        row = await self._fetchone(
+            "SELECT spec FROM primer_seeds WHERE ticker = ? AND level_name = ?", (ticker, level_name)
+        )
+        return row["spec"] if row else None
+
+    async def record_primer_seed(self, ticker: str, level_name: str, spec: str, *, now: datetime) -> None:
+        async with self.transaction() as tx:
+            await tx.execute(
+                """INSERT INTO primer_seeds (ticker, level_name, spec, applied_at) VALUES (?, ?, ?, ?)
+                   ON CONFLICT (ticker, level_name) DO UPDATE SET spec = excluded.spec, applied_at = excluded.applied_at""",
+                (ticker, level_name, spec, now.isoformat()),
+            )
+
+    # -- earnings dates and subscriptions ----------------------------------------------
+
+    async def earnings_dates(self, ticker: str) -> list[dict[str, object]]:
+        """A ticker's report dates, oldest first, as dicts: ticker, day (a date), time
+        ('bmo' | 'amc' | 'unknown'), source ('provider' | 'admin'), provider_day (date or None),
+        provider_time, updated_at (a datetime)."""
+        rows = await self._fetchall("SELECT * FROM earnings_dates WHERE ticker = ? ORDER BY day", (ticker,))
+        return [
+            {
+                "ticker": r["ticker"],
+                "day": date.fromisoformat(r["day"]),
+                "time": r["time"],
+                "source": r["source"],
+                "provider_day": date.fromisoformat(r["provider_day"]) if r["provider_day"] else None,
+                "provider_time": r["provider_time"],
+                "updated_at": datetime.fromisoformat(r["updated_at"]),
+            }
+            for r in rows
+        ]
+
+    async def set_earnings_date(
+        self,
+        ticker: str,
+        day: date,
+        time: str,
+        *,
+        source: str,
+        now: datetime,
+        provider_day: date | None = None,
+        provider_time: str | None = None,
+        replaces: date | None = None,
+        notices: Iterable[tuple[ChatRef, Alert, str]] = (),
+    ) -> int:
+        """Record a report date (replacing the row of `replaces`, the date it moved from) and
+        queue the notices a move owes, in one transaction. Returns how many were queued."""
+        async with self.transaction() as tx:
+            if replaces is not None and replaces != day:
+                await tx.execute("DELETE FROM earnings_dates WHERE ticker = ? AND day = ?", (ticker, replaces.isoformat()))
+            await tx.execute(
+                """INSERT INTO earnings_dates (ticker, day, time, source, provider_day, provider_time, updated_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (ticker, day) DO UPDATE SET time = excluded.time, source = excluded.source,
+                       provider_day = excluded.provider_day, provider_time = excluded.provider_time,
+                       updated_at = excluded.updated_at""",
+                (
+                    ticker,
+                    day.isoformat(),
+                    time,
+                    source,
+                    provider_day.isoformat() if provider_day else None,
+                    provider_time,
+                    now.isoformat(),
+                ),
+            )
+            return await self._enqueue(tx, notices, now=now)
+
+    async def subscribe_earnings(self, chat: ChatRef, ticker: str, days_before: int, *, now: datetime) -> bool:
+        """Subscribe a chat to a ticker's earnings (or change its days); False if it already was."""
+        async with self.transaction() as tx:
+            row = await (
+                await tx.execute(
+                    "SELECT 1 FROM earnings_subscriptions WHERE platform = ? AND chat_id = ? AND ticker = ?",
+                    (chat.platform, chat.chat_id, ticker),
+                )
+            ).fetchone()
+            await tx.execute(
+                """INSERT INTO earnings_subscriptions (platform, chat_id, chat_kind, ticker, days_before, created_at)
+                   VALUES (?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (platform, chat_id, ticker) DO UPDATE SET days_before = excluded.days_before""",
+                (chat.platform, chat.chat_id, chat.kind.value, ticker, days_before, now.isoformat()),
+            )
+            return row is None
+
+    async def unsubscribe_earnings(self, chat: ChatRef, ticker: str) -> bool:
+        async with self.transaction() as tx:
+            cur = await tx.execute(
+                "DELETE FROM earnings_subscriptions WHERE platform = ? AND chat_id = ? AND ticker = ?",
+                (chat.platform, chat.chat_id, ticker),
+            )
+            return cur.rowcount > 0
+
+    async def earnings_subscriptions(self, chat: ChatRef) -> list[tuple[str, int]]:
+        """(ticker, days_before) for each ticker a chat is subscribed to, by ticker."""
+        rows = await self._fetchall(
+            "SELECT ticker, days_before FROM earnings_subscriptions WHERE platform = ? AND chat_id = ? ORDER BY ticker",
+            (chat.platform, chat.chat_id),
+        )
+        return [(r["ticker"], int(r["days_before"])) for r in rows]
+
+    async def earnings_subscribers(self, ticker: str) -> list[tuple[ChatRef, int]]:
+        """(chat, days_before) for each chat subscribed to a ticker's earnings."""
+        rows = await self._fetchall(
+            """SELECT platform, chat_id, chat_kind, days_before FROM earnings_subscriptions
+               WHERE ticker = ? ORDER BY platform, chat_id""",
+            (ticker,),
+        )
+        return [(ChatRef(r["platform"], r["chat_id"], ChatKind(r["chat_kind"])), int(r["days_before"])) for r in rows]
+
+    async def subscribed_tickers(self) -> list[str]:
+        rows = await self._fetchall("SELECT DISTINCT ticker FROM earnings_subscriptions ORDER BY ticker")
+        return [r["ticker"] for r in rows]
 
 
 # -- row mapping -------------------------------------------------------------------
@@ -499,6 +636,8 @@ def _rule_from_row(row: aiosqlite.Row) -> Rule:
         armed=None if row["armed"] is None else bool(row["armed"]),
         snoozed_until=datetime.fromisoformat(row["snoozed_until"]) if row["snoozed_until"] else None,
         created_at=datetime.fromisoformat(row["created_at"]),
+        multiple=row["multiple"],
+        basis=row["basis"],
     )
 
 

@@ -162,3 +162,20 @@ async def test_private_replies_for_personal_lists(chat: Harness) -> None:
     dm = ChatRef("console", "dm-alice", ChatKind.PRIVATE)
     replies = await chat.app.router.handle_text("/alerts", chat=dm, user=ALICE)
     assert replies[0].private is True
+
+
+def test_a_command_line_splits_on_any_whitespace() -> None:
+    from bot.core.commands import split_command_line
+
+    assert split_command_line("/price\nNVDA") == ("price", ["NVDA"])
+    assert split_command_line("/Alert@tickerbell_bot  NVDA\tbelow 120") == ("alert", ["NVDA", "below", "120"])
+    assert split_command_line("/") == ("", [])
+    assert split_command_line("hello /price") == ("", [])
+
+
+async def test_a_chat_that_blocked_the_bot_is_active_again_when_it_speaks(chat: Harness) -> None:
+    store = chat.app.store
+    await store.set_chat_active(CHAT, False, now=chat.clock.now(), reason="blocked")
+    assert not await store.is_chat_active(CHAT)
+    await chat.say("/help")
+    assert await store.is_chat_active(CHAT)

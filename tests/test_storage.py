@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from datetime import datetime, timedelta, timezone
 from importlib import resources
@@ -19,6 +20,10 @@ from storage.db import Store, StorageError, latest_version
 NOW = datetime(2025, 1, 27, 21, 5, tzinfo=timezone.utc)
 CHAT = ChatRef("console", "chat-1")
 OTHER = ChatRef("telegram", "777")
+
+
+class Crash(BaseException):
+    """Like a kill: not an Exception, so nothing on the way catches it."""
 
 
 def alert(n: int) -> Alert:
@@ -40,7 +45,7 @@ class Recorder:
         if self.error is not None:
             raise self.error
         if self.crash_after is not None and len(self.sent) >= self.crash_after:
-            raise SystemExit("simulated crash")  # not an Exception: nothing catches it, like a kill
+            raise Crash("simulated crash")
         self.sent.append(alert.rule_id or 0)
 
 
@@ -89,7 +94,7 @@ async def test_the_outbox_after_a_crash_sends_the_rest_once_and_never_repeats(tm
     queued = await store.record_check(states=[], armed_changes={}, deliveries=[(CHAT, alert(n), f"k{n}") for n in range(1, 6)], now=NOW)
     assert queued == 5
     crashing = Recorder(crash_after=2)
-    with pytest.raises(SystemExit):
+    with pytest.raises(Crash):
         await Dispatcher(store, {"console": crashing}, clock).drain_once()
     assert crashing.sent == [1, 2]
     await store.close()  # the process died here
@@ -204,5 +209,80 @@ async def test_levels_watches_and_splits(tmp_path: Path) -> None:
         assert await store.apply_split("NVDA", NOW.date(), 10.0, notices=[], now=NOW) is False  # never twice
         levels = {r.level_name: round(r.threshold, 6) for r in await store.analyst_levels("NVDA")}
         assert levels == {LevelName.ENTRY: 110.0, LevelName.EXIT: 150.0}
+    finally:
+        await store.close()
+
+
+class Gate:
+    """An adapter whose sends to one chat wait until the test opens the gate."""
+
+    platform = "console"
+
+    def __init__(self, blocked_chat: str) -> None:
+        self.blocked_chat = blocked_chat
+        self.gate = asyncio.Event()
+        self.sent: list[tuple[str, int]] = []
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def send_alert(self, chat: ChatRef, alert: Alert) -> None:
+        if chat.chat_id == self.blocked_chat:
+            await self.gate.wait()
+        self.sent.append((chat.chat_id, alert.rule_id or 0))
+
+
+async def test_a_slow_chat_does_not_hold_up_the_others(tmp_path: Path) -> None:
+    clock = ReplayClock(NOW)
+    store = await Store.open(tmp_path / "db.sqlite3")
+    try:
+        slow, fast = ChatRef("console", "slow"), ChatRef("console", "fast")
+        await store.enqueue([(slow, alert(1), "a"), (fast, alert(2), "b"), (fast, alert(3), "c"), (slow, alert(4), "d")], now=NOW)
+        adapter = Gate("slow")
+        draining = asyncio.ensure_future(Dispatcher(store, {"console": adapter}, clock).drain_once())
+        while len(adapter.sent) < 2:  # the fast chat is served while the slow one waits
+            await asyncio.sleep(0)
+        assert adapter.sent == [("fast", 2), ("fast", 3)]
+        adapter.gate.set()
+        assert await asyncio.wait_for(draining, timeout=5) == 4
+        assert [rule for chat, rule in adapter.sent if chat == "slow"] == [1, 4]  # each chat in order
+    finally:
+        await store.close()
+
+
+async def test_after_a_chat_is_gone_its_other_deliveries_are_not_tried(tmp_path: Path) -> None:
+    clock = ReplayClock(NOW)
+    store = await Store.open(tmp_path / "db.sqlite3")
+    try:
+        await store.enqueue([(CHAT, alert(n), f"k{n}") for n in range(1, 4)], now=NOW)
+        calls: list[int] = []
+
+        class Blocked(Recorder):
+            async def send_alert(self, chat: ChatRef, alert: Alert) -> None:
+                calls.append(alert.rule_id or 0)
+                raise ChatUnavailable("Forbidden: bot was blocked by the user")
+
+        await Dispatcher(store, {"console": Blocked()}, clock).drain_once()
+        assert calls == [1]
+        assert (await store.outbox_counts()).dead == 3
+    finally:
+        await store.close()
+
+
+async def test_flood_control_holds_the_rest_of_that_chat_in_order(tmp_path: Path) -> None:
+    clock = ReplayClock(NOW)
+    store = await Store.open(tmp_path / "db.sqlite3")
+    try:
+        await store.enqueue([(CHAT, alert(1), "a"), (CHAT, alert(2), "b")], now=NOW)
+        adapter = Recorder()
+        adapter.error = RetryLater("slow down", retry_after=10)
+        dispatcher = Dispatcher(store, {"console": adapter}, clock)
+        await dispatcher.drain_once()
+        adapter.error = None
+        assert await store.next_due_at(["console"]) == NOW + timedelta(seconds=10)  # both wait, not only the first
+        clock.set(NOW + timedelta(seconds=10))
+        assert await dispatcher.drain_once() == 2
+        assert adapter.sent == [1, 2]
     finally:
         await store.close()

@@ -68,6 +68,10 @@ class Command:
     examples: tuple[str, ...] = ()
     access: Access = Access.ANYONE
     details: str = ""
+    # For commands an alert's button runs on that alert (snooze, remove): what it did, as a
+    # past-tense verb. Adapters then mark the alert message ("snoozed by Alice") instead of
+    # answering with a new message.
+    done_verb: str | None = None
 
     @property
     def usage(self) -> str:
@@ -192,6 +196,8 @@ def split_command_line(text: str) -> tuple[str, list[str]]:
     stripped = text.strip()
     if not stripped.startswith("/"):
         return "", []
-    head, _, tail = stripped[1:].partition(" ")
-    name = head.split("@", 1)[0].lower()
-    return name, tail.split()
+    words = stripped[1:].split()
+    if not words:
+        return "", []
+    name = words[0].split("@", 1)[0].lower()
+    return name, words[1:]

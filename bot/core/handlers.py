@@ -6,14 +6,15 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.core.commands import Access, Arg, ArgKind, Command, CommandTable
+from bot.core.commands import Access, Arg, ArgKind, Command, CommandTable, parse_number
 from bot.core.describe import money, pct, plain_pct
 from bot.core.engine import condition_holds, is_rising
 from bot.core.errors import UserError
 from bot.core.messages import Field, Reply, Tone
 from bot.core.models import Direction, LevelName, Rule, RuleKind, RuleSource
 from bot.core.router import Context, Invocation
-from bot.market.base import MarketDataError, Quote, RateLimited
+from bot.market.base import Fundamentals, MarketDataError, Quote, RateLimited
+from bot.primers.seeds import PrimerLevel
 from storage.db import Store
 
 log = logging.getLogger(__name__)
@@ -329,12 +330,86 @@ async def watchlist_command(context: Context, invocation: Invocation, values: di
 # -- the analyst's levels --------------------------------------------------------------
 
 
+EPS_BASES = {"pe": "trailing", "fpe": "forward"}  # /setlevel NVDA exit pe 45 | fpe 40
+MAX_MULTIPLE = 1000.0
+
+
+def valuation_price(fundamentals: Fundamentals | None, multiple: float, basis: str) -> float | None:
+    """multiple x EPS of the basis (trailing for pe, forward for fpe), or None when that EPS
+    is missing or not positive: a valuation level is never guessed."""
+    if fundamentals is None:
+        return None
+    level = PrimerLevel(name="level", multiple=multiple, basis=basis)
+    return level.resolve_price(trailing_eps=fundamentals.trailing_eps, forward_eps=fundamentals.forward_eps)
+
+
+async def fetch_fundamentals(context: Context, ticker: str) -> Fundamentals | None:
+    """The provider's fundamentals, or None when it has none or cannot answer now."""
+    try:
+        return await context.market.fundamentals(ticker)
+    except MarketDataError:
+        log.warning("fundamentals unavailable for %s", ticker)
+        return None
+
+
+def is_valuation_level(rule: Rule) -> bool:
+    return rule.multiple is not None and rule.basis in EPS_BASES
+
+
+def level_is_active(rule: Rule) -> bool:
+    """False for a valuation level without usable EPS (stored at price 0: it never fires)."""
+    return rule.threshold > 0
+
+
+def level_value_text(rule: Rule) -> str:
+    """'$125.00', '45× trailing EPS = $129.38' or '45× trailing EPS (inactive: no trailing EPS)'."""
+    if not is_valuation_level(rule):
+        return money(rule.threshold)
+    assert rule.multiple is not None and rule.basis is not None
+    words = f"{rule.multiple:g}× {EPS_BASES[rule.basis]} EPS"
+    if not level_is_active(rule):
+        return f"{words} (inactive: no {EPS_BASES[rule.basis]} EPS from the data provider)"
+    return f"{words} = {money(rule.threshold)}"
+
+
+def parse_level_value(raw: str, note: str | None) -> tuple[float | None, float | None, str | None, str | None]:
+    """The value of /setlevel: a price (120), or pe|fpe and a multiple (pe 45, fpe 40x).
+
+    Typed as text the words come one by one (the multiple then starts the note); from a
+    Discord option they come as one string ("pe 45"). Returns (price, multiple, basis, note).
+    """
+    words = raw.split()
+    if not words:
+        raise UserError("The price is missing: a price like 120, or pe 45 / fpe 40 for a multiple of trailing / forward EPS.")
+    head = words[0].lower()
+    rest = words[1:]
+    note_words = (note or "").split()
+    if head in EPS_BASES:
+        if not rest:
+            if not note_words:
+                raise UserError(f"The multiple is missing after {head}: for example /setlevel NVDA exit {head} 45.")
+            rest = [note_words.pop(0)]
+        multiple = parse_number(rest[0].rstrip("xX×"), name="multiple")
+        if not 0 < multiple <= MAX_MULTIPLE:
+            raise UserError(f"The multiple must be above 0 and at most {MAX_MULTIPLE:g}, like {head} 45.")
+        extra = rest[1:] + note_words
+        return None, multiple, head, " ".join(extra) or None
+    try:
+        price = parse_number(words[0], name="price")
+    except UserError:
+        raise UserError(
+            f"The price must be a number like 120, or pe 45 / fpe 40 for a multiple of trailing / forward EPS, not '{words[0][:24]}'."
+        ) from None
+    extra = rest + note_words
+    return price, None, None, " ".join(extra) or None
+
+
 async def levels_command(context: Context, invocation: Invocation, values: dict[str, Any]) -> Reply:
     ticker = values.get("ticker")
     levels = await context.store.analyst_levels(ticker)
     if not levels:
         where = f" for {ticker}" if ticker else ""
-        return Reply(title=f"No analyst levels{where} yet.", lines=("Admins set them with /setlevel NVDA entry 120.",))
+        return Reply(title=f"No analyst levels{where} yet.", lines=("Admins set them with /setlevel NVDA entry 120 (or /setlevel NVDA exit pe 45).",))
     tickers = sorted({r.ticker for r in levels})
     quotes: dict[str, Quote] = {}
     try:
@@ -344,39 +419,82 @@ async def levels_command(context: Context, invocation: Invocation, values: dict[
     lines = []
     for rule in levels:
         quote = quotes.get(rule.ticker)
-        distance = f" ({pct((rule.threshold / quote.price - 1) * 100)} from {money(quote.price)})" if quote else ""
+        active = level_is_active(rule)
+        distance = f" ({pct((rule.threshold / quote.price - 1) * 100)} from {money(quote.price)})" if quote and active else ""
         note = f" · {rule.note}" if rule.note else ""
-        lines.append(f"{rule.ticker} {rule.level_name}: {money(rule.threshold)}{distance}{note}")
-    return Reply(title="The analyst's levels" + (f" for {ticker}" if ticker else ""), lines=tuple(lines))
+        lines.append(f"{rule.ticker} {rule.level_name}: {level_value_text(rule)}{distance}{note}")
+    footer = None
+    if any(is_valuation_level(r) for r in levels):
+        footer = "Multiples follow the provider's EPS; their prices are refreshed every morning."
+    return Reply(title="The analyst's levels" + (f" for {ticker}" if ticker else ""), lines=tuple(lines), footer=footer)
 
 
 async def setlevel_command(context: Context, invocation: Invocation, values: dict[str, Any]) -> Reply:
-    ticker, name, price, note = values["ticker"], LevelName(values["level"]), values["price"], values.get("note")
-    if not 0 < price <= 10_000_000:
+    ticker, name = values["ticker"], LevelName(values["level"])
+    price, multiple, basis, note = parse_level_value(values["price"], values.get("note"))
+    if note and len(note) > 200:
+        raise UserError(f"The note is too long ({len(note)} characters; at most 200).")
+    if price is not None and not 0 < price <= 10_000_000:
         raise UserError(f"The price must be above 0, like /setlevel {ticker} {name} 120.")
     quote = await fetch_quote(context, ticker)
-    rule = await set_analyst_level(context, ticker, name, price, note, quote)
+    fundamentals = None
+    if multiple is not None and basis is not None:
+        fundamentals = await fetch_fundamentals(context, ticker)
+        price = valuation_price(fundamentals, multiple, basis)
+    rule = await set_analyst_level(context, ticker, name, price, note, quote, multiple=multiple, basis=basis)
     rising = rule.direction is Direction.UP
-    lines = [
-        f"Now {quote_line(quote, context)}; the level is {pct((price / quote.price - 1) * 100)} away.",
-        f"Chats that /watch {ticker} hear when the price {'rises' if rising else 'falls'} to it.",
-    ]
+    lines = []
+    if multiple is not None and basis is not None:
+        eps_word = EPS_BASES[basis]
+        if price is None:
+            lines.append(
+                f"The data provider has no usable {eps_word} EPS for {ticker} now, so the level is inactive: "
+                "/levels shows it, and it alerts nothing until EPS is available (checked every morning)."
+            )
+            lines.append(f"Now {quote_line(quote, context)}.")
+        else:
+            eps = fundamentals.trailing_eps if basis == "pe" else fundamentals.forward_eps  # type: ignore[union-attr]
+            lines.append(f"Today that is {money(price)} ({multiple:g} × {eps_word} EPS of {money(eps)}); it follows EPS, refreshed every morning.")
+            lines.append(f"Now {quote_line(quote, context)}; the level is {pct((price / quote.price - 1) * 100)} away.")
+    else:
+        assert price is not None
+        lines.append(f"Now {quote_line(quote, context)}; the level is {pct((price / quote.price - 1) * 100)} away.")
+    if price is not None:
+        lines.append(f"Chats that /watch {ticker} hear when the price {'rises' if rising else 'falls'} to it.")
     if note:
         lines.append(f"Note: {note}")
-    return Reply(title=f"{ticker} {name} level set at {money(price)}", lines=tuple(lines))
+    what = f"{multiple:g}× {EPS_BASES[basis]} EPS" if multiple is not None and basis is not None else money(price)
+    return Reply(title=f"{ticker} {name} level set at {what}", lines=tuple(lines))
 
 
 async def set_analyst_level(
-    context: Context, ticker: str, name: LevelName, price: float, note: str | None, quote: Quote | None
+    context: Context,
+    ticker: str,
+    name: LevelName,
+    price: float | None,
+    note: str | None,
+    quote: Quote | None,
+    *,
+    multiple: float | None = None,
+    basis: str | None = None,
 ) -> Rule:
-    """Store an analyst level. It alerts when the price reaches it from where it is now."""
-    if quote is not None:
-        direction = Direction.UP if price > quote.price else Direction.DOWN
-    else:
-        direction = Direction.UP if name is LevelName.EXIT else Direction.DOWN
-    rule = Rule(id=0, ticker=ticker, kind=RuleKind.CROSS, threshold=price, source=RuleSource.ANALYST, direction=direction, level_name=name, note=note or None)
+    """Store an analyst level. It alerts when the price reaches it from where it is now.
+
+    With `multiple` and `basis` it is a valuation level whose `price` is multiple x EPS;
+    `price` None (no usable EPS) stores it inactive, at 0, where it can never fire."""
+    threshold = price if price is not None and price > 0 else 0.0
+    rule = Rule(id=0, ticker=ticker, kind=RuleKind.CROSS, threshold=threshold, source=RuleSource.ANALYST,
+                direction=level_direction(name, threshold, quote), level_name=name, note=note or None,
+                multiple=multiple, basis=basis if multiple is not None else None)
     initial_state(context, rule, quote)
     return await add_rule(context, rule)
+
+
+def level_direction(name: LevelName, threshold: float, quote: Quote | None) -> Direction:
+    """Which way a level is approached: from where the price is now, or by its name without a price."""
+    if quote is not None and threshold > 0:
+        return Direction.UP if threshold > quote.price else Direction.DOWN
+    return Direction.UP if name is LevelName.EXIT else Direction.DOWN
 
 
 async def clearlevel_command(context: Context, invocation: Invocation, values: dict[str, Any]) -> Reply:
@@ -405,18 +523,21 @@ def core_commands() -> CommandTable:
                 examples=("/alert NVDA below 120", "/alert AVGO above 250", "/alert CRDO move 10", "/alert NVDA move 5 down", "/alert TSM drawdown 20"),
                 details="A price alert fires when the price crosses the level and re-arms after it moves back past a small band. A move alert fires once a session; a drawdown alert once per peak."),
         Command("alerts", "List your alerts", alerts_command, examples=("/alerts",)),
-        Command("unalert", "Remove one of your alerts", unalert_command, args=(Arg("id", ArgKind.INTEGER, "The alert's number from /alerts"),), examples=("/unalert 3",)),
+        Command("unalert", "Remove one of your alerts", unalert_command, args=(Arg("id", ArgKind.INTEGER, "The alert's number from /alerts"),), examples=("/unalert 3",), done_verb="removed"),
         Command("snooze", "Silence one of your alerts for some days", snooze_command,
                 args=(Arg("id", ArgKind.INTEGER, "The alert's number from /alerts"), Arg("days", ArgKind.INTEGER, "How many days (1 by default)", required=False)),
-                examples=("/snooze 3", "/snooze 3 2")),
+                examples=("/snooze 3", "/snooze 3 2"), done_verb="snoozed"),
         Command("watch", "Follow a ticker in this chat: the analyst's levels and sell-offs", watch_command, args=(TICKER_ARG,), access=Access.CHAT_MANAGER, examples=("/watch NVDA", "/watch ^SOX")),
         Command("unwatch", "Stop following a ticker in this chat", unwatch_command, args=(TICKER_ARG,), access=Access.CHAT_MANAGER, examples=("/unwatch NVDA",)),
         Command("watchlist", "The tickers this chat follows", watchlist_command, examples=("/watchlist",)),
         Command("levels", "The analyst's entry, exit and stop levels", levels_command, args=(Arg("ticker", ArgKind.TICKER, "A ticker, or none for all", required=False),), examples=("/levels", "/levels AVGO")),
         Command("setlevel", "Set the analyst's entry, exit or stop level for a ticker", setlevel_command, access=Access.ADMIN,
                 args=(TICKER_ARG, Arg("level", ArgKind.CHOICE, "Which level", choices=("entry", "exit", "stop")),
-                      Arg("price", ArgKind.NUMBER, "The price"), Arg("note", ArgKind.TEXT, "Why (optional)", required=False, rest=True, max_chars=200)),
-                examples=("/setlevel AVGO exit 140 take profits into strength", "/setlevel NVDA entry 120")),
+                      Arg("price", ArgKind.TEXT, "A price (120), or pe 45 / fpe 40: a multiple of trailing / forward EPS", max_chars=24),
+                      Arg("note", ArgKind.TEXT, "Why (optional)", required=False, rest=True, max_chars=200)),
+                examples=("/setlevel AVGO exit 140 take profits into strength", "/setlevel NVDA entry 120", "/setlevel NVDA exit pe 45", "/setlevel MSFT exit fpe 36"),
+                details="A multiple (pe = trailing EPS, fpe = forward EPS) makes a valuation level: its price is multiple × EPS from the data provider, "
+                        "refreshed every morning; without usable EPS it is shown as inactive and alerts nothing."),
         Command("clearlevel", "Remove one or all of the analyst's levels for a ticker", clearlevel_command, access=Access.ADMIN,
                 args=(TICKER_ARG, Arg("level", ArgKind.CHOICE, "Which level (all if omitted)", required=False, choices=("entry", "exit", "stop"))),
                 examples=("/clearlevel AVGO exit", "/clearlevel AVGO")),
@@ -425,4 +546,15 @@ def core_commands() -> CommandTable:
     return table
 
 
-__all__ = ["Store", "core_commands", "fetch_quote", "fetch_quotes", "quote_line", "rule_label", "set_analyst_level"]
+__all__ = [
+    "Store",
+    "core_commands",
+    "fetch_fundamentals",
+    "fetch_quote",
+    "fetch_quotes",
+    "level_value_text",
+    "quote_line",
+    "rule_label",
+    "set_analyst_level",
+    "valuation_price",
+]

@@ -110,6 +110,8 @@ class Rule:
     armed: bool | None = True  # None: no price seen yet, the first check sets the baseline
     snoozed_until: datetime | None = None
     created_at: datetime | None = None
+    multiple: float | None = None  # a valuation level: threshold = multiple x EPS (0 when EPS is unusable)
+    basis: str | None = None  # "pe" (trailing EPS) or "fpe" (forward EPS), with multiple
 
 
 @dataclass(slots=True)

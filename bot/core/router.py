@@ -88,6 +88,7 @@ class CommandRouter:
 
     async def handle(self, invocation: Invocation) -> list[Reply]:
         try:
+            await self._reactivate(invocation.chat)
             return await self._handle(invocation)
         except UserError as problem:
             return [error_reply(problem.message)]
@@ -107,6 +108,13 @@ class CommandRouter:
         values = command.parse(invocation.args)
         result = await command.handler(self.context, invocation, values)
         return result if isinstance(result, list) else [result]
+
+    async def _reactivate(self, chat: ChatRef) -> None:
+        """A chat that had blocked or removed the bot is back once it talks to it."""
+        store = self.context.store
+        if not await store.is_chat_active(chat):
+            await store.set_chat_active(chat, True, now=self.context.clock.now())
+            log.info("chat %s is active again", chat.key)
 
     def check_access(self, access: Access, invocation: Invocation) -> None:
         if access is Access.ANYONE:

@@ -3,8 +3,10 @@ rich colour name or "" and only applies where the terminal supports colour."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from bot.core.describe import alert_actions, describe_alert
-from bot.core.messages import Alert, Reply, Tone
+from bot.core.messages import Alert, Image, Reply, Tone
 from bot.core.models import ChatRef
 
 STYLE = {
@@ -19,12 +21,14 @@ MARK = {Tone.NEUTRAL: "", Tone.UP: "▲ ", Tone.DOWN: "▼ ", Tone.WARNING: "! "
 Line = tuple[str, str]
 
 
-def render_reply(reply: Reply) -> list[Line]:
+def render_reply(reply: Reply, *, image_path: Path | str | None = None) -> list[Line]:
+    """The reply as lines; `image_path` is where its image was saved, if it was."""
     lines: list[Line] = [(MARK[reply.tone] + reply.title, STYLE[reply.tone])]
     lines.extend(("  " + line, "") for line in reply.lines)
     lines.extend((f"  {field.name}: {field.value}", "") for field in reply.fields)
     if reply.image is not None:
-        lines.append((f"  [chart: {reply.image.description or reply.image.filename}]", "dim"))
+        saved = f", saved to {image_path}" if image_path is not None else ""
+        lines.append((f"  [chart: {reply.image.description or reply.image.filename}{saved}]", "dim"))
     if reply.actions:
         lines.append(("  " + "   ".join(f"[{a.label}: /{' '.join((a.command, *a.args))}]" for a in reply.actions), "dim"))
     if reply.footer:
@@ -42,6 +46,15 @@ def render_alert(alert: Alert, chat: ChatRef | None = None) -> list[Line]:
         lines.append(("  " + "   ".join(f"[{a.label}: /{' '.join((a.command, *a.args))}]" for a in actions), "dim"))
     lines.append(("  " + text.footer, "dim"))
     return lines
+
+
+def save_image(image: Image, folder: Path | str) -> Path:
+    """Write a reply's image (a chart PNG) into `folder`, created if needed; returns its path."""
+    target = Path(folder)
+    target.mkdir(parents=True, exist_ok=True)
+    path = target / Path(image.filename).name
+    path.write_bytes(image.data)
+    return path
 
 
 def as_text(lines: list[Line]) -> str:

@@ -444,10 +444,10 @@ class DiscordAdapter:
             log.warning("discord: answering a button press failed (%s)", _describe(problem))
 
     def _acts_on_an_item(self, name: str) -> bool:
-        """Snooze and remove act on an alert by its number: their result belongs on the alert
-        message. Commands about a ticker (primer, levels) show their card to the presser instead."""
+        """Snooze and remove act on the alert (their command has a done_verb): their result
+        belongs on the alert message. Others (primer, levels) show their card to the presser."""
         command = self.router.commands.get(name)
-        return bool(command and command.args and command.args[0].kind is ArgKind.INTEGER)
+        return bool(command and command.done_verb)
 
     def _marked_done(self, interaction: discord.Interaction, pressed: str, reply: Reply) -> tuple[list[discord.Embed], discord.ui.View]:
         """The pressed message's embeds with a "✓ who: what" field, and its buttons with the pressed one disabled."""

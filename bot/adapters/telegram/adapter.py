@@ -104,9 +104,6 @@ log = logging.getLogger(__name__)
 PLATFORM = "telegram"
 ALLOWED_UPDATES = ["message", "channel_post", "callback_query", "my_chat_member"]
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
-# Buttons whose success is shown by editing the alert they sit on; other buttons (the
-# primer) answer with a new message.
-DONE_VERBS = {"snooze": "snoozed", "unalert": "removed"}
 REPLY_RETRY_LIMIT = 10.0  # a reply hit by flood control is re-sent once if the wait is this short
 # BadRequest descriptions that mean the bot cannot post in the chat any more.
 _CHAT_GONE = (
@@ -570,13 +567,16 @@ class TelegramAdapter:
         if head.tone is Tone.ERROR:
             await self._answer(query, head.title, alert=True)
             return
-        verb = DONE_VERBS.get(command)
+        # Buttons whose command has a done_verb (snooze, remove) mark the alert they sit on;
+        # others (the primer) answer with a new message.
+        spec = self.router.commands.get(command)
+        verb = spec.done_verb if spec else None
         if verb is None:
             await self._answer(query, head.title)
             await self._send_replies(chat, replies, reply_to=message.message_id)
             return
         await self._answer(query, head.title)
-        await self._mark_done(message, verb, user, removed_rule=args[0] if command == "unalert" and args else None)
+        await self._mark_done(message, verb, user, removed_rule=args[0] if verb == "removed" and args else None)
 
     async def _answer(self, query: Any, text: str, *, alert: bool = False) -> None:
         try:
@@ -588,7 +588,7 @@ class TelegramAdapter:
         """Edit the alert a button sits on: "— snoozed by Alice"; drop the buttons of a removed rule."""
         markup = message.reply_markup
         if removed_rule is not None and markup is not None:
-            markup = _without_rule_buttons(markup, removed_rule)
+            markup = _without_rule_buttons(markup, removed_rule, {c.name for c in self.router.commands if c.done_verb})
         line = done_line(verb, user.label)
         bot = self._bot()
         try:
@@ -760,13 +760,14 @@ def _markup(buttons: Keyboard) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in buttons])
 
 
-def _without_rule_buttons(markup: InlineKeyboardMarkup, rule_id: str) -> InlineKeyboardMarkup | None:
+def _without_rule_buttons(markup: InlineKeyboardMarkup, rule_id: str, rule_commands: set[str]) -> InlineKeyboardMarkup | None:
+    """The keyboard without the buttons that act on a rule that is gone."""
     rows = []
     for row in markup.inline_keyboard:
         kept = []
         for button in row:
             decoded = decode_action(button.callback_data if isinstance(button.callback_data, str) else None)
-            if decoded and decoded[0] in DONE_VERBS and decoded[1][:1] == (rule_id,):
+            if decoded and decoded[0] in rule_commands and decoded[1][:1] == (rule_id,):
                 continue
             kept.append(button)
         if kept:
