@@ -93,8 +93,12 @@ class App:
         app = cls(config, clock, calendar, store, market, engine, context, CommandRouter(context), dispatcher, price_check)
         import bot.features  # noqa: F401  (registers the feature modules)
 
-        for feature in FEATURES if features is None else features:
-            await feature(app)
+        try:
+            for feature in FEATURES if features is None else features:
+                await feature(app)
+        except BaseException:
+            await app.close()
+            raise
         return app
 
     def add_adapter(self, adapter: Adapter) -> None:

@@ -89,7 +89,7 @@ class MarketScheduler:
             max_instances=1,
             coalesce=True,
             misfire_grace_time=max(60, self.poll_seconds),  # the default of 1 s would skip late runs
-            next_run_time=datetime.now(NEW_YORK),
+            next_run_time=self.timer.clock.now(),
         )
         self.scheduler.start()
 

@@ -14,12 +14,12 @@ from bot.core.messages import Alert, AlertKind
 from tests.conftest import DEMO_DATA, ny
 
 
-async def test_piped_commands_run_in_order_and_end_of_input_stops(make_harness) -> None:
+async def test_piped_commands_run_in_order_and_end_of_input_stops(make_harness, tmp_path) -> None:
     harness = await make_harness(DEMO_DATA, ny(date(2025, 1, 24), 17))
     screen = io.StringIO()
     ended = asyncio.Event()
     lines = "/price NVDA\n/alert NVDA below 120\n:as analyst\n/setlevel NVDA entry 125\n:as bob\n/setlevel NVDA exit 170\nhello\n"
-    adapter = ConsoleAdapter(harness.app.router, user="alice", stdin=io.StringIO(lines), output=Console(file=screen, width=200), on_end_of_input=ended.set, prompt=False)
+    adapter = ConsoleAdapter(harness.app.router, user="alice", stdin=io.StringIO(lines), output=Console(file=screen, width=200), on_end_of_input=ended.set, prompt=False, charts_dir=tmp_path)
     harness.app.config = harness.app.context.config  # the harness admits console:analyst
     await adapter.start()
     await asyncio.wait_for(ended.wait(), timeout=10)

@@ -79,11 +79,13 @@ async def test_the_demo_shows_the_sell_off_from_the_seeds() -> None:
     assert all(str(r["at"]).startswith("2025-01-27") for r in records if r["kind"] == "selloff")
 
 
-async def test_the_demo_prints_readable_text() -> None:
+async def test_the_demo_prints_readable_text(tmp_path: Path) -> None:
     out = io.StringIO()
     script = (DEMO_DATA.parent / "script.txt").read_text().splitlines()
-    await run_replay(Config(), data_dir=DEMO_DATA, start=date(2025, 1, 21), end=date(2025, 1, 31), script=script, out=out)
+    await run_replay(Config(), data_dir=DEMO_DATA, start=date(2025, 1, 21), end=date(2025, 1, 31), script=script, out=out, charts_dir=tmp_path)
     text = out.getvalue()
     assert "── Mon 2025-01-27" in text
     assert "Sell-off: CRDO down" in text
     assert "Traceback" not in text
+    assert f"saved to {tmp_path}" in text and any(tmp_path.glob("NVDA-*.png"))  # the primer's chart
+    assert "MSFT after earnings: −6.20% on Thu 2025-01-30" in text  # the earnings recap

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.core.commands import Access, Arg, ArgKind, Command, CommandTable, parse_number
-from bot.core.describe import money, pct, plain_pct
+from bot.core.describe import market_time, money, pct, plain_pct
 from bot.core.engine import condition_holds, is_rising
 from bot.core.errors import UserError
 from bot.core.messages import Field, Reply, Tone
@@ -183,7 +183,7 @@ async def price_command(context: Context, invocation: Invocation, values: dict[s
         title=f"{quote.ticker} {quote_line(quote, context)}",
         fields=tuple(fields),
         tone=tone,
-        footer=f"Price as of {quote.at.astimezone(context.clock.now().tzinfo).strftime('%Y-%m-%d %H:%M UTC')}",
+        footer=f"Price as of {market_time(quote.at)}",
     )
 
 
@@ -295,7 +295,7 @@ async def watch_command(context: Context, invocation: Invocation, values: dict[s
     await ensure_watch_rules(context, ticker)
     alerts = context.config.alerts
     levels = await context.store.analyst_levels(ticker)
-    level_text = ", ".join(f"{r.level_name} {money(r.threshold)}" for r in levels if r.level_name) or "none set yet"
+    level_text = ", ".join(f"{r.level_name} {level_value_text(r)}" for r in levels if r.level_name) or "none set yet"
     title = f"This chat now follows {ticker}." if added else f"This chat already follows {ticker}."
     return Reply(
         title=title,

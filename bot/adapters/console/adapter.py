@@ -12,11 +12,12 @@ import asyncio
 import logging
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TextIO
 
 from rich.console import Console
 
-from bot.adapters.console.render import Line, render_alert, render_reply
+from bot.adapters.console.render import Line, render_alert, render_reply, save_image
 from bot.core.messages import Alert, Reply
 from bot.core.models import ChatKind, ChatRef, UserRef
 from bot.core.router import CommandRouter
@@ -38,6 +39,7 @@ class ConsoleAdapter:
         output: Console | None = None,
         on_end_of_input: Callable[[], None] | None = None,
         prompt: bool | None = None,
+        charts_dir: Path = Path("charts"),
     ) -> None:
         self.router = router
         self.user = UserRef("console", user, user)
@@ -46,6 +48,7 @@ class ConsoleAdapter:
         self.console = output or Console(highlight=False, soft_wrap=True)
         self.on_end_of_input = on_end_of_input
         self.prompt = self.stdin.isatty() if prompt is None else prompt
+        self.charts_dir = charts_dir  # where chart images (primer cards) are saved for you to open
         self._task: asyncio.Task[None] | None = None
 
     # -- Adapter protocol ----------------------------------------------------------------
@@ -83,7 +86,8 @@ class ConsoleAdapter:
             return []
         replies = await self.router.handle_text(text, chat=self.chat, user=self.user, is_chat_manager=True)
         for reply in replies:
-            self.show(render_reply(reply))
+            saved = save_image(reply.image, self.charts_dir) if reply.image is not None else None
+            self.show(render_reply(reply, image_path=saved))
         return replies
 
     async def _read_loop(self) -> None:
