@@ -147,7 +147,7 @@ async def test_price_round_trip_in_a_private_chat(make_world: Any, api: FakeBotA
         "📉 <b>NVDA $118.36, −17.00% (close of 2025-01-27)</b>\n"
         "Previous close: $142.60\n"
         "Day range: $117.08 – $125.83\n"
-        "<i>Price as of 2025-01-27 21:00 UTC</i>"
+        "<i>Price as of 2025-01-27 16:00 ET</i>"
     )
     start = await world.say("/start", chat_id=778, user_id=778)
     assert start.text.startswith("<b>tickerbell commands</b>")
