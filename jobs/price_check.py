@@ -15,7 +15,7 @@ from bot.core.clock import Clock
 from bot.core.describe import money
 from bot.core.engine import CheckResult, Firing, RuleEngine
 from bot.core.messages import Alert, AlertKind
-from bot.core.models import ChatRef, RuleSource
+from bot.core.models import ChatRef, RuleSource, direct_chat
 from bot.market.base import MarketData, MarketDataError, Quote, Split
 from bot.market.calendar import MarketCalendar
 from storage.db import Store
@@ -109,6 +109,8 @@ class PriceCheck:
     async def _destinations(self, firing: Firing, cache: dict[str, list[ChatRef]]) -> list[ChatRef]:
         rule = firing.rule
         if rule.source is RuleSource.MEMBER:
+            if rule.owner is not None and await self.store.wants_direct_delivery(rule.owner):
+                return [direct_chat(rule.owner)]  # the member asked for direct messages (/dm on)
             return [rule.chat] if rule.chat else []
         if rule.ticker not in cache:
             cache[rule.ticker] = await self.store.watchers(rule.ticker)

@@ -272,6 +272,20 @@ class Store:
         rows = await self._fetchall("SELECT DISTINCT ticker FROM watches ORDER BY ticker")
         return [r["ticker"] for r in rows]
 
+    # -- members' preferences ------------------------------------------------------
+
+    async def set_direct_delivery(self, user: UserRef, on: bool, *, now: datetime) -> None:
+        async with self.transaction() as tx:
+            await tx.execute(
+                """INSERT INTO member_prefs (platform, user_id, dm, updated_at) VALUES (?, ?, ?, ?)
+                   ON CONFLICT (platform, user_id) DO UPDATE SET dm = excluded.dm, updated_at = excluded.updated_at""",
+                (user.platform, user.user_id, int(on), now.isoformat()),
+            )
+
+    async def wants_direct_delivery(self, user: UserRef) -> bool:
+        row = await self._fetchone("SELECT dm FROM member_prefs WHERE platform = ? AND user_id = ?", (user.platform, user.user_id))
+        return bool(row and row["dm"])
+
     # -- chats ---------------------------------------------------------------------
 
     async def set_chat_active(self, chat: ChatRef, active: bool, *, now: datetime, reason: str | None = None) -> bool:

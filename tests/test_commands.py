@@ -18,6 +18,12 @@ async def chat(make_harness) -> Harness:
     return await make_harness(DEMO_DATA, ny(SESSION, 17))
 
 
+@pytest.fixture
+async def full_chat(make_harness) -> Harness:
+    """With every feature loaded (primers, earnings), as the live bot runs."""
+    return await make_harness(DEMO_DATA, ny(SESSION, 17), features=None)
+
+
 BAD_INPUT = [
     # (command line, who, a phrase the reply must contain)
     ("/nope", ALICE, "Unknown command /nope. Try /help"),
@@ -60,22 +66,46 @@ BAD_INPUT = [
     ("/setlevel NVDA entry -1", ANALYST, "The price must be above 0"),
     ("/setlevel XYZZ entry 10", ANALYST, "Unknown ticker XYZZ"),
     ("/clearlevel NVDA", ALICE, "/clearlevel is for the bot's admins"),
-    ("/clearlevel NVDA exit", ANALYST, "NVDA has no exit level"),
+    ("/clearlevel ^SOX exit", ANALYST, "^SOX has no exit level"),
     ("/clearlevel NVDA sometimes", ANALYST, "Level must be one of entry, exit, stop"),
+    ("/dm maybe", ALICE, "Choice must be one of on, off, not 'maybe'"),
+    ("/dm on off", ALICE, "Unexpected extra input 'off'"),
+    # the feature commands (primers and earnings)
+    ("/primer", ALICE, "Ticker is missing. Usage: /primer TICKER"),
+    ("/primer XYZZ", ALICE, "Unknown ticker XYZZ"),
+    ("/primer NVDA extra", ALICE, "Unexpected extra input 'extra'"),
+    ("/earnings ???", ALICE, "'???' is not a ticker"),
+    ("/earnings XYZZ", ALICE, "Unknown ticker XYZZ"),
+    ("/subscribe", ALICE, "Ticker is missing. Usage: /subscribe TICKER [DAYS]"),
+    ("/subscribe MSFT 99", ALICE, "Remind 0 to 10 trading days before"),
+    ("/subscribe MSFT soon", ALICE, "Days must be a whole number, not 'soon'"),
+    ("/unsubscribe", ALICE, "Ticker is missing. Usage: /unsubscribe TICKER"),
+    ("/unsubscribe MSFT", ALICE, "This chat is not subscribed to MSFT's earnings"),
+    ("/subscriptions extra", ALICE, "Unexpected extra input 'extra'"),
+    ("/setearnings MSFT 2025-02-03", ALICE, "/setearnings is for the bot's admins"),
+    ("/setearnings MSFT", ANALYST, "Date is missing. Usage: /setearnings TICKER DATE [bmo|amc]"),
+    ("/setearnings MSFT 2025-13-40", ANALYST, "Date must be a date like 2025-01-29, not '2025-13-40'"),
+    ("/setearnings MSFT 2025-02-03 noon", ANALYST, "Time must be one of bmo, amc, not 'noon'"),
+    ("/setearnings MSFT 2020-01-01", ANALYST, "2020-01-01 has passed: set the upcoming report, like /setearnings MSFT 2025-02-21 amc"),
+    ("/setearnings MSFT 2025-02-01 amc", ANALYST, "The market is closed on Sat 2025-02-01"),
+    ("/setearnings XYZZ 2025-02-03", ANALYST, "Unknown ticker XYZZ"),
+    ("/setlevel NVDA exit pe lots", ANALYST, "Multiple must be a number"),
+    ("/setlevel NVDA exit ps 10", ANALYST, "The price must be a number like 120, or pe 45 / fpe 40"),
 ]
 
 
 @pytest.mark.parametrize(("line", "user", "expected"), BAD_INPUT, ids=[case[0] for case in BAD_INPUT])
-async def test_bad_input_gets_a_reply_that_names_the_problem(chat: Harness, line: str, user, expected: str) -> None:
-    reply = await chat.say(line, user=user)
+async def test_bad_input_gets_a_reply_that_names_the_problem(full_chat: Harness, line: str, user, expected: str) -> None:
+    rules_before = await full_chat.app.store.all_rules()
+    reply = await full_chat.say(line, user=user)
     assert expected in reply
     assert "Traceback" not in reply
-    assert await chat.app.store.all_rules() == []  # nothing half-written
+    assert await full_chat.app.store.all_rules() == rules_before  # nothing half-written
 
 
-async def test_every_command_in_the_table_is_covered_by_the_bad_input_table(chat: Harness) -> None:
+async def test_every_command_in_the_table_is_covered_by_the_bad_input_table(full_chat: Harness) -> None:
     covered = {line.split()[0].lstrip("/") for line, _, _ in BAD_INPUT}
-    table = set(chat.app.router.commands.names())
+    table = set(full_chat.app.router.commands.names())
     missing = table - covered - {"alerts", "watchlist"}  # these take no arguments: nothing to get wrong
     assert missing == set()
 
@@ -179,3 +209,12 @@ async def test_a_chat_that_blocked_the_bot_is_active_again_when_it_speaks(chat: 
     assert not await store.is_chat_active(CHAT)
     await chat.say("/help")
     assert await store.is_chat_active(CHAT)
+
+
+async def test_dm_preference_is_per_member(chat: Harness) -> None:
+    assert "Your alerts come in the chat where you set each one." in await chat.say("/dm", user=ALICE)
+    assert "Your alerts now come by direct message." in await chat.say("/dm on", user=ALICE)
+    assert await chat.app.store.wants_direct_delivery(ALICE)
+    assert not await chat.app.store.wants_direct_delivery(BOB)
+    assert "Your alerts now come in the chat where you set each one." in await chat.say("/dm off", user=ALICE)
+    assert not await chat.app.store.wants_direct_delivery(ALICE)

@@ -90,3 +90,18 @@ async def test_snooze_quiets_an_alert_for_24_hours_a_day(make_harness) -> None:
     assert "snoozed until 2025-01-28 14:00 UTC" in await chat.say("/alerts", user=ALICE)
     assert await chat.at(ny(date(2025, 1, 28), 16, 5)) == []  # awake again, but the crossing was consumed
     assert "#1 NVDA below $130.00 · fired; re-arms when the price moves back" in await chat.say("/alerts", user=ALICE)
+
+
+async def test_a_member_who_asked_for_dms_gets_personal_alerts_there_and_the_chat_keeps_its_own(make_harness) -> None:
+    from bot.core.models import direct_chat
+
+    chat = await make_harness(DEMO_DATA, ny(FRIDAY, 17))
+    await chat.say("/watch NVDA")
+    await chat.say("/dm on", user=BOB)
+    await chat.say("/alert NVDA move 10", user=BOB)
+    await chat.at(ny(FRIDAY, 17, 30))
+    alerts = await chat.at(ny(MONDAY, 16, 5))
+    where = {(a.kind.value, c.chat_id) for c, a in alerts}
+    assert ("daily_move", direct_chat(BOB).chat_id) in where  # "user:bob"
+    assert ("selloff", CHAT.chat_id) in where  # the chat's own watch still posts in the chat
+    assert not any(c == CHAT and a.kind.value == "daily_move" for c, a in alerts)

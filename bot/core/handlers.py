@@ -270,6 +270,21 @@ async def snooze_command(context: Context, invocation: Invocation, values: dict[
     return Reply(title=f"Alert #{rule.id} snoozed for {days} day{'s' if days > 1 else ''}.", lines=(f"{rule_label(rule)} is quiet until {until.strftime('%Y-%m-%d %H:%M UTC')}.",))
 
 
+async def dm_command(context: Context, invocation: Invocation, values: dict[str, Any]) -> Reply:
+    store, user = context.store, invocation.user
+    choice = values.get("choice")
+    if choice is None:
+        on = await store.wants_direct_delivery(user)
+        where = "by direct message" if on else "in the chat where you set each one"
+        return Reply(title=f"Your alerts come {where}.", lines=("Change it with /dm on or /dm off.",), private=True)
+    on = choice == "on"
+    await store.set_direct_delivery(user, on, now=context.clock.now())
+    if on:
+        lines = ("If you have never messaged the bot directly, open a direct chat with it first: platforms only let a bot write to people who did.",)
+        return Reply(title="Your alerts now come by direct message.", lines=lines, private=True)
+    return Reply(title="Your alerts now come in the chat where you set each one.", private=True)
+
+
 # -- chat watches ----------------------------------------------------------------------
 
 
@@ -527,6 +542,9 @@ def core_commands() -> CommandTable:
         Command("snooze", "Silence one of your alerts for some days", snooze_command,
                 args=(Arg("id", ArgKind.INTEGER, "The alert's number from /alerts"), Arg("days", ArgKind.INTEGER, "How many days (1 by default)", required=False)),
                 examples=("/snooze 3", "/snooze 3 2"), done_verb="snoozed"),
+        Command("dm", "Get your own alerts by direct message (on) or in the chat where you set them (off)", dm_command,
+                args=(Arg("choice", ArgKind.CHOICE, "on or off; nothing to see the setting", required=False, choices=("on", "off")),),
+                examples=("/dm on", "/dm off", "/dm")),
         Command("watch", "Follow a ticker in this chat: the analyst's levels and sell-offs", watch_command, args=(TICKER_ARG,), access=Access.CHAT_MANAGER, examples=("/watch NVDA", "/watch ^SOX")),
         Command("unwatch", "Stop following a ticker in this chat", unwatch_command, args=(TICKER_ARG,), access=Access.CHAT_MANAGER, examples=("/unwatch NVDA",)),
         Command("watchlist", "The tickers this chat follows", watchlist_command, examples=("/watchlist",)),

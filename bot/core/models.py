@@ -52,6 +52,19 @@ class ChatRef:
         return f"{self.platform}:{self.chat_id}"
 
 
+DIRECT_PREFIX = "user:"
+
+
+def direct_chat(user: UserRef) -> ChatRef:
+    """The member's direct-message chat, whatever its platform id: adapters resolve `user:ID`."""
+    return ChatRef(user.platform, f"{DIRECT_PREFIX}{user.user_id}", ChatKind.PRIVATE)
+
+
+def direct_user_id(chat: ChatRef) -> str | None:
+    """The user id of a direct chat made by `direct_chat`, or None for any other chat."""
+    return chat.chat_id[len(DIRECT_PREFIX) :] if chat.chat_id.startswith(DIRECT_PREFIX) else None
+
+
 @dataclass(frozen=True, slots=True)
 class UserRef:
     platform: str

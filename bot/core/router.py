@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from bot.core.commands import MAX_LINE_CHARS, Access, CommandTable, split_command_line
 from bot.core.errors import AccessDenied, UserError
 from bot.core.messages import Reply, error_reply
-from bot.core.models import ChatRef, UserRef
+from bot.core.models import ChatRef, UserRef, direct_chat
 
 if TYPE_CHECKING:
     from bot.config import Config
@@ -89,6 +89,7 @@ class CommandRouter:
     async def handle(self, invocation: Invocation) -> list[Reply]:
         try:
             await self._reactivate(invocation.chat)
+            await self._reactivate(direct_chat(invocation.user))
             return await self._handle(invocation)
         except UserError as problem:
             return [error_reply(problem.message)]

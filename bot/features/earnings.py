@@ -205,8 +205,14 @@ async def setearnings_command(context: Context, invocation: Invocation, values: 
     day: date = values["date"]
     timing = EarningsTime(values["time"]) if values.get("time") else None
     today = desk.today()
+    example = context.calendar.session_on_or_before(today + timedelta(days=30))
     if day < today:
-        raise UserError(f"{day.isoformat()} has passed: set the upcoming report, like /setearnings {ticker} {(today + timedelta(days=30)).isoformat()} amc.")
+        raise UserError(f"{day.isoformat()} has passed: set the upcoming report, like /setearnings {ticker} {example.isoformat()} amc.")
+    if not context.calendar.is_session(day):
+        raise UserError(
+            f"The market is closed on {day.strftime('%a %Y-%m-%d')}: a report is set on a trading day, "
+            f"with bmo or amc, like /setearnings {ticker} {context.calendar.previous_session(day).isoformat()} amc."
+        )
     if day > today + timedelta(days=MAX_DAYS_AHEAD):
         raise UserError(f"{day.isoformat()} is more than {MAX_DAYS_AHEAD} days away: set the next report only.")
     await fetch_quote(context, ticker)

@@ -104,6 +104,7 @@ class FakeDiscord:
         self._sockets: list[web.WebSocketResponse] = []
         self._seq = itertools.count(1)
         self._ids = itertools.count(910000000000000000)
+        self.dm_channels: dict[int, int] = {}  # member id -> their DM channel
         self._changed = asyncio.Condition()
         self.identified = asyncio.Event()
         self.port = 0
@@ -314,6 +315,12 @@ class FakeDiscord:
 
         if method == "GET" and path == "/users/@me":
             return self._json(self.bot_user)
+        if method == "GET" and len(parts) == 2 and parts[0] == "users" and parts[1].isdigit():
+            return self._json(user_object(int(parts[1]), f"member{parts[1]}"))
+        if method == "POST" and path == "/users/@me/channels":  # open a DM channel with a member
+            recipient = int((recorded.json or {}).get("recipient_id", 0))
+            channel_id = self.dm_channels.setdefault(recipient, next(self._ids))
+            return self._json({"id": str(channel_id), "type": 1, "last_message_id": None, "recipients": [user_object(recipient, f"member{recipient}")]})
         if method == "GET" and path == "/oauth2/applications/@me":
             return self._json(self._application())
         if method == "GET" and path in ("/gateway", "/gateway/bot"):

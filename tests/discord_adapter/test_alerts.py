@@ -190,3 +190,22 @@ async def test_an_alert_without_a_discord_member_pings_nobody(tmp_path):
         post = await bot.fake.wait_for(lambda r: r.method == "POST" and "/messages" in r.path, after=start)
         assert "content" not in post.json or not post.json["content"]
         assert post.json["allowed_mentions"]["users"] == [] and post.json["allowed_mentions"]["parse"] == []
+
+
+@needs_prices
+async def test_a_member_who_asked_for_dms_gets_their_alert_in_a_direct_message(tmp_path):
+    async with running_bot(tmp_path, prices=SHARED_PRICES, now=FRIDAY_AFTER_CLOSE) as bot:
+        callback, followup = await bot.answer(bot.fake.slash("dm", {"choice": "on"}, user_id=MEMBER_ID, permissions=MEMBER_PERMISSIONS))
+        assert answer_body(callback, followup)["embeds"][0]["title"] == "Your alerts now come by direct message."
+        payload = bot.fake.slash("alert", {"ticker": "NVDA", "condition": "move", "value": 10}, user_id=MEMBER_ID, permissions=MEMBER_PERMISSIONS)
+        await bot.answer(payload)
+        bot.app.clock.set(MONDAY_OPEN)
+        await bot.app.price_check.run_once()
+        start = len(bot.fake.requests)
+        assert await bot.app.dispatcher.drain_once() == 1
+        opened = await bot.fake.wait_for(lambda r: r.method == "POST" and r.path == "/users/@me/channels", after=start)
+        assert opened.json == {"recipient_id": MEMBER_ID}
+        dm = bot.fake.dm_channels[MEMBER_ID]
+        post = await bot.fake.wait_for(lambda r: r.method == "POST" and r.path == f"/channels/{dm}/messages", after=start)
+        assert post.json["embeds"][0]["title"] == "NVDA down 12.49% today"
+        assert not any(r.path == f"/channels/{CHANNEL_ID}/messages" for r in bot.fake.requests[start:])  # not in the channel

@@ -222,6 +222,20 @@ async def test_a_replayed_price_move_alerts_the_group_with_buttons(make_world: A
     assert (counts.pending, counts.sent, counts.dead) == (0, 1, 0)
 
 
+async def test_a_member_who_asked_for_dms_gets_group_alerts_in_their_private_chat(make_world: Any, api: FakeBotApi, calendar: MarketCalendar) -> None:
+    data = real_data()
+    world = await make_world(data=data, start=ny("2025-01-24", 8))
+    group, alice = -100777, 42
+    assert "Your alerts now come by direct message." in (await world.say("/dm on", chat_id=group, user_id=alice, name="Alice")).text
+    await world.say("/alert NVDA move 10", chat_id=group, user_id=alice, name="Alice")
+    mark = api.mark()
+    await replay_sessions(clock=world.clock, calendar=calendar, start=ny("2025-01-24", 8).date(), end=ny("2025-01-27", 8).date(),
+                          check=world.app.price_check.run_once, deliver=world.app.dispatcher.drain_once)
+    alert = await api.wait_for("sendMessage", where=lambda r: r.chat_id == alice, after=mark)  # a private chat's id is the user's
+    assert "NVDA down" in alert.text
+    assert not any(r.method == "sendMessage" and r.chat_id == group for r in api.requests[mark:])
+
+
 async def test_buttons_run_as_the_member_who_pressed(make_world: Any, api: FakeBotApi) -> None:
     world = await make_world(sequential=True)
     group = -100444

@@ -52,7 +52,7 @@ from bot.adapters.discord.render import (
 from bot.config import ConfigError, DiscordConfig
 from bot.core.commands import Arg, ArgKind, Command
 from bot.core.messages import Alert, Reply, error_reply
-from bot.core.models import ChatKind, ChatRef, UserRef
+from bot.core.models import ChatKind, ChatRef, UserRef, direct_user_id
 from bot.core.router import CommandRouter, Invocation
 
 log = logging.getLogger(__name__)
@@ -507,11 +507,17 @@ class DiscordAdapter:
         client = self.client
         if client is None or client.is_closed():
             raise DeliveryError("Discord is not connected")
-        if chat.platform != self.platform or not chat.chat_id.isdigit():
-            raise ChatUnavailable(f"{chat.key} is not a Discord channel")
+        member_id = direct_user_id(chat)  # the member asked for direct messages (/dm on)
+        target = member_id or chat.chat_id
+        if chat.platform != self.platform or not target.isdigit():
+            raise ChatUnavailable(f"{chat.key} is not a Discord channel or member")
         message = render_alert(alert, commands=self._command_names())
-        channel = client.get_partial_messageable(int(chat.chat_id))
         try:
+            if member_id is not None:
+                user = client.get_user(int(member_id)) or await client.fetch_user(int(member_id))
+                channel: Any = user.dm_channel or await user.create_dm()
+            else:
+                channel = client.get_partial_messageable(int(chat.chat_id))
             await channel.send(**self._message_options(message))
         except (discord.Forbidden, discord.NotFound) as problem:
             log.warning("discord: channel %s is unavailable: %s", chat.chat_id, _describe(problem))

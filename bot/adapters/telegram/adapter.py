@@ -96,7 +96,7 @@ from bot.config import ConfigError, TelegramConfig
 from bot.core.clock import Clock
 from bot.core.commands import Access
 from bot.core.messages import Alert, Reply, Tone
-from bot.core.models import ChatKind, ChatRef, UserRef
+from bot.core.models import ChatKind, ChatRef, UserRef, direct_user_id
 from bot.core.router import CommandRouter, Invocation
 
 log = logging.getLogger(__name__)
@@ -729,7 +729,9 @@ class TelegramAdapter:
 
 
 def _chat_id(chat: ChatRef) -> int | str:
-    return int(chat.chat_id) if _NUMERIC_ID.match(chat.chat_id) else chat.chat_id
+    """Telegram's chat id; a member's direct chat (`user:ID`) is their private chat, whose id is theirs."""
+    chat_id = direct_user_id(chat) or chat.chat_id
+    return int(chat_id) if _NUMERIC_ID.match(chat_id) else chat_id
 
 
 def _chat_gone(description: str) -> bool:
