@@ -96,6 +96,7 @@ class App:
         dispatcher = Dispatcher(store, {}, clock)
         price_check = PriceCheck(store=store, market=market, engine=engine, calendar=calendar, clock=clock, on_queued=dispatcher.notify)
         app = cls(config, clock, calendar, store, market, engine, context, CommandRouter(context), dispatcher, price_check)
+        app.daily_jobs.append((time(7, 0), price_check.sweep_splits))  # splits applied before the open
         import bot.features  # noqa: F401  (registers the feature modules)
 
         try:

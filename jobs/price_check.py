@@ -7,9 +7,10 @@ It never calls a platform: it returns what it queued and wakes the dispatcher.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from bot.core.clock import Clock
 from bot.core.describe import money
@@ -23,6 +24,8 @@ from storage.db import Store
 log = logging.getLogger(__name__)
 
 PEAK_LOOKBACK_DAYS = 365
+SWEEP_FAILURE_BUDGET = 3
+JUMP_LOG_LIMIT = math.log(1.3)
 
 
 @dataclass
@@ -33,6 +36,7 @@ class CheckSummary:
     alerts: int = 0
     queued: int = 0
     splits: list[Split] = field(default_factory=list)
+    suspect: list[str] = field(default_factory=list)  # jumped with no split to explain it
     error: str | None = None
 
 
@@ -70,7 +74,7 @@ class PriceCheck:
         current = self.calendar.last_closed_or_open_session(now)
         results: list[CheckResult] = []
         deliveries: list[tuple[ChatRef, Alert, str]] = []
-        watchers: dict[str, list[ChatRef]] = {}
+        lookups = _Lookups()
         for ticker in tickers:
             quote = quotes.get(ticker)
             if quote is None:
@@ -80,14 +84,20 @@ class PriceCheck:
             if quote.session < current or (state and state.session and quote.session < state.session):
                 summary.stale.append(ticker)  # a quote from an earlier session: no data, never an alert
                 continue
-            await self._apply_splits(ticker, quote, summary)
+            if state and state.session and quote.session > state.session:
+                await self._apply_splits(ticker, quote, summary)
+                state = self.engine.state(ticker)
+                if state is not None and unexplained_jump(state.last_price, quote.prev_close):
+                    if not await self._explain_jump(ticker, quote, summary, results):
+                        continue
+                    state = self.engine.state(ticker)
             await self._seed_peak(ticker, quote.session)
             result = self.engine.evaluate(quote, now=now)
             results.append(result)
             summary.checked += 1
             for firing in merge_watch_firings(result.firings):
                 summary.alerts += 1
-                for chat in await self._destinations(firing, watchers):
+                for chat in await self._destinations(firing, lookups):
                     deliveries.append((chat, firing.alert, _dedupe_key(firing, chat)))
         armed: dict[int, bool | None] = {}
         for result in results:
@@ -106,15 +116,38 @@ class PriceCheck:
             self.on_queued()
         return summary
 
-    async def _destinations(self, firing: Firing, cache: dict[str, list[ChatRef]]) -> list[ChatRef]:
+    async def _destinations(self, firing: Firing, lookups: _Lookups) -> list[ChatRef]:
         rule = firing.rule
         if rule.source is RuleSource.MEMBER:
-            if rule.owner is not None and await self.store.wants_direct_delivery(rule.owner):
-                return [direct_chat(rule.owner)]  # the member asked for direct messages (/dm on)
+            owner = rule.owner
+            if owner is not None:
+                if owner.key not in lookups.direct:
+                    lookups.direct[owner.key] = await self.store.wants_direct_delivery(owner)
+                if lookups.direct[owner.key]:
+                    return [direct_chat(owner)]  # the member asked for direct messages (/dm on)
             return [rule.chat] if rule.chat else []
-        if rule.ticker not in cache:
-            cache[rule.ticker] = await self.store.watchers(rule.ticker)
-        return cache[rule.ticker]
+        if rule.ticker not in lookups.watchers:
+            lookups.watchers[rule.ticker] = await self.store.watchers(rule.ticker)
+        return lookups.watchers[rule.ticker]
+
+    async def _explain_jump(self, ticker: str, quote: Quote, summary: CheckSummary, results: list[CheckResult]) -> bool:
+        """Our last price and the provider's previous close disagree by more than a day's
+        noise: most likely a split the provider's split list has not shown us. Returns True
+        when the ticker may be checked now."""
+        self._splits_checked.pop(ticker, None)  # ask again
+        await self._apply_splits(ticker, quote, summary)
+        state = self.engine.state(ticker)
+        if state is not None and not unexplained_jump(state.last_price, quote.prev_close):
+            return True  # a split explained it and was applied
+        if self._splits_checked.get(ticker) != quote.session:
+            # the split list could not be read: skip this ticker rather than risk false alerts
+            summary.suspect.append(ticker)
+            log.warning("price check: %s jumped from %.4g to a previous close of %.4g and its splits could not be read; skipped", ticker, state.last_price if state else 0, quote.prev_close or 0)
+            return False
+        log.warning("price check: %s jumped from %.4g to a previous close of %.4g with no split listed; its new price is taken as a baseline without alerts", ticker, state.last_price if state else 0, quote.prev_close or 0)
+        summary.suspect.append(ticker)
+        results.append(self.engine.rebase(quote))
+        return False
 
     async def _seed_peak(self, ticker: str, session: date) -> None:
         if not self.engine.needs_peak(ticker):
@@ -127,28 +160,54 @@ class PriceCheck:
         if closes:
             self.engine.seed_peak(ticker, max(closes))
 
+    async def sweep_splits(self, day: date) -> list[Split]:
+        """Daily, before the open: apply the splits effective since each ticker's last checked
+        session, so that the price checks need not ask. Stops after a few provider failures
+        (the checks then ask for the tickers left)."""
+        applied: list[Split] = []
+        failures = 0
+        for ticker in self.engine.tickers():
+            state = self.engine.state(ticker)
+            if state is None or state.session is None or self._splits_checked.get(ticker) == day:
+                continue
+            try:
+                splits = await self.market.splits(ticker)
+            except MarketDataError:
+                failures += 1
+                if failures >= SWEEP_FAILURE_BUDGET:
+                    log.warning("split sweep stopped: the data provider is failing; the price checks will ask per ticker")
+                    break
+                continue
+            self._splits_checked[ticker] = day
+            for split in splits:
+                if state.session < split.day <= day and not await self.store.split_applied(ticker, split.day):
+                    await self._apply_split(ticker, split, at=self.clock.now(), price=None)
+                    applied.append(split)
+        return applied
+
     async def _apply_splits(self, ticker: str, quote: Quote, summary: CheckSummary) -> None:
-        """Rescale a ticker's levels and rules on a split's effective date, and tell its chats."""
+        """Rescale a ticker's levels and rules on a split's effective date, and tell its chats
+        (normally done by the morning sweep; this catches what it missed)."""
         state = self.engine.state(ticker)
         if state is None or state.session is None or quote.session <= state.session:
             return
         if self._splits_checked.get(ticker) == quote.session:
             return
-        self._splits_checked[ticker] = quote.session
         try:
             splits = await self.market.splits(ticker)
         except MarketDataError:
             log.warning("price check: could not read splits for %s", ticker)
             return
+        self._splits_checked[ticker] = quote.session
         for split in splits:
             if not state.session < split.day <= quote.session:
                 continue
             if await self.store.split_applied(ticker, split.day):
                 continue
-            await self._apply_split(ticker, split, quote)
+            await self._apply_split(ticker, split, at=quote.at, price=quote.price)
             summary.splits.append(split)
 
-    async def _apply_split(self, ticker: str, split: Split, quote: Quote) -> None:
+    async def _apply_split(self, ticker: str, split: Split, *, at: datetime, price: float | None) -> None:
         rules = self.engine.rules_of(ticker)
         changes = [
             f"{_rule_name(r)}: {money(r.threshold)} → {money(r.threshold / split.ratio)}"
@@ -158,8 +217,8 @@ class PriceCheck:
         notice = Alert(
             kind=AlertKind.SPLIT,
             ticker=ticker,
-            at=quote.at,
-            price=quote.price,
+            at=at,
+            price=price,
             extra={"ratio": split.ratio, "changes": changes, "split_day": split.day.isoformat()},
         )
         chats = {c.key: c for c in await self.store.watchers(ticker)}
@@ -174,6 +233,22 @@ class PriceCheck:
             self.engine.replace_ticker(ticker, await self.store.rules_for_ticker(ticker), states.get(ticker))
             if notices and self.on_queued:
                 self.on_queued()
+
+
+@dataclass
+class _Lookups:
+    """Storage answers reused within one check."""
+
+    watchers: dict[str, list[ChatRef]] = field(default_factory=dict)
+    direct: dict[str, bool] = field(default_factory=dict)  # member key -> wants direct messages
+
+
+def unexplained_jump(last_price: float | None, prev_close: float | None) -> bool:
+    """Whether our last price and the provider's previous close are too far apart to be the
+    same close seen twice (more than 30 % either way)."""
+    if not last_price or not prev_close:
+        return False
+    return abs(math.log(last_price / prev_close)) > JUMP_LOG_LIMIT
 
 
 def merge_watch_firings(firings: list[Firing]) -> list[Firing]:

@@ -105,3 +105,80 @@ async def test_a_member_who_asked_for_dms_gets_personal_alerts_there_and_the_cha
     assert ("daily_move", direct_chat(BOB).chat_id) in where  # "user:bob"
     assert ("selloff", CHAT.chat_id) in where  # the chat's own watch still posts in the chat
     assert not any(c == CHAT and a.kind.value == "daily_move" for c, a in alerts)
+
+
+SPLIT_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "prices" / "nvda-split-2024" / "adjusted"
+BEFORE_SPLIT, SPLIT_DAY, AFTER_SPLIT = date(2024, 6, 7), date(2024, 6, 10), date(2024, 6, 11)
+
+
+def split_data() -> Path:
+    if not (SPLIT_DATA / "NVDA.csv").is_file():
+        import pytest
+
+        pytest.skip(f"NVDA split data not found at {SPLIT_DATA}")
+    return SPLIT_DATA
+
+
+async def split_desk(make_harness):
+    """NVDA at 1208.88 on Friday 2024-06-07 with a level, a price alert and a drawdown alert;
+    the 10-for-1 split takes effect on Monday 2024-06-10."""
+    desk = await make_harness(split_data(), ny(BEFORE_SPLIT, 15))
+    await desk.say("/alert NVDA below 1100")
+    await desk.say("/alert NVDA drawdown 30")
+    await desk.say("/watch NVDA")
+    await desk.at(ny(BEFORE_SPLIT, 16, 5))
+    return desk
+
+
+async def test_when_the_split_list_cannot_be_read_the_ticker_waits_instead_of_alerting(make_harness) -> None:
+    desk = await split_desk(make_harness)
+    market = desk.app.price_check.market
+    listed = market.splits
+
+    async def unreadable(ticker: str) -> list[object]:
+        raise MarketDataError("timed out")
+
+    market.splits = unreadable  # type: ignore[method-assign]
+    assert await desk.at(ny(SPLIT_DAY, 10)) == []  # 1208.88 -> 121.79 would cross "below 1100" and a 90 % drawdown
+    summary = await desk.app.price_check.run_once()
+    assert summary.suspect == ["NVDA"] and summary.checked == 0
+    market.splits = listed  # type: ignore[method-assign]
+    alerts = await desk.at(ny(SPLIT_DAY, 16, 5))
+    assert [a.kind.value for _, a in alerts] == ["split"]  # applied now: levels rescaled, no false alert
+    [rule] = [r for r in await desk.app.store.all_rules() if r.kind.value == "below"]
+    assert round(rule.threshold, 6) == 110.0
+
+
+async def test_a_jump_no_split_explains_becomes_a_baseline_without_alerts(make_harness) -> None:
+    desk = await split_desk(make_harness)
+
+    async def none_listed(ticker: str) -> list[object]:
+        return []
+
+    desk.app.price_check.market.splits = none_listed  # type: ignore[method-assign]
+    assert await desk.at(ny(SPLIT_DAY, 10)) == []
+    assert await desk.at(ny(SPLIT_DAY, 16, 5)) == []  # checked normally from the new baseline
+    state = desk.app.engine.state("NVDA")
+    assert state is not None and state.peak is not None and state.peak < 200  # the peak was measured again, in the new scale
+
+
+async def test_the_morning_sweep_applies_a_split_before_the_open(make_harness) -> None:
+    desk = await make_harness(split_data(), ny(BEFORE_SPLIT, 15), features=None)
+    await desk.say("/alert NVDA below 1100")
+    await desk.at(ny(BEFORE_SPLIT, 16, 5))
+    calls: list[str] = []
+    listed = desk.app.price_check.market.splits
+
+    async def counted(ticker: str):  # type: ignore[no-untyped-def]
+        calls.append(ticker)
+        return await listed(ticker)
+
+    desk.app.price_check.market.splits = counted  # type: ignore[method-assign]
+    desk.clock.set(ny(SPLIT_DAY, 7, 30))
+    await desk.app.run_daily_jobs(SPLIT_DAY)
+    assert calls == ["NVDA"]
+    [rule] = [r for r in await desk.app.store.all_rules() if r.kind.value == "below"]
+    assert round(rule.threshold, 6) == 110.0
+    delivered = await desk.at(ny(SPLIT_DAY, 10))
+    assert [a.kind.value for _, a in delivered] == ["split"]  # the sweep's notice; no false alert
+    assert calls == ["NVDA"]  # the checks did not ask again

@@ -247,6 +247,17 @@ class RuleEngine:
             pending[rule_id] = True
         book.fired_moves.clear()
 
+    def rebase(self, quote: Quote) -> CheckResult:
+        """Take a quote as the ticker's new baseline without firing anything, after a jump
+        nothing explains: the next check measures crossings from here, and the peak is
+        measured again (from the provider's history, or from the next prices)."""
+        self.start_session(quote)
+        state = self._states[quote.ticker]
+        state.last_price = quote.price
+        state.peak = None
+        state.max_drawdown_pct = 0.0
+        return CheckResult(ticker=quote.ticker, firings=[], armed_changes=self._pending_armed.pop(quote.ticker, {}), state=state)
+
     # -- the check -----------------------------------------------------------------
 
     def evaluate(self, quote: Quote, *, now: datetime) -> CheckResult:
