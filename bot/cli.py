@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--data", type=Path, required=True, help="a folder of <TICKER>.csv files")
     replay.add_argument("--from", dest="start", type=_day, required=True, help="first day, e.g. 2025-01-21")
     replay.add_argument("--to", dest="end", type=_day, required=True, help="last day, e.g. 2025-01-31")
-    replay.add_argument("--script", type=Path, help="chat commands, one a line, run by an admin before the first session")
+    replay.add_argument("--script", type=Path, help="chat commands, one a line, run by an admin at the first open, before the first check")
     replay.add_argument("--jsonl", action="store_true", help="one JSON object a line per delivered alert")
     replay.add_argument("--config", type=Path, help="a TOML config file (alert settings, admins)")
     replay.add_argument("--db", type=Path, help="keep the replay's database here (default: a temporary file)")

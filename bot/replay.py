@@ -1,7 +1,8 @@
 """`tickerbell replay` and `tickerbell demo`: history through the live pipeline, as fast as it goes.
 
 The app is built exactly as for a live run, with the CSV provider, a ReplayClock and a
-fresh database; a script of chat commands runs first as an admin console user; then the
+fresh database; a script of chat commands runs first as an admin console user (at the first
+session's open, before its first check); then the
 clock steps through each session and every delivered alert is printed (or written as
 one JSON object a line).
 """
@@ -124,7 +125,9 @@ async def run_replay(
     first = calendar.sessions(start, end)
     if not first:
         raise ConfigError(f"no trading sessions between {start} and {end}")
-    clock = ReplayClock(datetime.combine(first[0].day, time(7, 0), NEW_YORK))
+    # The script runs at the first session's open (the first check is a minute later), so
+    # that a replay starting on the first day of the data has prices to answer with.
+    clock = ReplayClock(first[0].open)
     config = replace(
         config,
         market=replace(config.market, provider="csv", data_dir=str(data_dir)),

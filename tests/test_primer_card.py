@@ -223,7 +223,7 @@ async def test_the_demo_shows_a_primer_card_saves_its_chart_and_tells_earnings(t
     script = (DEMO_DATA.parent / "script.txt").read_text().splitlines()
     await run_replay(Config(), data_dir=DEMO_DATA, start=date(2025, 1, 21), end=date(2025, 1, 31), script=script, out=out, charts_dir=tmp_path / "charts")
     text = out.getvalue()
-    chart = tmp_path / "charts" / "NVDA-2025-01-17.png"
+    chart = tmp_path / "charts" / "NVDA-2025-01-21.png"  # the chart of the first session, when the script runs
     assert f"saved to {chart}]" in text and chart.read_bytes()[:8] == PNG_SIGNATURE
     assert "NVDA · NVIDIA Corporation" in text and "Levels: entry $125.00" in text
     assert "MSFT reports earnings tomorrow, after the close" in text
