@@ -15,7 +15,6 @@ from bot.core.models import Direction, LevelName, Rule, RuleKind, RuleSource
 from bot.core.router import Context, Invocation
 from bot.market.base import Fundamentals, MarketDataError, Quote, RateLimited
 from bot.primers.seeds import PrimerLevel
-from storage.db import Store
 
 log = logging.getLogger(__name__)
 
@@ -565,7 +564,6 @@ def core_commands() -> CommandTable:
 
 
 __all__ = [
-    "Store",
     "core_commands",
     "fetch_fundamentals",
     "fetch_quote",
