@@ -92,7 +92,7 @@ def alert_record(chat: ChatRef, alert: Alert) -> dict[str, object]:
     if alert.mention:
         record["user"] = alert.mention.key
     for key, value in alert.extra.items():
-        if key not in record and isinstance(value, (str, int, float)):
+        if key not in record and isinstance(value, (str, int, float, list)):
             record[key] = value
     return record
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 from datetime import date, datetime, timedelta
 
 from bot.core.clock import Clock
@@ -57,16 +58,18 @@ class PriceCheck:
         self.calendar = calendar
         self.clock = clock
         self.on_queued = on_queued
+        self.listeners: list[QuoteListener] = []  # features that watch the same quotes (baskets)
         self._splits_checked: dict[str, date] = {}
 
     async def run_once(self) -> CheckSummary:
         summary = CheckSummary()
         tickers = self.engine.tickers()
-        if not tickers:
+        extra = sorted({t for listener in self.listeners for t in listener.tickers()} - set(tickers))
+        if not tickers and not extra:
             return summary
         now = self.clock.now()
         try:
-            quotes = await self.market.quotes(tickers)
+            quotes = await self.market.quotes(tickers + extra)
         except MarketDataError as problem:
             log.warning("price check skipped: market data unavailable (%s)", type(problem).__name__)
             summary.error = str(problem) or type(problem).__name__
@@ -110,6 +113,11 @@ class PriceCheck:
             log.exception("price check: could not record the check; reloading rule state from storage")
             self.engine.load(await self.store.all_rules(), await self.store.ticker_states())
             raise
+        for listener in self.listeners:
+            try:
+                summary.queued += await listener.on_quotes(quotes, session=current, now=now)
+            except Exception:
+                log.exception("price check: %s failed on this check's quotes", type(listener).__name__)
         if summary.stale:
             log.info("price check: stale quotes for %s", ", ".join(summary.stale[:10]))
         if summary.queued and self.on_queued:
@@ -233,6 +241,18 @@ class PriceCheck:
             self.engine.replace_ticker(ticker, await self.store.rules_for_ticker(ticker), states.get(ticker))
             if notices and self.on_queued:
                 self.on_queued()
+
+
+class QuoteListener(Protocol):
+    """A feature that looks at each check's quotes (and may queue alerts of its own)."""
+
+    def tickers(self) -> Iterable[str]:
+        """Tickers it needs quotes for, besides those with rules."""
+        ...
+
+    async def on_quotes(self, quotes: dict[str, Quote], *, session: date, now: datetime) -> int:
+        """Look at the quotes; return how many deliveries it queued."""
+        ...
 
 
 @dataclass

@@ -286,6 +286,81 @@ class Store:
         row = await self._fetchone("SELECT dm FROM member_prefs WHERE platform = ? AND user_id = ?", (user.platform, user.user_id))
         return bool(row and row["dm"])
 
+    # -- baskets -------------------------------------------------------------------
+
+    async def set_basket(self, name: str, tickers: list[str], *, by: str, now: datetime) -> bool:
+        """Create or replace a basket; True if it is new. Its watch state starts afresh."""
+        async with self.transaction() as tx:
+            row = await (await tx.execute("SELECT 1 FROM baskets WHERE name = ?", (name,))).fetchone()
+            await tx.execute(
+                """INSERT INTO baskets (name, tickers, updated_by, updated_at) VALUES (?, ?, ?, ?)
+                   ON CONFLICT (name) DO UPDATE SET tickers = excluded.tickers, updated_by = excluded.updated_by,
+                       updated_at = excluded.updated_at""",
+                (name, " ".join(tickers), by, now.isoformat()),
+            )
+            await tx.execute("DELETE FROM basket_state WHERE name = ?", (name,))
+            return row is None
+
+    async def baskets(self) -> dict[str, list[str]]:
+        rows = await self._fetchall("SELECT name, tickers FROM baskets ORDER BY name")
+        return {r["name"]: r["tickers"].split() for r in rows}
+
+    async def delete_basket(self, name: str) -> bool:
+        async with self.transaction() as tx:
+            cur = await tx.execute("DELETE FROM baskets WHERE name = ?", (name,))
+            await tx.execute("DELETE FROM basket_watches WHERE name = ?", (name,))
+            await tx.execute("DELETE FROM basket_state WHERE name = ?", (name,))
+            return cur.rowcount > 0
+
+    async def watch_basket(self, chat: ChatRef, name: str, *, now: datetime) -> bool:
+        async with self.transaction() as tx:
+            cur = await tx.execute(
+                "INSERT OR IGNORE INTO basket_watches (platform, chat_id, chat_kind, name, created_at) VALUES (?, ?, ?, ?, ?)",
+                (chat.platform, chat.chat_id, chat.kind.value, name, now.isoformat()),
+            )
+            return cur.rowcount > 0
+
+    async def unwatch_basket(self, chat: ChatRef, name: str) -> bool:
+        async with self.transaction() as tx:
+            cur = await tx.execute(
+                "DELETE FROM basket_watches WHERE platform = ? AND chat_id = ? AND name = ?", (chat.platform, chat.chat_id, name)
+            )
+            return cur.rowcount > 0
+
+    async def basket_watchers(self, name: str) -> list[ChatRef]:
+        rows = await self._fetchall("SELECT platform, chat_id, chat_kind FROM basket_watches WHERE name = ? ORDER BY platform, chat_id", (name,))
+        return [ChatRef(r["platform"], r["chat_id"], ChatKind(r["chat_kind"])) for r in rows]
+
+    async def watched_baskets(self, chat: ChatRef | None = None) -> list[str]:
+        if chat is None:
+            rows = await self._fetchall("SELECT DISTINCT name FROM basket_watches ORDER BY name")
+        else:
+            rows = await self._fetchall(
+                "SELECT name FROM basket_watches WHERE platform = ? AND chat_id = ? ORDER BY name", (chat.platform, chat.chat_id)
+            )
+        return [r["name"] for r in rows]
+
+    async def basket_state(self, name: str) -> tuple[date | None, float | None]:
+        """(the session whose sell-off was told, the peak whose drawdown was told)."""
+        row = await self._fetchone("SELECT selloff_session, drawdown_peak FROM basket_state WHERE name = ?", (name,))
+        if row is None:
+            return None, None
+        return (date.fromisoformat(row["selloff_session"]) if row["selloff_session"] else None), row["drawdown_peak"]
+
+    async def record_basket_alerts(
+        self, name: str, *, selloff_session: date | None, drawdown_peak: float | None,
+        deliveries: Iterable[tuple[ChatRef, Alert, str]], now: datetime,
+    ) -> int:
+        """Remember what was told about a basket and queue it, in one transaction."""
+        async with self.transaction() as tx:
+            await tx.execute(
+                """INSERT INTO basket_state (name, selloff_session, drawdown_peak, updated_at) VALUES (?, ?, ?, ?)
+                   ON CONFLICT (name) DO UPDATE SET selloff_session = excluded.selloff_session,
+                       drawdown_peak = excluded.drawdown_peak, updated_at = excluded.updated_at""",
+                (name, selloff_session.isoformat() if selloff_session else None, drawdown_peak, now.isoformat()),
+            )
+            return await self._enqueue(tx, deliveries, now=now)
+
     # -- chats ---------------------------------------------------------------------
 
     async def set_chat_active(self, chat: ChatRef, active: bool, *, now: datetime, reason: str | None = None) -> bool:

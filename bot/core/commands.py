@@ -87,7 +87,7 @@ class Command:
                 remaining = []
                 if not text:
                     if arg.required:
-                        raise self.usage_error(f"{arg.name} is missing.")
+                        raise self.usage_error(f"{arg.name.capitalize()} is missing.")
                     values[arg.name] = None
                     continue
                 values[arg.name] = self._convert(arg, text)

@@ -73,6 +73,8 @@ def describe_alert(alert: Alert) -> AlertText:
 
 def alert_actions(alert: Alert) -> tuple[Action, ...]:
     """The buttons an alert carries: the primer, and for a rule, snooze and remove."""
+    if alert.kind in (AlertKind.BASKET_SELLOFF, AlertKind.BASKET_DRAWDOWN):
+        return (Action("Basket", "basket", (alert.ticker,)),)
     actions = [Action("Primer", "primer", (alert.ticker,))]
     if alert.rule_id is not None and alert.mention is not None:
         actions.append(Action("Snooze 1 day", "snooze", (str(alert.rule_id), "1")))
@@ -266,6 +268,21 @@ def _describe_generic(alert: Alert) -> tuple[str, list[str], Tone]:
     return str(title), [str(line) for line in lines], tone
 
 
+def _describe_basket(alert: Alert) -> tuple[str, list[str], Tone]:
+    members = ", ".join(f"{ticker} {pct(change)}" for ticker, change in alert.extra.get("members", []))
+    lines = []
+    if alert.kind is AlertKind.BASKET_SELLOFF:
+        title = f"Sell-off: the {alert.ticker} basket is down {abs(alert.change_pct or 0):.2f}% today"
+    else:
+        title = f"The {alert.ticker} basket is {alert.drawdown_pct or 0:.1f}% below its 52-week high"
+        lines.append(f"Today: {pct(alert.change_pct)} (equal-weight).")
+    if alert.kind is AlertKind.BASKET_SELLOFF and alert.drawdown_pct is not None:
+        lines.append(f"That is {alert.drawdown_pct:.1f}% below its 52-week high.")
+    lines.append(members)
+    lines.append(f"This chat watches the {alert.ticker} basket for falls of {plain_pct(alert.threshold_pct or 0)} or more.")
+    return title, lines, Tone.DOWN
+
+
 _DESCRIBERS = {
     AlertKind.PRICE_ABOVE: _describe_price,
     AlertKind.PRICE_BELOW: _describe_price,
@@ -278,4 +295,6 @@ _DESCRIBERS = {
     AlertKind.EARNINGS_DAY: _describe_earnings_day,
     AlertKind.EARNINGS_RECAP: _describe_earnings_recap,
     AlertKind.EARNINGS_MOVED: _describe_earnings_moved,
+    AlertKind.BASKET_SELLOFF: _describe_basket,
+    AlertKind.BASKET_DRAWDOWN: _describe_basket,
 }

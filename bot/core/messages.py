@@ -81,6 +81,8 @@ class AlertKind(StrEnum):
     EARNINGS_DAY = "earnings_day"
     EARNINGS_RECAP = "earnings_recap"
     EARNINGS_MOVED = "earnings_moved"
+    BASKET_SELLOFF = "basket_selloff"
+    BASKET_DRAWDOWN = "basket_drawdown"
 
 
 @dataclass(slots=True)
