@@ -130,6 +130,12 @@ class Store:
             else:
                 await self._conn.execute("COMMIT")
 
+    async def _write(self, sql: str, params: Iterable[object] = ()) -> bool:
+        """One statement in its own transaction; True if it changed a row."""
+        async with self.transaction() as tx:
+            cur = await tx.execute(sql, tuple(params))
+            return cur.rowcount > 0
+
     async def _fetchall(self, sql: str, params: Iterable[object] = ()) -> list[aiosqlite.Row]:
         async with self._conn.execute(sql, tuple(params)) as cur:
             return list(await cur.fetchall())
@@ -189,9 +195,10 @@ class Store:
         return _rule_from_row(row) if row else None
 
     async def delete_rule(self, rule_id: int) -> bool:
-        async with self.transaction() as tx:
-            cur = await tx.execute("DELETE FROM rules WHERE id = ?", (rule_id,))
-            return cur.rowcount > 0
+        return await self._write(
+            "DELETE FROM rules WHERE id = ?",
+            (rule_id,),
+        )
 
     async def member_rules(self, owner: UserRef) -> list[Rule]:
         rows = await self._fetchall(
@@ -233,27 +240,22 @@ class Store:
         return removed
 
     async def set_snooze(self, rule_id: int, until: datetime | None) -> None:
-        async with self.transaction() as tx:
-            await tx.execute("UPDATE rules SET snoozed_until = ? WHERE id = ?", (_dt_to_db(until), rule_id))
+        await self._write("UPDATE rules SET snoozed_until = ? WHERE id = ?", (_dt_to_db(until), rule_id))
 
     # -- watches -------------------------------------------------------------------
 
     async def add_watch(self, chat: ChatRef, ticker: str, *, now: datetime) -> bool:
         """Follow a ticker in a chat; False if the chat already followed it."""
-        async with self.transaction() as tx:
-            cur = await tx.execute(
-                "INSERT OR IGNORE INTO watches (platform, chat_id, chat_kind, ticker, created_at) VALUES (?, ?, ?, ?, ?)",
-                (chat.platform, chat.chat_id, chat.kind.value, ticker, now.isoformat()),
-            )
-            return cur.rowcount > 0
+        return await self._write(
+            "INSERT OR IGNORE INTO watches (platform, chat_id, chat_kind, ticker, created_at) VALUES (?, ?, ?, ?, ?)",
+            (chat.platform, chat.chat_id, chat.kind.value, ticker, now.isoformat()),
+        )
 
     async def remove_watch(self, chat: ChatRef, ticker: str) -> bool:
-        async with self.transaction() as tx:
-            cur = await tx.execute(
-                "DELETE FROM watches WHERE platform = ? AND chat_id = ? AND ticker = ?",
-                (chat.platform, chat.chat_id, ticker),
-            )
-            return cur.rowcount > 0
+        return await self._write(
+            "DELETE FROM watches WHERE platform = ? AND chat_id = ? AND ticker = ?",
+            (chat.platform, chat.chat_id, ticker),
+        )
 
     async def watchlist(self, chat: ChatRef) -> list[str]:
         rows = await self._fetchall(
@@ -313,19 +315,16 @@ class Store:
             return cur.rowcount > 0
 
     async def watch_basket(self, chat: ChatRef, name: str, *, now: datetime) -> bool:
-        async with self.transaction() as tx:
-            cur = await tx.execute(
-                "INSERT OR IGNORE INTO basket_watches (platform, chat_id, chat_kind, name, created_at) VALUES (?, ?, ?, ?, ?)",
-                (chat.platform, chat.chat_id, chat.kind.value, name, now.isoformat()),
-            )
-            return cur.rowcount > 0
+        return await self._write(
+            "INSERT OR IGNORE INTO basket_watches (platform, chat_id, chat_kind, name, created_at) VALUES (?, ?, ?, ?, ?)",
+            (chat.platform, chat.chat_id, chat.kind.value, name, now.isoformat()),
+        )
 
     async def unwatch_basket(self, chat: ChatRef, name: str) -> bool:
-        async with self.transaction() as tx:
-            cur = await tx.execute(
-                "DELETE FROM basket_watches WHERE platform = ? AND chat_id = ? AND name = ?", (chat.platform, chat.chat_id, name)
-            )
-            return cur.rowcount > 0
+        return await self._write(
+            "DELETE FROM basket_watches WHERE platform = ? AND chat_id = ? AND name = ?",
+            (chat.platform, chat.chat_id, name),
+        )
 
     async def basket_watchers(self, name: str) -> list[ChatRef]:
         rows = await self._fetchall("SELECT platform, chat_id, chat_kind FROM basket_watches WHERE name = ? ORDER BY platform, chat_id", (name,))
@@ -663,12 +662,10 @@ class Store:
             return row is None
 
     async def unsubscribe_earnings(self, chat: ChatRef, ticker: str) -> bool:
-        async with self.transaction() as tx:
-            cur = await tx.execute(
-                "DELETE FROM earnings_subscriptions WHERE platform = ? AND chat_id = ? AND ticker = ?",
-                (chat.platform, chat.chat_id, ticker),
-            )
-            return cur.rowcount > 0
+        return await self._write(
+            "DELETE FROM earnings_subscriptions WHERE platform = ? AND chat_id = ? AND ticker = ?",
+            (chat.platform, chat.chat_id, ticker),
+        )
 
     async def earnings_subscriptions(self, chat: ChatRef) -> list[tuple[str, int]]:
         """(ticker, days_before) for each ticker a chat is subscribed to, by ticker."""
