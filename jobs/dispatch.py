@@ -1,5 +1,9 @@
 """The outbox dispatcher: sends queued deliveries through their platform's adapter, once.
 
+A failing delivery is retried with backoff for about four hours (MAX_ATTEMPTS), then given up
+and logged, without holding back the chat's later deliveries; only flood control makes a
+chat's later deliveries wait.
+
 A delivery is marked sent only after the adapter returned; a crash in between means it
 goes out again on restart (at least once, never lost). One adapter failing does not stop
 the others: each delivery is tried on its own.
@@ -15,12 +19,13 @@ from enum import Enum
 
 from bot.adapters.base import Adapter, ChatUnavailable, RetryLater
 from bot.core.clock import Clock
-from bot.core.messages import Delivery
+from bot.core.messages import Delivery, fallback_of
 from storage.db import Store
 
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF_SECONDS = 900.0
+MAX_ATTEMPTS = 20  # 5 s, 10 s, ... then every 15 minutes: about four hours in all, then given up
 
 
 def backoff_seconds(attempts: int) -> float:
@@ -30,7 +35,8 @@ def backoff_seconds(attempts: int) -> float:
 
 class _Outcome(Enum):
     SENT = "sent"
-    WAIT = "wait"  # not now: flood control or a failure being retried
+    WAIT = "wait"  # flood control: this chat must wait
+    FAILED = "failed"  # this delivery failed; retried with backoff until MAX_ATTEMPTS
     GONE = "gone"  # the chat cannot receive messages any more
 
 
@@ -85,12 +91,14 @@ class Dispatcher:
                 if outcome is _Outcome.SENT:
                     sent += 1
                     continue
+                if outcome is _Outcome.FAILED:
+                    continue  # this one is retried later; the chat's next ones need not wait for it
                 if outcome is _Outcome.WAIT:
-                    # the rest of this chat waits as long as the one that was refused
+                    # flood control: the rest of this chat waits as long as the one that was refused
                     retry_at = await self.store.next_attempt_at(delivery.id)
                     for later in deliveries[index + 1 :]:
                         await self.store.mark_retry(later.id, at=retry_at, error="waiting behind an earlier delivery", count=False)
-                break  # GONE: the chat's pending deliveries were all marked dead; FAILED: keep order, retry later
+                break  # GONE: the chat's pending deliveries were all marked dead (or sent elsewhere)
             return sent
 
     async def _deliver(self, delivery: Delivery) -> _Outcome:
@@ -106,13 +114,22 @@ class Dispatcher:
             await self.store.set_chat_active(delivery.chat, False, now=now, reason=str(gone)[:200])
             await self.store.mark_dead(delivery.id, error=str(gone))
             log.warning("chat %s is unavailable (%s): its deliveries stop until it talks to the bot again", delivery.chat.key, gone)
+            fallback = fallback_of(delivery.alert)
+            if fallback is not None:  # a direct message the member cannot receive goes where the alert was set
+                chat, alert = fallback
+                await self.store.enqueue([(chat, alert, f"fallback:{delivery.id}")], now=now)
+                self.notify()
             return _Outcome.GONE
         except Exception as problem:  # a failing adapter must not stop the others
+            if delivery.attempts + 1 >= MAX_ATTEMPTS:
+                await self.store.mark_dead(delivery.id, error=f"gave up after {MAX_ATTEMPTS} attempts: {problem!r}")
+                log.error("delivery %d to %s failed %d times (%s); giving up", delivery.id, delivery.chat.key, MAX_ATTEMPTS, type(problem).__name__)
+                return _Outcome.FAILED
             delay = backoff_seconds(delivery.attempts)
             retry_at = now + timedelta(seconds=delay)
             await self.store.mark_retry(delivery.id, at=retry_at, error=repr(problem))
             log.warning("delivery %d to %s failed (%s); retrying in %.0f s", delivery.id, delivery.chat.key, type(problem).__name__, delay)
-            return _Outcome.WAIT
+            return _Outcome.FAILED
         await self.store.mark_sent(delivery.id, now=self.clock.now())
         if self.on_delivered:
             self.on_delivered(delivery)

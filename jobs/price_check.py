@@ -16,8 +16,8 @@ from datetime import date, datetime, timedelta
 from bot.core.clock import Clock
 from bot.core.describe import money
 from bot.core.engine import CheckResult, Firing, RuleEngine
-from bot.core.messages import Alert, AlertKind
-from bot.core.models import ChatRef, RuleSource, direct_chat
+from bot.core.messages import Alert, AlertKind, with_fallback
+from bot.core.models import ChatRef, RuleSource, direct_chat, direct_user_id
 from bot.market.base import MarketData, MarketDataError, Quote, Split
 from bot.market.calendar import MarketCalendar
 from storage.db import Store
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 PEAK_LOOKBACK_DAYS = 365
 SWEEP_FAILURE_BUDGET = 3
-JUMP_LOG_LIMIT = math.log(1.3)
+JUMP_LOG_LIMIT = math.log(1.15)
 
 
 @dataclass
@@ -60,6 +60,8 @@ class PriceCheck:
         self.on_queued = on_queued
         self.listeners: list[QuoteListener] = []  # features that watch the same quotes (baskets)
         self._splits_checked: dict[str, date] = {}
+        # the session each ticker was last checked in (commands may move the engine's own state)
+        self._checked: dict[str, date] = {t: st.session for t in engine.tickers() if (st := engine.state(t)) and st.session}
 
     async def run_once(self) -> CheckSummary:
         summary = CheckSummary()
@@ -87,8 +89,9 @@ class PriceCheck:
             if quote.session < current or (state and state.session and quote.session < state.session):
                 summary.stale.append(ticker)  # a quote from an earlier session: no data, never an alert
                 continue
-            if state and state.session and quote.session > state.session:
-                await self._apply_splits(ticker, quote, summary)
+            last_checked = self._checked.get(ticker)
+            if last_checked is not None and quote.session > last_checked:
+                await self._apply_splits(ticker, quote, summary, since=last_checked)
                 state = self.engine.state(ticker)
                 if state is not None and unexplained_jump(state.last_price, quote.prev_close):
                     if not await self._explain_jump(ticker, quote, summary, results):
@@ -96,12 +99,16 @@ class PriceCheck:
                     state = self.engine.state(ticker)
             await self._seed_peak(ticker, quote.session)
             result = self.engine.evaluate(quote, now=now)
+            self._checked[ticker] = quote.session
             results.append(result)
             summary.checked += 1
             for firing in merge_watch_firings(result.firings):
                 summary.alerts += 1
                 for chat in await self._destinations(firing, lookups):
-                    deliveries.append((chat, firing.alert, _dedupe_key(firing, chat)))
+                    alert = firing.alert
+                    if direct_user_id(chat) is not None and firing.rule.chat is not None:
+                        alert = with_fallback(alert, firing.rule.chat)  # if the direct chat refuses us
+                    deliveries.append((chat, alert, _dedupe_key(firing, chat)))
         armed: dict[int, bool | None] = {}
         for result in results:
             armed.update(result.armed_changes)
@@ -132,7 +139,10 @@ class PriceCheck:
                 if owner.key not in lookups.direct:
                     lookups.direct[owner.key] = await self.store.wants_direct_delivery(owner)
                 if lookups.direct[owner.key]:
-                    return [direct_chat(owner)]  # the member asked for direct messages (/dm on)
+                    direct = direct_chat(owner)  # the member asked for direct messages (/dm on)
+                    if await self.store.is_chat_active(direct) or rule.chat is None:
+                        return [direct]
+                    # the direct chat refused us (never opened, or blocked): back to where it was set
             return [rule.chat] if rule.chat else []
         if rule.ticker not in lookups.watchers:
             lookups.watchers[rule.ticker] = await self.store.watchers(rule.ticker)
@@ -143,7 +153,7 @@ class PriceCheck:
         noise: most likely a split the provider's split list has not shown us. Returns True
         when the ticker may be checked now."""
         self._splits_checked.pop(ticker, None)  # ask again
-        await self._apply_splits(ticker, quote, summary)
+        await self._apply_splits(ticker, quote, summary, since=self._checked[ticker])
         state = self.engine.state(ticker)
         if state is not None and not unexplained_jump(state.last_price, quote.prev_close):
             return True  # a split explained it and was applied
@@ -155,6 +165,7 @@ class PriceCheck:
         log.warning("price check: %s jumped from %.4g to a previous close of %.4g with no split listed; its new price is taken as a baseline without alerts", ticker, state.last_price if state else 0, quote.prev_close or 0)
         summary.suspect.append(ticker)
         results.append(self.engine.rebase(quote))
+        self._checked[ticker] = quote.session
         return False
 
     async def _seed_peak(self, ticker: str, session: date) -> None:
@@ -175,8 +186,8 @@ class PriceCheck:
         applied: list[Split] = []
         failures = 0
         for ticker in self.engine.tickers():
-            state = self.engine.state(ticker)
-            if state is None or state.session is None or self._splits_checked.get(ticker) == day:
+            since = self._checked.get(ticker)
+            if since is None or self._splits_checked.get(ticker) == day:
                 continue
             try:
                 splits = await self.market.splits(ticker)
@@ -188,17 +199,15 @@ class PriceCheck:
                 continue
             self._splits_checked[ticker] = day
             for split in splits:
-                if state.session < split.day <= day and not await self.store.split_applied(ticker, split.day):
+                if since < split.day <= day and not await self.store.split_applied(ticker, split.day):
                     await self._apply_split(ticker, split, at=self.clock.now(), price=None)
                     applied.append(split)
         return applied
 
-    async def _apply_splits(self, ticker: str, quote: Quote, summary: CheckSummary) -> None:
-        """Rescale a ticker's levels and rules on a split's effective date, and tell its chats
-        (normally done by the morning sweep; this catches what it missed)."""
-        state = self.engine.state(ticker)
-        if state is None or state.session is None or quote.session <= state.session:
-            return
+    async def _apply_splits(self, ticker: str, quote: Quote, summary: CheckSummary, *, since: date) -> None:
+        """Rescale a ticker's levels and rules for splits effective after `since` (the session
+        last checked) up to the quote's, and tell its chats. The morning sweep normally did
+        it already; this catches what it missed."""
         if self._splits_checked.get(ticker) == quote.session:
             return
         try:
@@ -208,7 +217,7 @@ class PriceCheck:
             return
         self._splits_checked[ticker] = quote.session
         for split in splits:
-            if not state.session < split.day <= quote.session:
+            if not since < split.day <= quote.session:
                 continue
             if await self.store.split_applied(ticker, split.day):
                 continue
@@ -265,7 +274,8 @@ class _Lookups:
 
 def unexplained_jump(last_price: float | None, prev_close: float | None) -> bool:
     """Whether our last price and the provider's previous close are too far apart to be the
-    same close seen twice (more than 30 % either way)."""
+    same close seen twice (more than 15 % either way: a 5-for-4 split is 25 %, while the
+    close we saw and the provider's differ by a few percent at most)."""
     if not last_price or not prev_close:
         return False
     return abs(math.log(last_price / prev_close)) > JUMP_LOG_LIMIT

@@ -70,3 +70,14 @@ async def test_basket_commands(make_harness) -> None:
     assert "no longer follows the basket ai-semis" in await desk.say("/unwatchbasket ai-semis")
     assert "Basket ai-semis removed" in await desk.say("/clearbasket ai-semis", user=ANALYST)
     assert "No baskets yet." in await desk.say("/basket")
+
+
+async def test_a_basket_drawdown_is_said_once_per_peak_over_months() -> None:
+    data = real_data()
+    out = io.StringIO()
+    script = ["/setbasket ai-semis " + " ".join(SEMIS), "/watchbasket ai-semis"]
+    await run_replay(Config(), data_dir=data, start=date(2025, 1, 27), end=date(2025, 5, 15), script=script, jsonl=True, out=out)
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [r["at"][:10] for r in records if r["kind"] == "basket_drawdown"] == ["2025-01-27"]
+    selloff_days = [r["at"][:10] for r in records if r["kind"] == "basket_selloff"]
+    assert len(selloff_days) == len(set(selloff_days))  # at most once a session

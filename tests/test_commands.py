@@ -232,3 +232,8 @@ async def test_dm_preference_is_per_member(chat: Harness) -> None:
     assert not await chat.app.store.wants_direct_delivery(BOB)
     assert "Your alerts now come in the chat where you set each one." in await chat.say("/dm off", user=ALICE)
     assert not await chat.app.store.wants_direct_delivery(ALICE)
+
+
+async def test_snooze_for_zero_days_is_refused(chat: Harness) -> None:
+    await chat.say("/alert NVDA below 120")
+    assert "Snooze for 1 to 30 days" in await chat.say("/snooze 1 0")

@@ -187,3 +187,48 @@ def test_analyst_level_fires_in_the_direction_it_was_set() -> None:
     assert firing.alert.kind is AlertKind.ANALYST_LEVEL
     assert firing.alert.direction == "up"
     assert firing.alert.mention is None
+
+
+def test_a_new_ticker_takes_the_creation_price_as_baseline_so_the_first_check_sees_a_crossing() -> None:
+    engine = RuleEngine()
+    below = rule(RuleKind.BELOW, 130)
+    assert engine.prepare(below, quote(142.62, session=DAY1)) is None  # armed: 142.62 is above
+    engine.add(below)
+    assert fired(engine, 118.42, session=DAY2) == [below.id]  # the first check ever, after a gap down
+
+
+def test_a_move_rule_set_after_the_days_extreme_waits_for_the_next_session() -> None:
+    engine = RuleEngine()
+    engine.add(rule(RuleKind.MOVE, 50))  # some other rule, so the ticker is checked
+    fired(engine, 88)  # -12 % at the open
+    fired(engine, 97)  # recovered to -3 %
+    late = rule(RuleKind.MOVE, 10)
+    assert engine.prepare(late, quote(97)) == pytest.approx(-12)  # the session's largest fall already met it
+    engine.add(late)
+    assert fired(engine, 85) == []  # -15 % later the same session: said at creation, not now
+    assert fired(engine, 89, session=DAY2) == [late.id]  # the next session
+
+
+def test_a_move_rule_met_in_a_session_the_engine_has_not_started_stays_quiet_in_it() -> None:
+    engine = RuleEngine()
+    engine.add(rule(RuleKind.MOVE, 50))
+    fired(engine, 99, session=DAY1)
+    late = rule(RuleKind.MOVE, 10)
+    assert engine.prepare(late, quote(85, session=DAY2)) == pytest.approx(-15)  # set mid-session, before DAY2's first check
+    engine.add(late)
+    assert fired(engine, 84, session=DAY2) == []
+    assert fired(engine, 88, session=DAY3) == [late.id]
+
+
+def test_a_drawdown_rule_set_after_the_deepest_point_waits_for_a_new_peak() -> None:
+    engine = RuleEngine()
+    engine.add(rule(RuleKind.DRAWDOWN, 90, direction=Direction.DOWN))
+    engine.seed_peak("NVDA", 150.0)
+    fired(engine, 120)  # 20 % below the peak
+    fired(engine, 140)  # back to 6.7 %
+    late = rule(RuleKind.DRAWDOWN, 15, direction=Direction.DOWN)
+    assert engine.prepare(late, quote(140)) == pytest.approx(20.0)
+    engine.add(late)
+    assert fired(engine, 125, session=DAY2) == []  # 16.7 %, but 20 % was already reached from this peak
+    fired(engine, 151, session=DAY3)  # a new peak
+    assert fired(engine, 128, session=date(2025, 1, 30)) == [late.id]

@@ -182,3 +182,19 @@ async def test_the_morning_sweep_applies_a_split_before_the_open(make_harness) -
     delivered = await desk.at(ny(SPLIT_DAY, 10))
     assert [a.kind.value for _, a in delivered] == ["split"]  # the sweep's notice; no false alert
     assert calls == ["NVDA"]  # the checks did not ask again
+
+
+def test_the_jump_guard_catches_a_five_for_four_split_but_not_a_days_noise() -> None:
+    from jobs.price_check import unexplained_jump
+
+    assert unexplained_jump(100.0, 80.0)  # a 5-for-4 split nobody told us about
+    assert unexplained_jump(1208.88, 120.888)
+    assert not unexplained_jump(100.0, 96.0)  # the close we saw vs the provider's: a few percent at most
+    assert not unexplained_jump(None, 96.0)
+
+
+async def test_an_alert_set_on_a_weekend_for_a_ticker_never_checked_fires_on_monday(make_harness) -> None:
+    chat = await make_harness(DEMO_DATA, ny(date(2025, 1, 25), 12))  # Saturday
+    await chat.say("/alert NVDA below 130")
+    alerts = await chat.at(ny(MONDAY, 10))
+    assert [(a.ticker, a.kind.value) for _, a in alerts] == [("NVDA", "price_below")]

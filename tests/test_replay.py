@@ -67,7 +67,7 @@ async def test_replay_skips_the_market_holiday_of_2025_01_09(calendar) -> None:
     data = real_data()
     records = await replay_jsonl(data, date(2025, 1, 7), date(2025, 1, 10), ["/alert NVDA move 0.1"])
     days = sorted({str(r["at"])[:10] for r in records})
-    assert days == ["2025-01-08", "2025-01-10"]  # not the 9th (closed); the 7th's move had begun when the alert was set
+    assert days == ["2025-01-07", "2025-01-08", "2025-01-10"]  # not the 9th: the market was closed
 
 
 async def test_the_demo_shows_the_sell_off_from_the_seeds() -> None:

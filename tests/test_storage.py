@@ -286,3 +286,58 @@ async def test_flood_control_holds_the_rest_of_that_chat_in_order(tmp_path: Path
         assert adapter.sent == [1, 2]
     finally:
         await store.close()
+
+
+async def test_a_delivery_that_always_fails_is_given_up_and_does_not_hold_the_others(tmp_path: Path) -> None:
+    from jobs.dispatch import MAX_ATTEMPTS
+
+    clock = ReplayClock(NOW)
+    store = await Store.open(tmp_path / "db.sqlite3")
+    try:
+        await store.enqueue([(CHAT, alert(1), "bad"), (CHAT, alert(2), "good")], now=NOW)
+
+        class RefusesOne(Recorder):
+            async def send_alert(self, chat: ChatRef, alert: Alert) -> None:
+                if alert.rule_id == 1:
+                    raise ValueError("400 Bad Request: invalid form body")
+                await super().send_alert(chat, alert)
+
+        adapter = RefusesOne()
+        dispatcher = Dispatcher(store, {"console": adapter}, clock)
+        assert await dispatcher.drain_once() == 1
+        assert adapter.sent == [2]  # not held behind the failing one
+        for quarter in range(1, 6 * 4 + 1):  # drains every 15 minutes for 6 hours
+            clock.set(NOW + timedelta(minutes=15 * quarter))
+            await dispatcher.drain_once()
+        counts = await store.outbox_counts()
+        assert (counts.pending, counts.sent, counts.dead) == (0, 1, 1)
+        assert MAX_ATTEMPTS >= 10
+    finally:
+        await store.close()
+
+
+async def test_a_direct_message_the_member_cannot_receive_goes_to_the_chat_it_was_set_in(tmp_path: Path) -> None:
+    from bot.core.messages import with_fallback
+    from bot.core.models import ChatKind, direct_chat
+
+    clock = ReplayClock(NOW)
+    store = await Store.open(tmp_path / "db.sqlite3")
+    try:
+        member = UserRef("console", "alice", "Alice")
+        group = ChatRef("console", "group-1", ChatKind.GROUP)
+        await store.enqueue([(direct_chat(member), with_fallback(alert(1), group), "dm")], now=NOW)
+        delivered: list[tuple[str, Alert]] = []
+
+        class NoDirectChat(Recorder):
+            async def send_alert(self, chat: ChatRef, alert: Alert) -> None:
+                if chat.chat_id.startswith("user:"):
+                    raise ChatUnavailable("Forbidden: bot can't initiate conversation with a user")
+                delivered.append((chat.chat_id, alert))
+
+        dispatcher = Dispatcher(store, {"console": NoDirectChat()}, clock)
+        await dispatcher.drain_once()
+        await dispatcher.drain_once()
+        assert [(chat, a.rule_id) for chat, a in delivered] == [("group-1", 1)]
+        assert "fallback_chat" not in delivered[0][1].extra
+    finally:
+        await store.close()

@@ -21,7 +21,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from bot.core.messages import Alert, AlertKind
 from bot.core.models import Direction, Rule, RuleKind, RuleSource, TickerState
@@ -113,6 +113,7 @@ class RuleEngine:
         self._states: dict[str, TickerState] = {}
         self._ticker_of: dict[int, str] = {}
         self._pending_armed: dict[str, dict[int, bool | None]] = {}  # changes made outside a check
+        self._quiet_moves: dict[int, date] = {}  # move rules already met in a session not yet started here
 
     # -- the index -----------------------------------------------------------------
 
@@ -230,6 +231,40 @@ class RuleEngine:
             state.peak = peak
             state.max_drawdown_pct = 0.0
 
+    def prepare(self, rule: Rule, quote: Quote) -> float | None:
+        """Set a new rule's armed flag from where its ticker stands, before `add`.
+
+        Returns the figure that already meets the rule (the price, the session's largest
+        move, or the deepest drawdown since the peak), in which case the rule waits: for
+        the next crossing, the next session, or a new peak. Also gives a ticker the engine
+        has never checked the quote's price as its baseline, so that the first check sees
+        a crossing that happened since.
+        """
+        state = self._states.setdefault(rule.ticker, TickerState(rule.ticker))
+        if state.last_price is None:
+            state.last_price = quote.price
+        met: float | None = None
+        if is_price_rule(rule):
+            met = quote.price if condition_holds(rule, quote.price) else None
+        elif rule.kind is RuleKind.MOVE:
+            same = state.session == quote.session
+            change = quote.change_pct or 0.0
+            up = max(state.max_up_pct if same else 0.0, change)
+            down = max(state.max_down_pct if same else 0.0, -change)
+            if rule.direction in (Direction.UP, Direction.EITHER) and up >= rule.threshold:
+                met = up
+            elif rule.direction in (Direction.DOWN, Direction.EITHER) and down >= rule.threshold:
+                met = -down
+            if met is not None and not same:
+                self._quiet_moves[rule.id] = quote.session  # stays quiet when that session starts here
+        elif rule.kind is RuleKind.DRAWDOWN:
+            peak = max(state.peak or quote.price, quote.price)
+            now_deep = (1 - quote.price / peak) * 100
+            deepest = max(state.max_drawdown_pct if state.peak == peak else 0.0, now_deep)
+            met = deepest if deepest >= rule.threshold else None
+        rule.armed = met is None
+        return met
+
     def start_session(self, quote: Quote) -> None:
         """Move a ticker to the quote's session: reset the day's extremes and re-arm move rules."""
         state = self._states.setdefault(quote.ticker, TickerState(quote.ticker))
@@ -242,10 +277,12 @@ class RuleEngine:
         if book is None:
             return
         pending = self._pending_armed.setdefault(quote.ticker, {})
-        for rule_id in book.fired_moves:
+        for rule_id in list(book.fired_moves):
+            if self._quiet_moves.pop(rule_id, None) == quote.session:
+                continue  # set during this session after it had already moved enough
             book.rules[rule_id].armed = True
             pending[rule_id] = True
-        book.fired_moves.clear()
+            book.fired_moves.discard(rule_id)
 
     def rebase(self, quote: Quote) -> CheckResult:
         """Take a quote as the ticker's new baseline without firing anything, after a jump

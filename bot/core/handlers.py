@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.core.commands import Access, Arg, ArgKind, Command, CommandTable, parse_number
 from bot.core.describe import market_time, money, pct, plain_pct
-from bot.core.engine import condition_holds, is_rising
+from bot.core.engine import is_rising
 from bot.core.errors import UserError
 from bot.core.messages import Field, Reply, Tone
 from bot.core.models import Direction, LevelName, Rule, RuleKind, RuleSource
@@ -97,35 +97,19 @@ async def seed_peak_if_needed(context: Context, ticker: str) -> None:
 
 
 def initial_state(context: Context, rule: Rule, quote: Quote | None) -> str | None:
-    """Set a new rule's armed flag from the current price; return a sentence if it already holds."""
+    """Set a new rule's armed flag from where its ticker stands; return a sentence if it already holds."""
     if quote is None:
         rule.armed = None if rule.kind in (RuleKind.ABOVE, RuleKind.BELOW, RuleKind.CROSS) else True
         return None
-    engine = context.engine
-    if rule.kind in (RuleKind.ABOVE, RuleKind.BELOW, RuleKind.CROSS):
-        holds = condition_holds(rule, quote.price)
-        rule.armed = not holds
-        if holds:
-            side = "above" if is_rising(rule) else "below"
-            return f"{rule.ticker} is already {side} {money(rule.threshold)} ({money(quote.price)}), so this alert waits for the next crossing."
+    met = context.engine.prepare(rule, quote)
+    if met is None:
         return None
     if rule.kind is RuleKind.MOVE:
-        engine.start_session(quote)
-        change = quote.change_pct or 0.0
-        hit = (rule.direction in (Direction.UP, Direction.EITHER) and change >= rule.threshold) or (
-            rule.direction in (Direction.DOWN, Direction.EITHER) and -change >= rule.threshold
-        )
-        rule.armed = not hit
-        if hit:
-            return f"{rule.ticker} has already moved {pct(change)} this session, so this alert starts with the next session."
-        return None
-    state = engine.state(rule.ticker)
-    peak = max(state.peak or quote.price, quote.price) if state else quote.price
-    drawdown = (1 - quote.price / peak) * 100
-    rule.armed = drawdown < rule.threshold
-    if not rule.armed:
-        return f"{rule.ticker} is already {drawdown:.1f}% below its peak of {money(peak)}, so this alert waits for a new peak."
-    return None
+        return f"{rule.ticker} has already moved {pct(met)} in the session of {quote.session.isoformat()}, so this alert starts with the next session."
+    if rule.kind is RuleKind.DRAWDOWN:
+        return f"{rule.ticker} has already been {met:.1f}% below its peak, so this alert waits for a new peak."
+    side = "above" if is_rising(rule) else "below"
+    return f"{rule.ticker} is already {side} {money(rule.threshold)} ({money(quote.price)}), so this alert waits for the next crossing."
 
 
 async def add_rule(context: Context, rule: Rule) -> Rule:
@@ -258,7 +242,7 @@ async def unalert_command(context: Context, invocation: Invocation, values: dict
 
 async def snooze_command(context: Context, invocation: Invocation, values: dict[str, Any]) -> Reply:
     rule = await _own_rule(context, invocation, values["id"])
-    days = values.get("days") or 1
+    days = 1 if values.get("days") is None else values["days"]
     if not 1 <= days <= 30:
         raise UserError("Snooze for 1 to 30 days, like /snooze 12 1.")
     until = context.clock.now() + timedelta(days=days)

@@ -65,6 +65,12 @@ def direct_user_id(chat: ChatRef) -> str | None:
     return chat.chat_id[len(DIRECT_PREFIX) :] if chat.chat_id.startswith(DIRECT_PREFIX) else None
 
 
+def chat_from_key(key: str, kind: str = "private") -> ChatRef:
+    """The ChatRef of a `ChatRef.key` ("platform:chat_id")."""
+    platform, _, chat_id = key.partition(":")
+    return ChatRef(platform, chat_id, ChatKind(kind))
+
+
 @dataclass(frozen=True, slots=True)
 class UserRef:
     platform: str

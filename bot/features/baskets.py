@@ -140,10 +140,12 @@ class BasketDesk:
         a drawdown from the peak (once per peak), together when they come together."""
         alerts = self.app.config.alerts
         store = self.app.store
-        told_session, told_peak = await store.basket_state(name)
+        told_session, told_peak = await store.basket_state(name)  # told_peak: a drawdown was told, not yet re-armed
         selloff = reading.change_pct <= -alerts.selloff_pct and told_session != session
-        drawdown = reading.drawdown_pct >= alerts.drawdown_pct and (told_peak is None or abs(told_peak - reading.peak) > 1e-9)
+        drawdown = reading.drawdown_pct >= alerts.drawdown_pct and told_peak is None
         if not selloff and not drawdown:
+            if told_peak is not None and reading.drawdown_pct <= 0:  # a new high re-arms the drawdown alert
+                await store.record_basket_alerts(name, selloff_session=told_session, drawdown_peak=None, deliveries=[], now=now)
             return 0
         alert = Alert(
             kind=AlertKind.BASKET_SELLOFF if selloff else AlertKind.BASKET_DRAWDOWN,
@@ -156,7 +158,7 @@ class BasketDesk:
             extra={"members": [[t, round(c, 4)] for t, c in reading.members], "level": round(reading.level, 4), "peak_level": round(reading.peak, 4)},
         )
         chats = await store.basket_watchers(name)
-        key = f"{alert.kind.value}:{name}:{session.isoformat() if selloff else f'{reading.peak:.6f}'}"
+        key = f"{alert.kind.value}:{name}:{session.isoformat()}"
         queued = await store.record_basket_alerts(
             name,
             selloff_session=session if selloff else told_session,

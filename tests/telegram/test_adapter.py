@@ -287,7 +287,7 @@ def _card_table() -> CommandTable:
 
 
 async def test_a_reply_with_an_image_is_sent_as_a_photo(make_world: Any, api: FakeBotApi) -> None:
-    world = await make_world(commands=_card_table())
+    await make_world(commands=_card_table())
     mark = api.mark()
     message_id = api.push_command("/card", chat_id=801, user_id=801)
     photo = await api.wait_for("sendPhoto", after=mark)
