@@ -106,18 +106,19 @@ class Dispatcher:
         now = self.clock.now()
         try:
             await adapter.send_alert(delivery.chat, delivery.alert)
-        except RetryLater as wait:
-            await self.store.mark_retry(delivery.id, at=now + timedelta(seconds=wait.retry_after), error=f"retry after {wait.retry_after}s")
+        except RetryLater as wait:  # flood control is not a failure: it does not count toward MAX_ATTEMPTS
+            await self.store.mark_retry(delivery.id, at=now + timedelta(seconds=wait.retry_after), error=f"retry after {wait.retry_after}s", count=False)
             log.warning("delivery %d to %s: asked to wait %.1f s", delivery.id, delivery.chat.key, wait.retry_after)
             return _Outcome.WAIT
         except ChatUnavailable as gone:
+            # direct messages the member cannot receive go where each alert was set
+            waiting = [delivery, *(d for d in await self.store.pending_for_chat(delivery.chat) if d.id != delivery.id)]
+            rerouted = [(chat, alert, f"fallback:{d.id}") for d in waiting if (found := fallback_of(d.alert)) for chat, alert in [found]]
             await self.store.set_chat_active(delivery.chat, False, now=now, reason=str(gone)[:200])
             await self.store.mark_dead(delivery.id, error=str(gone))
             log.warning("chat %s is unavailable (%s): its deliveries stop until it talks to the bot again", delivery.chat.key, gone)
-            fallback = fallback_of(delivery.alert)
-            if fallback is not None:  # a direct message the member cannot receive goes where the alert was set
-                chat, alert = fallback
-                await self.store.enqueue([(chat, alert, f"fallback:{delivery.id}")], now=now)
+            if rerouted:
+                await self.store.enqueue(rerouted, now=now)
                 self.notify()
             return _Outcome.GONE
         except Exception as problem:  # a failing adapter must not stop the others

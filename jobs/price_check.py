@@ -60,8 +60,6 @@ class PriceCheck:
         self.on_queued = on_queued
         self.listeners: list[QuoteListener] = []  # features that watch the same quotes (baskets)
         self._splits_checked: dict[str, date] = {}
-        # the session each ticker was last checked in (commands may move the engine's own state)
-        self._checked: dict[str, date] = {t: st.session for t in engine.tickers() if (st := engine.state(t)) and st.session}
 
     async def run_once(self) -> CheckSummary:
         summary = CheckSummary()
@@ -89,9 +87,9 @@ class PriceCheck:
             if quote.session < current or (state and state.session and quote.session < state.session):
                 summary.stale.append(ticker)  # a quote from an earlier session: no data, never an alert
                 continue
-            last_checked = self._checked.get(ticker)
-            if last_checked is not None and quote.session > last_checked:
-                await self._apply_splits(ticker, quote, summary, since=last_checked)
+            last_session = state.session if state else None  # the last check's, or the baseline's
+            if last_session is not None and quote.session > last_session:
+                await self._apply_splits(ticker, quote, summary, since=last_session)
                 state = self.engine.state(ticker)
                 if state is not None and unexplained_jump(state.last_price, quote.prev_close):
                     if not await self._explain_jump(ticker, quote, summary, results):
@@ -99,7 +97,6 @@ class PriceCheck:
                     state = self.engine.state(ticker)
             await self._seed_peak(ticker, quote.session)
             result = self.engine.evaluate(quote, now=now)
-            self._checked[ticker] = quote.session
             results.append(result)
             summary.checked += 1
             for firing in merge_watch_firings(result.firings):
@@ -153,7 +150,8 @@ class PriceCheck:
         noise: most likely a split the provider's split list has not shown us. Returns True
         when the ticker may be checked now."""
         self._splits_checked.pop(ticker, None)  # ask again
-        await self._apply_splits(ticker, quote, summary, since=self._checked[ticker])
+        since = state.session if (state := self.engine.state(ticker)) and state.session else quote.session
+        await self._apply_splits(ticker, quote, summary, since=since)
         state = self.engine.state(ticker)
         if state is not None and not unexplained_jump(state.last_price, quote.prev_close):
             return True  # a split explained it and was applied
@@ -165,7 +163,6 @@ class PriceCheck:
         log.warning("price check: %s jumped from %.4g to a previous close of %.4g with no split listed; its new price is taken as a baseline without alerts", ticker, state.last_price if state else 0, quote.prev_close or 0)
         summary.suspect.append(ticker)
         results.append(self.engine.rebase(quote))
-        self._checked[ticker] = quote.session
         return False
 
     async def _seed_peak(self, ticker: str, session: date) -> None:
@@ -186,7 +183,8 @@ class PriceCheck:
         applied: list[Split] = []
         failures = 0
         for ticker in self.engine.tickers():
-            since = self._checked.get(ticker)
+            state = self.engine.state(ticker)
+            since = state.session if state else None
             if since is None or self._splits_checked.get(ticker) == day:
                 continue
             try:

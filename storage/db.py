@@ -163,8 +163,8 @@ class Store:
             cur = await tx.execute(
                 """INSERT INTO rules (ticker, kind, threshold, direction, source, owner_platform, owner_id,
                        owner_name, chat_platform, chat_id, chat_kind, level_name, note, armed, snoozed_until, created_at,
-                       multiple, basis)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                       multiple, basis, met_session)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (
                     rule.ticker,
                     rule.kind.value,
@@ -184,6 +184,7 @@ class Store:
                     now.isoformat(),
                     rule.multiple,
                     rule.basis,
+                    rule.met_session.isoformat() if rule.met_session else None,
                 ),
             )
             rule.id = int(cur.lastrowid or 0)
@@ -339,24 +340,25 @@ class Store:
             )
         return [r["name"] for r in rows]
 
-    async def basket_state(self, name: str) -> tuple[date | None, float | None]:
-        """(the session whose sell-off was told, the peak whose drawdown was told)."""
-        row = await self._fetchone("SELECT selloff_session, drawdown_peak FROM basket_state WHERE name = ?", (name,))
+    async def basket_state(self, name: str) -> tuple[date | None, date | None]:
+        """(the session whose sell-off was told, the day of the peak whose drawdown was told)."""
+        row = await self._fetchone("SELECT selloff_session, drawdown_peak_day FROM basket_state WHERE name = ?", (name,))
         if row is None:
             return None, None
-        return (date.fromisoformat(row["selloff_session"]) if row["selloff_session"] else None), row["drawdown_peak"]
+        return _day(row["selloff_session"]), _day(row["drawdown_peak_day"])
 
     async def record_basket_alerts(
-        self, name: str, *, selloff_session: date | None, drawdown_peak: float | None,
+        self, name: str, *, selloff_session: date | None, drawdown_peak_day: date | None,
         deliveries: Iterable[tuple[ChatRef, Alert, str]], now: datetime,
     ) -> int:
         """Remember what was told about a basket and queue it, in one transaction."""
         async with self.transaction() as tx:
             await tx.execute(
-                """INSERT INTO basket_state (name, selloff_session, drawdown_peak, updated_at) VALUES (?, ?, ?, ?)
+                """INSERT INTO basket_state (name, selloff_session, drawdown_peak_day, updated_at) VALUES (?, ?, ?, ?)
                    ON CONFLICT (name) DO UPDATE SET selloff_session = excluded.selloff_session,
-                       drawdown_peak = excluded.drawdown_peak, updated_at = excluded.updated_at""",
-                (name, selloff_session.isoformat() if selloff_session else None, drawdown_peak, now.isoformat()),
+                       drawdown_peak_day = excluded.drawdown_peak_day, updated_at = excluded.updated_at""",
+                (name, selloff_session.isoformat() if selloff_session else None,
+                 drawdown_peak_day.isoformat() if drawdown_peak_day else None, now.isoformat()),
             )
             return await self._enqueue(tx, deliveries, now=now)
 
@@ -519,6 +521,13 @@ class Store:
             )
             for r in rows
         ]
+
+    async def pending_for_chat(self, chat: ChatRef) -> list[Delivery]:
+        rows = await self._fetchall(
+            "SELECT id, platform, chat_id, chat_kind, payload, attempts FROM outbox WHERE status = 'pending' AND platform = ? AND chat_id = ? ORDER BY id",
+            (chat.platform, chat.chat_id),
+        )
+        return [Delivery(id=r["id"], chat=chat, alert=Alert.from_json(r["payload"]), attempts=r["attempts"]) for r in rows]
 
     async def next_due_at(self, platforms: Iterable[str]) -> datetime | None:
         names = sorted(set(platforms))
@@ -697,6 +706,10 @@ def _split_sql(script: str) -> list[str]:
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
 
 
+def _day(text: str | None) -> date | None:
+    return date.fromisoformat(text) if text else None
+
+
 def _armed_to_db(armed: bool | None) -> int | None:
     return None if armed is None else int(armed)
 
@@ -724,6 +737,7 @@ def _rule_from_row(row: aiosqlite.Row) -> Rule:
         created_at=datetime.fromisoformat(row["created_at"]),
         multiple=row["multiple"],
         basis=row["basis"],
+        met_session=date.fromisoformat(row["met_session"]) if row["met_session"] else None,
     )
 
 

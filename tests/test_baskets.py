@@ -81,3 +81,18 @@ async def test_a_basket_drawdown_is_said_once_per_peak_over_months() -> None:
     assert [r["at"][:10] for r in records if r["kind"] == "basket_drawdown"] == ["2025-01-27"]
     selloff_days = [r["at"][:10] for r in records if r["kind"] == "basket_selloff"]
     assert len(selloff_days) == len(set(selloff_days))  # at most once a session
+
+
+async def test_a_basket_drawdown_is_told_again_from_a_later_peak(make_harness) -> None:
+    from bot.features.baskets import Reading
+
+    desk = await make_harness(DEMO_DATA, ny(date(2025, 1, 24), 17), features=None)
+    await desk.say("/setbasket pair NVDA AVGO", user=ANALYST)
+    await desk.say("/watchbasket pair")
+    baskets = desk.app.context.extras["baskets"]
+    now = desk.clock.now()
+    first = Reading(-3.0, 75.0, 100.0, date(2025, 1, 6), (("NVDA", -3.0), ("AVGO", -3.0)))
+    assert await baskets._tell("pair", first, date(2025, 1, 27), now) == 1
+    assert await baskets._tell("pair", first, date(2025, 1, 28), now) == 0  # same peak: once
+    later = Reading(-3.0, 85.0, 110.0, date(2025, 2, 10), (("NVDA", -3.0), ("AVGO", -3.0)))
+    assert await baskets._tell("pair", later, date(2025, 3, 3), now) == 1  # a later peak, 22.7 % below it

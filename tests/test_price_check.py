@@ -198,3 +198,61 @@ async def test_an_alert_set_on_a_weekend_for_a_ticker_never_checked_fires_on_mon
     await chat.say("/alert NVDA below 130")
     alerts = await chat.at(ny(MONDAY, 10))
     assert [(a.ticker, a.kind.value) for _, a in alerts] == [("NVDA", "price_below")]
+
+
+async def test_a_move_alert_set_mid_session_after_the_move_stays_quiet_that_session(make_harness) -> None:
+    chat = await make_harness(DEMO_DATA, ny(MONDAY, 10))  # NVDA opened 11.9 % down; never checked before
+    reply = await chat.say("/alert NVDA move 10 down")
+    assert "has already moved −11.90% in the session of 2025-01-27" in reply
+    assert await chat.at(ny(MONDAY, 10, 5)) == []
+    assert await chat.at(ny(MONDAY, 16, 5)) == []  # -17 % at the close: still the same session
+    assert [a.kind.value for _, a in await chat.at(ny(date(2025, 1, 28), 16, 5))] == []  # +8 %: not down
+    assert "armed" in await chat.say("/alerts")
+
+
+async def test_quiet_for_the_session_survives_a_restart(make_harness, tmp_path: Path) -> None:
+    db = tmp_path / "restart.sqlite3"
+    first = await make_harness(DEMO_DATA, ny(MONDAY, 10), db=db)
+    await first.say("/alert NVDA move 10 down")
+    await first.app.close()
+    second = await make_harness(DEMO_DATA, ny(MONDAY, 10, 30), db=db)
+    assert await second.at(ny(MONDAY, 16, 5)) == []
+
+
+async def test_a_failed_write_does_not_lose_the_split_guard(make_harness) -> None:
+    desk = await split_desk(make_harness)
+
+    async def none_listed(ticker: str) -> list[object]:
+        return []
+
+    desk.app.price_check.market.splits = none_listed  # type: ignore[method-assign]
+    store = desk.app.store
+    real = store.record_check
+    calls = 0
+
+    async def failing_once(**kw):  # type: ignore[no-untyped-def]
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise OSError("disk full")
+        return await real(**kw)
+
+    store.record_check = failing_once  # type: ignore[method-assign]
+    import pytest
+
+    with pytest.raises(OSError):
+        await desk.at(ny(SPLIT_DAY, 10))  # the check's write fails: the engine reloads from storage
+    assert await desk.at(ny(SPLIT_DAY, 10, 30)) == []  # guarded again: no false alert across the split
+
+
+async def test_a_ticker_with_state_but_no_rules_at_start_keeps_the_split_guard(make_harness, tmp_path: Path) -> None:
+    db = tmp_path / "state.sqlite3"
+    first = await make_harness(split_data(), ny(BEFORE_SPLIT, 15), db=db)
+    await first.say("/alert NVDA below 1100")
+    await first.at(ny(BEFORE_SPLIT, 16, 5))
+    await first.say("/unalert 1")
+    await first.app.close()
+    second = await make_harness(split_data(), ny(date(2024, 6, 11), 9, 0), db=db)
+    await second.say("/watch NVDA")
+    alerts = await second.at(ny(date(2024, 6, 11), 10))
+    assert all(a.kind.value == "split" for _, a in alerts)  # no drawdown from the pre-split peak

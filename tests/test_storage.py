@@ -341,3 +341,46 @@ async def test_a_direct_message_the_member_cannot_receive_goes_to_the_chat_it_wa
         assert "fallback_chat" not in delivered[0][1].extra
     finally:
         await store.close()
+
+
+async def test_every_pending_direct_message_of_a_gone_direct_chat_is_rerouted(tmp_path: Path) -> None:
+    from bot.core.messages import with_fallback
+    from bot.core.models import ChatKind, direct_chat
+
+    clock = ReplayClock(NOW)
+    store = await Store.open(tmp_path / "db.sqlite3")
+    try:
+        member = UserRef("console", "bob", "Bob")
+        group = ChatRef("console", "group-1", ChatKind.GROUP)
+        await store.enqueue([(direct_chat(member), with_fallback(alert(n), group), f"dm{n}") for n in (1, 2, 3)], now=NOW)
+        delivered: list[int] = []
+
+        class NoDirectChat(Recorder):
+            async def send_alert(self, chat: ChatRef, alert: Alert) -> None:
+                if chat.chat_id.startswith("user:"):
+                    raise ChatUnavailable("Forbidden: bot can't initiate conversation with a user")
+                delivered.append(alert.rule_id or 0)
+
+        dispatcher = Dispatcher(store, {"console": NoDirectChat()}, clock)
+        await dispatcher.drain_once()
+        await dispatcher.drain_once()
+        assert sorted(delivered) == [1, 2, 3]
+    finally:
+        await store.close()
+
+
+async def test_flood_control_waits_do_not_count_as_failed_attempts(tmp_path: Path) -> None:
+    clock = ReplayClock(NOW)
+    store = await Store.open(tmp_path / "db.sqlite3")
+    try:
+        await store.enqueue([(CHAT, alert(1), "a")], now=NOW)
+        adapter = Recorder()
+        adapter.error = RetryLater("slow down", retry_after=1)
+        dispatcher = Dispatcher(store, {"console": adapter}, clock)
+        for second in range(30):
+            clock.set(NOW + timedelta(seconds=second))
+            await dispatcher.drain_once()
+        [pending] = await store.pending_for_chat(CHAT)
+        assert pending.attempts == 0
+    finally:
+        await store.close()

@@ -21,7 +21,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 
 from bot.core.messages import Alert, AlertKind
 from bot.core.models import Direction, Rule, RuleKind, RuleSource, TickerState
@@ -113,7 +113,6 @@ class RuleEngine:
         self._states: dict[str, TickerState] = {}
         self._ticker_of: dict[int, str] = {}
         self._pending_armed: dict[str, dict[int, bool | None]] = {}  # changes made outside a check
-        self._quiet_moves: dict[int, date] = {}  # move rules already met in a session not yet started here
 
     # -- the index -----------------------------------------------------------------
 
@@ -237,12 +236,13 @@ class RuleEngine:
         Returns the figure that already meets the rule (the price, the session's largest
         move, or the deepest drawdown since the peak), in which case the rule waits: for
         the next crossing, the next session, or a new peak. Also gives a ticker the engine
-        has never checked the quote's price as its baseline, so that the first check sees
-        a crossing that happened since.
+        has never checked the quote's price and session as its baseline, so that the first
+        check sees a crossing (or a split) that happened since.
         """
         state = self._states.setdefault(rule.ticker, TickerState(rule.ticker))
-        if state.last_price is None:
+        if state.last_price is None:  # never checked: this quote is its baseline
             state.last_price = quote.price
+            state.session = state.session or quote.session
         met: float | None = None
         if is_price_rule(rule):
             met = quote.price if condition_holds(rule, quote.price) else None
@@ -255,8 +255,8 @@ class RuleEngine:
                 met = up
             elif rule.direction in (Direction.DOWN, Direction.EITHER) and down >= rule.threshold:
                 met = -down
-            if met is not None and not same:
-                self._quiet_moves[rule.id] = quote.session  # stays quiet when that session starts here
+            if met is not None:
+                rule.met_session = quote.session  # quiet for the rest of that session, even across a restart
         elif rule.kind is RuleKind.DRAWDOWN:
             peak = max(state.peak or quote.price, quote.price)
             now_deep = (1 - quote.price / peak) * 100
@@ -278,7 +278,7 @@ class RuleEngine:
             return
         pending = self._pending_armed.setdefault(quote.ticker, {})
         for rule_id in list(book.fired_moves):
-            if self._quiet_moves.pop(rule_id, None) == quote.session:
+            if book.rules[rule_id].met_session == quote.session:
                 continue  # set during this session after it had already moved enough
             book.rules[rule_id].armed = True
             pending[rule_id] = True

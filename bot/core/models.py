@@ -131,6 +131,7 @@ class Rule:
     created_at: datetime | None = None
     multiple: float | None = None  # a valuation level: threshold = multiple x EPS (0 when EPS is unusable)
     basis: str | None = None  # "pe" (trailing EPS) or "fpe" (forward EPS), with multiple
+    met_session: date | None = None  # a move rule set after this session had already moved enough: quiet in it
 
 
 @dataclass(slots=True)

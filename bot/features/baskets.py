@@ -36,11 +36,12 @@ WINDOW_DAYS = 365  # the 52-week high
 
 @dataclass(frozen=True, slots=True)
 class History:
-    """A basket's level at the close of `day` (100 at the start of the window) and its peak."""
+    """A basket's level at the close of `day` (100 at the start of the window), its peak and when."""
 
     day: date
     level: float
     peak: float
+    peak_day: date
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,7 @@ class Reading:
     change_pct: float
     level: float
     peak: float
+    peak_day: date  # the session of the peak (today's, at a new high)
     members: tuple[tuple[str, float], ...]
 
     @property
@@ -71,10 +73,12 @@ def equal_weight_history(closes: dict[str, dict[date, float]]) -> History | None
     if len(common) < 2:
         return None
     level = peak = 100.0
+    peak_day = common[0]
     for previous, day in zip(common, common[1:], strict=False):
         level *= 1 + fmean(closes[t][day] / closes[t][previous] - 1 for t in closes)
-        peak = max(peak, level)
-    return History(common[-1], level, peak)
+        if level > peak:
+            peak, peak_day = level, day
+    return History(common[-1], level, peak, peak_day)
 
 
 class BasketDesk:
@@ -115,9 +119,12 @@ class BasketDesk:
         change = fmean(c for _, c in changes)
         history = await self.history(name, session)
         if history is None:
-            return Reading(change, 100 * (1 + change / 100), max(100.0, 100 * (1 + change / 100)), changes)
+            level = 100 * (1 + change / 100)
+            return Reading(change, level, max(100.0, level), session, changes)
         level = history.level * (1 + change / 100)
-        return Reading(change, level, max(history.peak, level), changes)
+        if level > history.peak:
+            return Reading(change, level, level, session, changes)
+        return Reading(change, level, history.peak, history.peak_day, changes)
 
     async def history(self, name: str, session: date) -> History | None:
         """The basket's level and 52-week peak up to the session before `session` (cached a day)."""
@@ -140,12 +147,12 @@ class BasketDesk:
         a drawdown from the peak (once per peak), together when they come together."""
         alerts = self.app.config.alerts
         store = self.app.store
-        told_session, told_peak = await store.basket_state(name)  # told_peak: a drawdown was told, not yet re-armed
+        told_session, told_peak_day = await store.basket_state(name)
         selloff = reading.change_pct <= -alerts.selloff_pct and told_session != session
-        drawdown = reading.drawdown_pct >= alerts.drawdown_pct and told_peak is None
+        # once per peak: a drawdown is told again only from a later peak (a new high, or the
+        # 52-week window moving past the old one)
+        drawdown = reading.drawdown_pct >= alerts.drawdown_pct and told_peak_day != reading.peak_day
         if not selloff and not drawdown:
-            if told_peak is not None and reading.drawdown_pct <= 0:  # a new high re-arms the drawdown alert
-                await store.record_basket_alerts(name, selloff_session=told_session, drawdown_peak=None, deliveries=[], now=now)
             return 0
         alert = Alert(
             kind=AlertKind.BASKET_SELLOFF if selloff else AlertKind.BASKET_DRAWDOWN,
@@ -158,11 +165,11 @@ class BasketDesk:
             extra={"members": [[t, round(c, 4)] for t, c in reading.members], "level": round(reading.level, 4), "peak_level": round(reading.peak, 4)},
         )
         chats = await store.basket_watchers(name)
-        key = f"{alert.kind.value}:{name}:{session.isoformat()}"
+        key = f"{alert.kind.value}:{name}:{session.isoformat() if selloff else reading.peak_day.isoformat()}"
         queued = await store.record_basket_alerts(
             name,
             selloff_session=session if selloff else told_session,
-            drawdown_peak=reading.peak if drawdown else told_peak,
+            drawdown_peak_day=reading.peak_day if drawdown else told_peak_day,
             deliveries=[(chat, alert, f"{key}:{chat.key}") for chat in chats],
             now=now,
         )
