@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -19,42 +19,15 @@ from bot.core.describe import describe_alert
 from bot.core.messages import Alert
 from bot.core.models import ChatKind, ChatRef
 from bot.features import earnings as earnings_feature
-from bot.market.base import Bar, EarningsEvent, EarningsTime, Fundamentals, Quote, Split
+from bot.market.base import EarningsEvent, EarningsTime
 from bot.market.calendar import MarketCalendar
 from bot.market.csv_provider import CsvMarket
 from bot.replay import run_daily_jobs_in_replay, run_replay
 from jobs.replay import replay_sessions
+from tests.fakes.market import EditableMarket
 from tests.conftest import ALICE, ANALYST, CHAT, DEMO_DATA, NEW_YORK, Captured, ny, real_data
 
 OTHER_CHAT = ChatRef("console", "chat-2", ChatKind.GROUP)
-
-
-class EditableMarket:
-    """CSV market data whose earnings dates a test can change between days."""
-
-    def __init__(self, inner: CsvMarket) -> None:
-        self.inner = inner
-        self.events: dict[str, list[EarningsEvent]] = {}
-
-    async def quotes(self, tickers: Sequence[str]) -> dict[str, Quote]:
-        return await self.inner.quotes(tickers)
-
-    async def history(self, ticker: str, start: date, end: date) -> list[Bar]:
-        return await self.inner.history(ticker, start, end)
-
-    async def splits(self, ticker: str) -> list[Split]:
-        return await self.inner.splits(ticker)
-
-    async def earnings(self, ticker: str) -> list[EarningsEvent]:
-        if ticker in self.events:
-            return list(self.events[ticker])
-        return await self.inner.earnings(ticker)
-
-    async def fundamentals(self, ticker: str) -> Fundamentals | None:
-        return await self.inner.fundamentals(ticker)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
 
 
 class Bot:

@@ -3,7 +3,7 @@ every morning; without usable EPS the level is shown as inactive and never fires
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -19,43 +19,12 @@ from bot.core.messages import Alert
 from bot.core.models import ChatRef, Direction, RuleKind
 from bot.core.router import Invocation
 from bot.features import primer
-from bot.market.base import Bar, EarningsEvent, Fundamentals, Quote, Split
 from bot.market.calendar import MarketCalendar
 from bot.market.csv_provider import CsvMarket
+from tests.fakes.market import EditableMarket
 from tests.conftest import ALICE, ANALYST, CHAT, DEMO_DATA, Captured, ny
 
 MONDAY = date(2025, 1, 27)  # the DeepSeek sell-off: NVDA 142.60 -> 118.36 in the demo prices
-
-
-class EditableMarket:
-    """CSV market data whose fundamentals a test can change between days."""
-
-    def __init__(self, inner: CsvMarket) -> None:
-        self.inner = inner
-        self.fundamentals_by_ticker: dict[str, Fundamentals | None] = {}
-
-    async def quotes(self, tickers: Sequence[str]) -> dict[str, Quote]:
-        return await self.inner.quotes(tickers)
-
-    async def history(self, ticker: str, start: date, end: date) -> list[Bar]:
-        return await self.inner.history(ticker, start, end)
-
-    async def splits(self, ticker: str) -> list[Split]:
-        return await self.inner.splits(ticker)
-
-    async def earnings(self, ticker: str) -> list[EarningsEvent]:
-        return await self.inner.earnings(ticker)
-
-    async def fundamentals(self, ticker: str) -> Fundamentals | None:
-        if ticker in self.fundamentals_by_ticker:
-            return self.fundamentals_by_ticker[ticker]
-        return await self.inner.fundamentals(ticker)
-
-    def set_eps(self, ticker: str, *, trailing: float | None, forward: float | None) -> None:
-        self.fundamentals_by_ticker[ticker] = Fundamentals(ticker, trailing_eps=trailing, forward_eps=forward)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
 
 
 class Desk:
