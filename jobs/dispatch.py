@@ -19,7 +19,7 @@ from enum import Enum
 
 from bot.adapters.base import Adapter, ChatUnavailable, RetryLater
 from bot.core.clock import Clock
-from bot.core.messages import Delivery, fallback_of
+from bot.core.messages import Delivery
 from storage.db import Store
 
 log = logging.getLogger(__name__)
@@ -111,15 +111,11 @@ class Dispatcher:
             log.warning("delivery %d to %s: asked to wait %.1f s", delivery.id, delivery.chat.key, wait.retry_after)
             return _Outcome.WAIT
         except ChatUnavailable as gone:
-            # direct messages the member cannot receive go where each alert was set
-            waiting = [delivery, *(d for d in await self.store.pending_for_chat(delivery.chat) if d.id != delivery.id)]
-            rerouted = [(chat, alert, f"fallback:{d.id}") for d in waiting if (found := fallback_of(d.alert)) for chat, alert in [found]]
+            # one transaction: the chat goes inactive, its pending deliveries die, and direct
+            # messages that carry a fallback go where their alert was set
             await self.store.set_chat_active(delivery.chat, False, now=now, reason=str(gone)[:200])
-            await self.store.mark_dead(delivery.id, error=str(gone))
             log.warning("chat %s is unavailable (%s): its deliveries stop until it talks to the bot again", delivery.chat.key, gone)
-            if rerouted:
-                await self.store.enqueue(rerouted, now=now)
-                self.notify()
+            self.notify()
             return _Outcome.GONE
         except Exception as problem:  # a failing adapter must not stop the others
             if delivery.attempts + 1 >= MAX_ATTEMPTS:

@@ -244,8 +244,15 @@ class PriceCheck:
         applied = await self.store.apply_split(ticker, split.day, split.ratio, notices=notices, now=self.clock.now())
         if applied:
             log.info("split: %s %g-for-1 on %s applied to %d rules", ticker, split.ratio, split.day, len(rules))
-            states = await self.store.ticker_states()
-            self.engine.replace_ticker(ticker, await self.store.rules_for_ticker(ticker), states.get(ticker))
+            stored = (await self.store.ticker_states()).get(ticker)
+            if stored is None and (baseline := self.engine.state(ticker)) is not None:
+                # a ticker never checked has its baseline in memory only: rescale it there
+                stored = replace(
+                    baseline,
+                    last_price=baseline.last_price / split.ratio if baseline.last_price else None,
+                    peak=baseline.peak / split.ratio if baseline.peak else None,
+                )
+            self.engine.replace_ticker(ticker, await self.store.rules_for_ticker(ticker), stored)
             if notices and self.on_queued:
                 self.on_queued()
 

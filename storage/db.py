@@ -17,7 +17,7 @@ from pathlib import Path
 
 import aiosqlite
 
-from bot.core.messages import Alert, Delivery
+from bot.core.messages import Alert, Delivery, fallback_of
 from bot.core.models import (
     ChatKind,
     ChatRef,
@@ -378,11 +378,24 @@ class Store:
                 (chat.platform, chat.chat_id, chat.kind.value, int(active), None if active else reason, now.isoformat()),
             )
             if not active:
+                # in the same transaction: direct messages that carry a fallback go to it, the rest die
+                pending = await (
+                    await tx.execute(
+                        "SELECT id, payload FROM outbox WHERE status = 'pending' AND platform = ? AND chat_id = ? ORDER BY id",
+                        (chat.platform, chat.chat_id),
+                    )
+                ).fetchall()
+                reroutes = []
+                for row in pending:
+                    found = fallback_of(Alert.from_json(row["payload"]))
+                    if found is not None:
+                        reroutes.append((found[0], found[1], f"fallback:{row['id']}"))
                 await tx.execute(
                     """UPDATE outbox SET status = 'dead', last_error = ? WHERE status = 'pending'
                        AND platform = ? AND chat_id = ?""",
                     (f"chat inactive: {reason}", chat.platform, chat.chat_id),
                 )
+                await self._enqueue(tx, reroutes, now=now)
             return before != active
 
     async def is_chat_active(self, chat: ChatRef) -> bool:
@@ -445,8 +458,11 @@ class Store:
                 await tx.execute("SELECT active FROM chats WHERE platform = ? AND chat_id = ?", (chat.platform, chat.chat_id))
             ).fetchone()
             if row is not None and not row["active"]:
-                log.info("outbox: skipping %s alert for inactive chat %s", alert.kind, chat.key)
-                continue
+                found = fallback_of(alert)
+                if found is None:
+                    log.info("outbox: skipping %s alert for inactive chat %s", alert.kind, chat.key)
+                    continue
+                chat, alert = found  # a direct chat that refused us: where the alert was set instead
             cur = await tx.execute(
                 """INSERT OR IGNORE INTO outbox (created_at, platform, chat_id, chat_kind, kind, ticker, payload,
                        dedupe_key, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",

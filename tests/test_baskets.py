@@ -96,3 +96,25 @@ async def test_a_basket_drawdown_is_told_again_from_a_later_peak(make_harness) -
     assert await baskets._tell("pair", first, date(2025, 1, 28), now) == 0  # same peak: once
     later = Reading(-3.0, 85.0, 110.0, date(2025, 2, 10), (("NVDA", -3.0), ("AVGO", -3.0)))
     assert await baskets._tell("pair", later, date(2025, 3, 3), now) == 1  # a later peak, 22.7 % below it
+
+
+async def test_a_basket_that_only_falls_is_told_its_drawdown_once(make_harness, tmp_path) -> None:
+    from bot.market.calendar import MarketCalendar
+
+    days = MarketCalendar().sessions(date(2024, 1, 2), date(2025, 1, 31))
+    data = tmp_path / "falling"
+    data.mkdir()
+    for ticker in ("AAA", "BBB"):
+        rows = ["Date,Open,High,Low,Close"]
+        price = 100.0
+        for session in days:
+            rows.append(f"{session.day},{price:.4f},{price:.4f},{price:.4f},{price * 0.9985:.4f}")
+            price *= 0.9985  # 0.15 % lower every day: the window's first day is always its "peak"
+        (data / f"{ticker}.csv").write_text("\n".join(rows) + "\n")
+    desk = await make_harness(data, ny(date(2025, 1, 10), 17), features=None)
+    await desk.say("/setbasket falling AAA BBB", user=ANALYST)
+    await desk.say("/watchbasket falling")
+    told = []
+    for session in [s.day for s in days if s.day >= date(2025, 1, 13)]:
+        told += [a for _, a in await desk.at(ny(session, 16, 5)) if a.kind.value == "basket_drawdown"]
+    assert len(told) == 1

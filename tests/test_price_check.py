@@ -256,3 +256,21 @@ async def test_a_ticker_with_state_but_no_rules_at_start_keeps_the_split_guard(m
     await second.say("/watch NVDA")
     alerts = await second.at(ny(date(2024, 6, 11), 10))
     assert all(a.kind.value == "split" for _, a in alerts)  # no drawdown from the pre-split peak
+
+
+async def test_a_new_baseline_after_a_restart_still_starts_the_session(make_harness, tmp_path: Path) -> None:
+    db = tmp_path / "weekend.sqlite3"
+    first = await make_harness(DEMO_DATA, ny(date(2025, 1, 25), 12), db=db)  # Saturday; Friday was -1.74 %
+    assert "has already moved" in await first.say("/alert NVDA move 1.5 down")  # waits for Monday
+    await first.app.close()  # restart before any check: no ticker state was stored
+    second = await make_harness(DEMO_DATA, ny(MONDAY, 9, 45), db=db)
+    await second.say("/alert NVDA below 50", user=BOB)  # the ticker's baseline comes from Monday's open
+    alerts = await second.at(ny(MONDAY, 10))
+    assert [(a.kind.value, a.mention.user_id) for _, a in alerts] == [("daily_move", "alice")]
+
+
+async def test_a_split_on_a_ticker_never_checked_keeps_its_baseline(make_harness) -> None:
+    desk = await make_harness(split_data(), ny(BEFORE_SPLIT, 16, 30))  # 1208.88, no check yet
+    await desk.say("/alert NVDA below 1205")  # armed; 120.50 after the split
+    alerts = await desk.at(ny(SPLIT_DAY, 10))  # opens at 120.37
+    assert sorted(a.kind.value for _, a in alerts) == ["price_below", "split"]

@@ -384,3 +384,18 @@ async def test_flood_control_waits_do_not_count_as_failed_attempts(tmp_path: Pat
         assert pending.attempts == 0
     finally:
         await store.close()
+
+
+async def test_a_direct_message_queued_for_a_chat_already_gone_goes_to_its_fallback(tmp_path: Path) -> None:
+    from bot.core.messages import with_fallback
+    from bot.core.models import ChatKind, direct_chat
+
+    store = await Store.open(tmp_path / "db.sqlite3")
+    try:
+        member, group = UserRef("console", "bob", "Bob"), ChatRef("console", "group-1", ChatKind.GROUP)
+        await store.set_chat_active(direct_chat(member), False, now=NOW, reason="blocked")
+        assert await store.enqueue([(direct_chat(member), with_fallback(alert(1), group), "late")], now=NOW) == 1
+        [queued] = await store.pending_for_chat(group)
+        assert queued.alert.rule_id == 1 and "fallback_chat" not in queued.alert.extra
+    finally:
+        await store.close()

@@ -241,8 +241,8 @@ class RuleEngine:
         """
         state = self._states.setdefault(rule.ticker, TickerState(rule.ticker))
         if state.last_price is None:  # never checked: this quote is its baseline
+            self.start_session(quote)
             state.last_price = quote.price
-            state.session = state.session or quote.session
         met: float | None = None
         if is_price_rule(rule):
             met = quote.price if condition_holds(rule, quote.price) else None

@@ -42,6 +42,7 @@ class History:
     level: float
     peak: float
     peak_day: date
+    window_start: date  # the level is 100 here; a "peak" on this day is only the window's edge
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +54,7 @@ class Reading:
     peak: float
     peak_day: date  # the session of the peak (today's, at a new high)
     members: tuple[tuple[str, float], ...]
+    peak_is_window_edge: bool = False  # the peak is the first day of the 52-week window, not a high
 
     @property
     def drawdown_pct(self) -> float:
@@ -78,7 +80,7 @@ def equal_weight_history(closes: dict[str, dict[date, float]]) -> History | None
         level *= 1 + fmean(closes[t][day] / closes[t][previous] - 1 for t in closes)
         if level > peak:
             peak, peak_day = level, day
-    return History(common[-1], level, peak, peak_day)
+    return History(common[-1], level, peak, peak_day, common[0])
 
 
 class BasketDesk:
@@ -124,7 +126,7 @@ class BasketDesk:
         level = history.level * (1 + change / 100)
         if level > history.peak:
             return Reading(change, level, level, session, changes)
-        return Reading(change, level, history.peak, history.peak_day, changes)
+        return Reading(change, level, history.peak, history.peak_day, changes, history.peak_day == history.window_start)
 
     async def history(self, name: str, session: date) -> History | None:
         """The basket's level and 52-week peak up to the session before `session` (cached a day)."""
@@ -151,7 +153,9 @@ class BasketDesk:
         selloff = reading.change_pct <= -alerts.selloff_pct and told_session != session
         # once per peak: a drawdown is told again only from a later peak (a new high, or the
         # 52-week window moving past the old one)
-        drawdown = reading.drawdown_pct >= alerts.drawdown_pct and told_peak_day != reading.peak_day
+        drawdown = reading.drawdown_pct >= alerts.drawdown_pct and (
+            told_peak_day is None or (reading.peak_day != told_peak_day and not reading.peak_is_window_edge)
+        )
         if not selloff and not drawdown:
             return 0
         alert = Alert(

@@ -2,3 +2,5 @@
 ALTER TABLE rules ADD COLUMN met_session TEXT;
 -- The day of the basket peak whose drawdown was told: a later peak re-arms the alert.
 ALTER TABLE basket_state ADD COLUMN drawdown_peak_day TEXT;
+-- Drawdowns told before this column existed keep counting as told (from their last update).
+UPDATE basket_state SET drawdown_peak_day = substr(updated_at, 1, 10) WHERE drawdown_peak IS NOT NULL;
