@@ -110,9 +110,10 @@ def parse_timing(text: str | None) -> EarningsTime:
 
 
 def same_quarter(events: Iterable[EarningsEvent], day: date) -> EarningsEvent | None:
-    """The provider's event about the same report as `day`: the nearest within SAME_QUARTER_DAYS."""
+    """The provider's event about the same report as `day`: within SAME_QUARTER_DAYS, one with a
+    known time before an untimed placeholder (Yahoo's estimated ranges), then the nearest."""
     near = [e for e in events if abs((e.day - day).days) <= SAME_QUARTER_DAYS]
-    return min(near, key=lambda e: (abs((e.day - day).days), e.day)) if near else None
+    return min(near, key=lambda e: (e.time is EarningsTime.UNKNOWN, abs((e.day - day).days), e.day)) if near else None
 
 
 def upcoming_event(events: Iterable[EarningsEvent], ours: Iterable[Report], today: date) -> EarningsEvent | None:
@@ -138,6 +139,8 @@ def decide(current: Report, match: EarningsEvent) -> _Decision:
             return _Decision.KEEP
         if current.time is EarningsTime.UNKNOWN:
             return _Decision.UPDATE  # the time became known: no news for subscribers
+    elif match.time is EarningsTime.UNKNOWN and current.time is not EarningsTime.UNKNOWN:
+        return _Decision.KEEP  # an untimed estimate does not move a dated, timed report
     return _Decision.MOVE
 
 
@@ -256,7 +259,12 @@ class EarningsDesk:
         today = self.today()
         await self.refresh(ticker, today=today)  # what we believed before, so a change is told
         events = await self.provider_events(ticker) or []
-        current = next((r for r in await self.reports(ticker) if r.day >= today), None)
+        now = self.clock.now()
+        current = next(
+            (r for r in await self.reports(ticker)
+             if r.day >= today and not self.released(r, now) and abs((r.day - day).days) <= SAME_QUARTER_DAYS),
+            None,
+        )  # the report this date corrects; a report already out (today's, after its time) is kept
         match = same_quarter(events, day)
         if timing is None:
             if match is not None and match.day == day:
@@ -292,6 +300,16 @@ class EarningsDesk:
         if notices and self.on_queued:
             self.on_queued()
         return new, current
+
+    def released(self, report: Report, now: datetime) -> bool:
+        """Whether a report is out: its day has passed, or it is today and past its time."""
+        today = now.astimezone(NEW_YORK).date()
+        if report.day != today:
+            return report.day < today
+        session = self.calendar.session(report.day)
+        if session is None:
+            return False
+        return now >= (session.open if report.time is EarningsTime.BEFORE_OPEN else session.close)
 
     async def next_report(self, ticker: str) -> Report | None:
         """The upcoming report (today's included), refreshed from the provider once a day."""
@@ -371,9 +389,7 @@ class EarningsDesk:
         return queued
 
     def _reminders(self, report: Report, subscribers: list[tuple[ChatRef, int]], day: date, now: datetime) -> list[Delivery]:
-        session = self.calendar.session(day)
-        if session is None:
-            return []  # no reminders on a day the market is closed
+        session = self.calendar.session(day)  # None on a weekend or holiday: reminders still go out
         ticker = report.ticker
         found: list[Delivery] = []
         reaction = self.reaction_session(report)
@@ -395,8 +411,8 @@ class EarningsDesk:
                     at=now,
                     extra={**base, "days_before": days, "trading_days": trading_days, "calendar_days": calendar_days},
                 )
-                found.append((chat, alert, f"earnings_reminder:{ticker}:{report.day.isoformat()}:{days}:{chat.key}"))
-        elif report.day == day:
+                found.append((chat, alert, f"earnings_reminder:{ticker}:{report.day.isoformat()}:{chat.key}"))  # once, whatever DAYS
+        elif report.day == day and session is not None:
             deadline = session.open if report.time is EarningsTime.BEFORE_OPEN else session.close
             if now < deadline:
                 alert = Alert(kind=AlertKind.EARNINGS_DAY, ticker=ticker, at=now, extra=base)
@@ -450,7 +466,8 @@ class EarningsDesk:
                 "reaction_session": self.reaction_session(new).isoformat(),
             },
         )
-        key = f"earnings_moved:{new.ticker}:{old.day.isoformat()}{old.time.value}:{new.day.isoformat()}{new.time.value}"
+        # each change is told once; a date that moves back and forth is told each time
+        key = f"earnings_moved:{new.ticker}:{old.day.isoformat()}{old.time.value}:{new.day.isoformat()}{new.time.value}:{self.clock.now().isoformat()}"
         return [(chat, alert, f"{key}:{chat.key}") for chat, _ in subscribers]
 
 

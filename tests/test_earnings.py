@@ -330,3 +330,63 @@ def test_days_helpers(calendar) -> None:
     assert desk.trading_days_until(date(2025, 1, 10)) == 3  # Tue, Wed, Fri (Thu closed)
     assert desk.trading_days_until(date(2025, 1, 6)) == 0
     assert desk.reminder_day(friday, 0) == friday.day
+
+
+# -- found in review -----------------------------------------------------------------------
+
+
+async def test_setting_next_quarters_date_on_report_evening_keeps_todays_report(make_bot, tmp_path: Path, calendar) -> None:
+    data = write_prices(tmp_path / "data", calendar, "ACME", {date(2025, 1, 16): (90.0, 95.0)}, "ACME,2025-01-15,amc\n")
+    bot = await make_bot(data, ny(date(2025, 1, 13), 7))
+    await bot.say("/subscribe ACME")
+    await bot.run(date(2025, 1, 13), date(2025, 1, 15))
+    bot.clock.set(ny(date(2025, 1, 15), 17))  # the company announced its next date with tonight's release
+    before = len(bot.out.alerts)
+    await bot.say("/setearnings ACME 2025-02-26 amc")
+    assert bot.out.alerts[before:] == []  # not a "moved" notice: today's report still happened
+    assert ("earnings_recap", "2025-01-16") in kinds(await bot.run(date(2025, 1, 16), date(2025, 1, 17)))
+    assert "Last report Wed 2025-01-15" in await bot.say("/earnings ACME")
+
+
+async def test_a_reminder_due_on_a_weekend_goes_out_on_the_weekend(make_bot, tmp_path: Path, calendar) -> None:
+    data = write_prices(tmp_path / "data", calendar, "ACME", {}, "ACME,2025-01-13,amc\n")
+    bot = await make_bot(data, ny(date(2025, 1, 11), 7))  # Saturday; the report is Monday
+    assert "a reminder on Sat 2025-01-11" in await bot.say("/subscribe ACME")
+    bot.clock.set(ny(date(2025, 1, 11), 17))
+    await bot.app.run_daily_jobs(date(2025, 1, 11))  # the live timer runs daily jobs on weekends too
+    await bot.app.dispatcher.drain_once()
+    assert kinds(bot.out.alerts) == [("earnings_reminder", "2025-01-11")]
+
+
+async def test_changing_days_does_not_repeat_a_reminder_and_every_move_is_told(make_bot, tmp_path: Path, calendar) -> None:
+    data = write_prices(tmp_path / "data", calendar, "ACME", {}, "ACME,2025-01-22,amc\n")
+    bot = await make_bot(data, ny(date(2025, 1, 13), 7))
+    await bot.say("/subscribe ACME 3")
+    await bot.run(date(2025, 1, 13), date(2025, 1, 16))
+    await bot.say("/subscribe ACME 1")
+    later = await bot.run(date(2025, 1, 17), date(2025, 1, 21))
+    assert [k for k, _ in kinds(later)].count("earnings_reminder") == 0  # told on the 16th already
+
+    flips = write_prices(tmp_path / "flips", calendar, "FLIP", {}, "FLIP,2025-02-12,amc\n")
+    other = await make_bot(flips, ny(date(2025, 1, 13), 7), db=tmp_path / "flips.sqlite3")
+    await other.say("/subscribe FLIP 0")
+    told = []
+    for day, said in [(date(2025, 1, 13), date(2025, 2, 12)), (date(2025, 1, 14), date(2025, 2, 13)),
+                      (date(2025, 1, 15), date(2025, 2, 12)), (date(2025, 1, 16), date(2025, 2, 13))]:
+        other.market.events["FLIP"] = [EarningsEvent("FLIP", said, EarningsTime.AFTER_CLOSE)]
+        told += [a for _, a in await other.run(day, day) if a.kind.value == "earnings_moved"]
+    assert len(told) == 3  # 12 -> 13, 13 -> 12, 12 -> 13: each told, though two are alike
+
+
+async def test_an_untimed_estimate_does_not_move_a_timed_date(make_bot, tmp_path: Path, calendar) -> None:
+    data = write_prices(tmp_path / "data", calendar, "ACME", {}, "ACME,2025-01-22,amc\n")
+    bot = await make_bot(data, ny(date(2025, 1, 13), 7))
+    await bot.say("/subscribe ACME")
+    await bot.run(date(2025, 1, 13), date(2025, 1, 13))
+    # one bad day: the dated feed fails and the calendar offers an estimated range, untimed
+    bot.market.events["ACME"] = [EarningsEvent("ACME", date(2025, 1, 21)), EarningsEvent("ACME", date(2025, 1, 27))]
+    moved = [a for _, a in await bot.run(date(2025, 1, 14), date(2025, 1, 14)) if a.kind.value == "earnings_moved"]
+    assert moved == []
+    del bot.market.events["ACME"]
+    got = kinds(await bot.run(date(2025, 1, 15), date(2025, 1, 23)))
+    assert ("earnings_day", "2025-01-22") in got and ("earnings_recap", "2025-01-23") in got

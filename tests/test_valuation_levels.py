@@ -171,3 +171,11 @@ def test_parse_level_value() -> None:
     assert parse_level_value("fpe 40", "note") == (None, 40.0, "fpe", "note")
     with pytest.raises(UserError):
         parse_level_value("pe", None)
+
+
+async def test_no_fundamentals_at_all_keeps_yesterdays_price(make_desk) -> None:
+    desk = await make_desk()
+    await desk.say("/setlevel NVDA stop fpe 30")
+    desk.market.fundamentals_by_ticker["NVDA"] = None  # the provider answered with nothing: an outage
+    await desk.morning(MONDAY)
+    assert (await desk.level("NVDA", "stop")).threshold == pytest.approx(133.50)  # not made inactive

@@ -165,6 +165,9 @@ async def refresh_valuation_levels(context: Context) -> list[Rule]:
         except MarketDataError:
             log.warning("valuation levels: no fundamentals for %s now; its levels keep yesterday's price", ticker)
             continue
+        if fundamentals is None:  # nothing at all came back: an outage, not a missing EPS
+            log.warning("valuation levels: the provider returned no fundamentals for %s; its levels keep yesterday's price", ticker)
+            continue
         changed = False
         for rule in (r for r in levels if r.ticker == ticker):
             assert rule.multiple is not None and rule.basis is not None and rule.level_name is not None
