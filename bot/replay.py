@@ -10,6 +10,7 @@ one JSON object a line).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 import sys
 import tempfile
 from dataclasses import replace
@@ -151,23 +152,30 @@ async def run_replay(
             if progress:
                 progress.start()
             try:
-                await replay_sessions(
-                    clock=clock,
-                    calendar=calendar,
-                    start=start,
-                    end=end,
-                    check=app.price_check.run_once,
-                    deliver=app.dispatcher.drain_once,
-                    before_open=lambda day: run_daily_jobs_in_replay(app, clock, day, after_close=False),
-                    after_close=lambda day: run_daily_jobs_in_replay(app, clock, day, after_close=True),
-                    progress=advance,
-                )
+                await replay_app(app, clock, start, end, progress=advance)
             finally:
                 if progress:
                     progress.stop()
         finally:
             await app.close()
     return output
+
+
+async def replay_app(
+    app: App, clock: ReplayClock, start: date, end: date, *, progress: Callable[[Session, int, int], None] | None = None
+) -> int:
+    """Step an app through the sessions from start to end: its daily jobs, checks and deliveries."""
+    return await replay_sessions(
+        clock=clock,
+        calendar=app.calendar,
+        start=start,
+        end=end,
+        check=app.price_check.run_once,
+        deliver=app.dispatcher.drain_once,
+        before_open=lambda day: run_daily_jobs_in_replay(app, clock, day, after_close=False),
+        after_close=lambda day: run_daily_jobs_in_replay(app, clock, day, after_close=True),
+        progress=progress,
+    )
 
 
 async def run_daily_jobs_in_replay(app: App, clock: ReplayClock, day: date, *, after_close: bool) -> None:

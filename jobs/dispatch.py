@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import timedelta
 from enum import Enum
 
@@ -47,14 +47,12 @@ class Dispatcher:
         adapters: Mapping[str, Adapter],
         clock: Clock,
         *,
-        on_delivered: Callable[[Delivery], None] | None = None,
         batch: int = 100,
         max_chats: int = 16,
     ) -> None:
         self.store = store
         self.adapters = dict(adapters)
         self.clock = clock
-        self.on_delivered = on_delivered
         self.batch = batch
         self._wake = asyncio.Event()
         self._concurrency = asyncio.Semaphore(max_chats)
@@ -128,8 +126,6 @@ class Dispatcher:
             log.warning("delivery %d to %s failed (%s); retrying in %.0f s", delivery.id, delivery.chat.key, type(problem).__name__, delay)
             return _Outcome.FAILED
         await self.store.mark_sent(delivery.id, now=self.clock.now())
-        if self.on_delivered:
-            self.on_delivered(delivery)
         return _Outcome.SENT
 
     async def run(self, stop: asyncio.Event, *, idle_seconds: float = 30.0) -> None:

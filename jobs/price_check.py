@@ -136,10 +136,9 @@ class PriceCheck:
                 if owner.key not in lookups.direct:
                     lookups.direct[owner.key] = await self.store.wants_direct_delivery(owner)
                 if lookups.direct[owner.key]:
-                    direct = direct_chat(owner)  # the member asked for direct messages (/dm on)
-                    if await self.store.is_chat_active(direct) or rule.chat is None:
-                        return [direct]
-                    # the direct chat refused us (never opened, or blocked): back to where it was set
+                    # the member asked for direct messages (/dm on); the outbox sends them to the
+                    # chat the alert was set in while the direct chat refuses us
+                    return [direct_chat(owner)]
             return [rule.chat] if rule.chat else []
         if rule.ticker not in lookups.watchers:
             lookups.watchers[rule.ticker] = await self.store.watchers(rule.ticker)

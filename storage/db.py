@@ -453,11 +453,14 @@ class Store:
         self, tx: aiosqlite.Connection, deliveries: Iterable[tuple[ChatRef, Alert, str]], *, now: datetime
     ) -> int:
         queued = 0
+        active: dict[str, bool] = {}  # one lookup per chat, however many deliveries it gets
         for chat, alert, dedupe_key in deliveries:
-            row = await (
-                await tx.execute("SELECT active FROM chats WHERE platform = ? AND chat_id = ?", (chat.platform, chat.chat_id))
-            ).fetchone()
-            if row is not None and not row["active"]:
+            if chat.key not in active:
+                row = await (
+                    await tx.execute("SELECT active FROM chats WHERE platform = ? AND chat_id = ?", (chat.platform, chat.chat_id))
+                ).fetchone()
+                active[chat.key] = row is None or bool(row["active"])
+            if not active[chat.key]:
                 found = fallback_of(alert)
                 if found is None:
                     log.info("outbox: skipping %s alert for inactive chat %s", alert.kind, chat.key)

@@ -22,8 +22,7 @@ from bot.features import earnings as earnings_feature
 from bot.market.base import EarningsEvent, EarningsTime
 from bot.market.calendar import MarketCalendar
 from bot.market.csv_provider import CsvMarket
-from bot.replay import run_daily_jobs_in_replay, run_replay
-from jobs.replay import replay_sessions
+from bot.replay import replay_app, run_replay
 from tests.fakes.market import EditableMarket
 from tests.conftest import ALICE, ANALYST, CHAT, DEMO_DATA, NEW_YORK, Captured, ny, real_data
 
@@ -42,17 +41,7 @@ class Bot:
     async def run(self, start: date, end: date) -> list[tuple[ChatRef, Alert]]:
         """Replay the sessions from start to end as `tickerbell replay` does; return what was delivered."""
         before = len(self.out.alerts)
-        app, clock = self.app, self.clock
-        await replay_sessions(
-            clock=clock,
-            calendar=app.calendar,
-            start=start,
-            end=end,
-            check=app.price_check.run_once,
-            deliver=app.dispatcher.drain_once,
-            before_open=lambda day: run_daily_jobs_in_replay(app, clock, day, after_close=False),
-            after_close=lambda day: run_daily_jobs_in_replay(app, clock, day, after_close=True),
-        )
+        await replay_app(self.app, self.clock, start, end)
         return self.out.alerts[before:]
 
 

@@ -13,7 +13,7 @@ import logging
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -33,7 +33,7 @@ from bot.core.messages import Alert, AlertKind, Image, Reply, Tone
 from bot.core.models import ChatKind, ChatRef, UserRef
 from bot.market.calendar import MarketCalendar
 from bot.market.csv_provider import CsvMarket
-from jobs.replay import replay_sessions
+from bot.replay import replay_app
 from tests.conftest import DEMO_DATA, real_data
 from tests.telegram.fake_bot_api import FakeBotApi, Request
 
@@ -209,8 +209,7 @@ async def test_a_replayed_price_move_alerts_the_group_with_buttons(make_world: A
     assert "Alert #1 set: NVDA moves 10% in a day" in made.text
 
     mark = api.mark()
-    await replay_sessions(clock=world.clock, calendar=calendar, start=ny("2025-01-24", 8).date(), end=ny("2025-01-27", 8).date(),
-                          check=world.app.price_check.run_once, deliver=world.app.dispatcher.drain_once)
+    await replay_app(world.app, world.clock, date(2025, 1, 24), date(2025, 1, 27))
     alert = await api.wait_for("sendMessage", where=lambda r: r.chat_id == group, after=mark)
     lines = alert.text.split("\n")
     assert re.fullmatch(r"📉 <b>NVDA down \d+\.\d\d% today</b>", lines[0])
@@ -229,8 +228,7 @@ async def test_a_member_who_asked_for_dms_gets_group_alerts_in_their_private_cha
     assert "Your alerts now come by direct message." in (await world.say("/dm on", chat_id=group, user_id=alice, name="Alice")).text
     await world.say("/alert NVDA move 10", chat_id=group, user_id=alice, name="Alice")
     mark = api.mark()
-    await replay_sessions(clock=world.clock, calendar=calendar, start=ny("2025-01-24", 8).date(), end=ny("2025-01-27", 8).date(),
-                          check=world.app.price_check.run_once, deliver=world.app.dispatcher.drain_once)
+    await replay_app(world.app, world.clock, date(2025, 1, 24), date(2025, 1, 27))
     alert = await api.wait_for("sendMessage", where=lambda r: r.chat_id == alice, after=mark)  # a private chat's id is the user's
     assert "NVDA down" in alert.text
     assert not any(r.method == "sendMessage" and r.chat_id == group for r in api.requests[mark:])
