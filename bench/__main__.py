@@ -16,13 +16,13 @@ import resource
 import statistics
 import time
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from bot.core.engine import RuleEngine, condition_holds
+from bot.core.market import Quote
 from bot.core.models import ChatRef, Direction, Rule, RuleKind, RuleSource, UserRef
-from bot.market.base import Quote
 
-AT = datetime(2025, 1, 27, 15, 0, tzinfo=timezone.utc)
+AT = datetime(2025, 1, 27, 15, 0, tzinfo=UTC)
 SESSION = date(2025, 1, 27)
 
 
@@ -176,11 +176,12 @@ def bench_engine(n_rules: int, n_tickers: int, cycles: int, seed: int) -> Figure
 
 async def provider_requests(n_tickers: int) -> dict[str, int | str]:
     figures: dict[str, int | str] = {}
+    import tempfile
+    from pathlib import Path
+
     from bot.core.clock import ReplayClock
     from bot.market.calendar import MarketCalendar
     from bot.market.csv_provider import CsvMarket
-    from pathlib import Path
-    import tempfile
 
     with tempfile.TemporaryDirectory() as folder:
         for i in range(n_tickers):

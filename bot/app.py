@@ -1,7 +1,12 @@
-"""Wiring: storage, market data, the engine, the command router, jobs and adapters, on one loop.
+"""Wiring: the one place that assembles concrete parts behind the core's ports, on one loop.
 
 `App.create(...)` builds everything with injected parts (clock, market, storage path),
-so the live bot, replay, the demo and the tests all run the very same pipeline.
+so the live bot, replay, the demo and the tests all run the very same pipeline:
+
+    storage (SQLite)  -> RuleBook, ChatDirectory, Routing   (core owners of state)
+    market provider   -> PriceCheck, SplitGuard, features    (jobs)
+    features          -> commands, daily jobs, quote listeners, alert kinds
+    adapters          -> Dispatcher (outbox -> platforms), CommandRouter (platforms -> core)
 """
 
 from __future__ import annotations
@@ -10,37 +15,41 @@ import asyncio
 import gc
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, time
 from pathlib import Path
 
-from bot.adapters.base import Adapter
 from bot.config import Config, ConfigError
+from bot.core.calendar import Calendar
+from bot.core.chats import ChatDirectory
 from bot.core.clock import Clock, LiveClock
 from bot.core.commands import CommandTable
+from bot.core.delivery import Adapter
+from bot.core.describe import AlertDescriber
 from bot.core.engine import RuleEngine
+from bot.core.feature import AlertKindSpec, DailyJob, Feature
 from bot.core.handlers import core_commands
+from bot.core.market import MarketData
+from bot.core.messages import AlertKind
 from bot.core.router import CommandRouter, Context
-from bot.market.base import MarketData
+from bot.core.routing import Routing
+from bot.core.rules import RuleBook
+from bot.core.settings import Settings
+from bot.features import FEATURE_NAMES
 from bot.market.calendar import MarketCalendar
 from jobs.dispatch import Dispatcher
 from jobs.price_check import PriceCheck
-from jobs.scheduler import DailyJob, MarketScheduler, MarketTimer
-from storage.db import Store
+from jobs.scheduler import MarketScheduler, MarketTimer
+from jobs.splits import SplitGuard
+from storage.sqlite import SqliteStorage
 
 log = logging.getLogger(__name__)
 
-Feature = Callable[["App"], Awaitable[None]]
-FEATURES: list[Feature] = []  # feature modules (primers, earnings) register themselves here
+SPLIT_SWEEP_AT = time(7, 0)  # splits applied before the open
 
 
-def register_feature(feature: Feature) -> Feature:
-    FEATURES.append(feature)
-    return feature
-
-
-def make_market(config: Config, clock: Clock, calendar: MarketCalendar) -> MarketData:
+def make_market(config: Config, clock: Clock, calendar: Calendar) -> MarketData:
     if config.market.provider == "csv":
         from bot.market.csv_provider import CsvMarket
 
@@ -53,19 +62,54 @@ def make_market(config: Config, clock: Clock, calendar: MarketCalendar) -> Marke
     return YFinanceMarket(clock=clock, calendar=calendar, timeout=config.market.timeout_seconds)
 
 
+def settings_of(config: Config) -> Settings:
+    """The narrow view of the config the core reads."""
+    return Settings(
+        admins=config.bot.admins,
+        max_alerts_per_user=config.bot.max_alerts_per_user,
+        rearm_band_pct=config.alerts.rearm_band_pct,
+        selloff_pct=config.alerts.selloff_pct,
+        drawdown_pct=config.alerts.drawdown_pct,
+    )
+
+
+def build_features(context: Context, storage: SqliteStorage, names: Sequence[str]) -> list[Feature]:
+    """The features named, in the order of `FEATURE_NAMES`, each given the services it needs."""
+    unknown = sorted(set(names) - set(FEATURE_NAMES))
+    if unknown:
+        raise ValueError(f"unknown features: {', '.join(unknown)} (known: {', '.join(FEATURE_NAMES)})")
+    from bot.features.baskets import BasketsFeature
+    from bot.features.earnings import EarningsFeature
+    from bot.features.primer import PrimerFeature
+
+    earnings = EarningsFeature(context, outbox=storage.outbox) if "earnings" in names else None
+    built: dict[str, Feature] = {}
+    if "primer" in names:
+        built["primer"] = PrimerFeature(context, earnings=earnings.desk if earnings else None)
+    if earnings is not None:
+        built["earnings"] = earnings
+    if "baskets" in names:
+        built["baskets"] = BasketsFeature(context)
+    return [built[name] for name in FEATURE_NAMES if name in built]
+
+
 @dataclass
 class App:
     config: Config
     clock: Clock
-    calendar: MarketCalendar
-    store: Store
+    calendar: Calendar
+    storage: SqliteStorage
     market: MarketData
-    engine: RuleEngine
+    rules: RuleBook
+    chats: ChatDirectory
     context: Context
     router: CommandRouter
     dispatcher: Dispatcher
     price_check: PriceCheck
-    daily_jobs: list[tuple[time, DailyJob]] = field(default_factory=list)
+    splits: SplitGuard
+    daily_jobs: list[DailyJob] = field(default_factory=list)
+    alert_kinds: dict[AlertKind, AlertKindSpec] = field(default_factory=dict)
+    features: list[Feature] = field(default_factory=list)
     adapters: dict[str, Adapter] = field(default_factory=dict)
 
     @classmethod
@@ -76,44 +120,67 @@ class App:
         clock: Clock | None = None,
         market: MarketData | None = None,
         storage_path: str | Path | None = None,
-        calendar: MarketCalendar | None = None,
+        calendar: Calendar | None = None,
         commands: CommandTable | None = None,
-        features: Sequence[Feature] | None = None,
+        features: Sequence[str] | None = None,
     ) -> App:
-        """Build the app. `features=None` loads every registered feature; tests may pass fewer."""
+        """Build the app. `features=None` builds every feature; tests may name fewer (or none)."""
         clock = clock or LiveClock()
         calendar = calendar or MarketCalendar(config.market.exchange)
         market = market or make_market(config, clock, calendar)
-        store = await Store.open(storage_path or config.storage.path)
-        engine = RuleEngine(rearm_band_pct=config.alerts.rearm_band_pct)
-        engine.load(await store.all_rules(), await store.ticker_states())
+        storage = await SqliteStorage.open(storage_path or config.storage.path)
+        settings = settings_of(config)
+        rules = RuleBook(store=storage.rules, checks=storage.checks, engine=RuleEngine(rearm_band_pct=settings.rearm_band_pct),
+                         market=market, calendar=calendar, clock=clock)
+        await rules.load()
         # The rules live as long as the process: move them out of the collector's way, so a
         # busy check cycle does not re-scan a million long-lived objects (see `make bench`).
         gc.collect()
         gc.freeze()
-        table = commands or core_commands()
-        context = Context(config=config, store=store, market=market, engine=engine, calendar=calendar, clock=clock, commands=table)
-        dispatcher = Dispatcher(store, {}, clock)
-        price_check = PriceCheck(store=store, market=market, engine=engine, calendar=calendar, clock=clock, on_queued=dispatcher.notify)
-        app = cls(config, clock, calendar, store, market, engine, context, CommandRouter(context), dispatcher, price_check)
-        app.daily_jobs.append((time(7, 0), price_check.sweep_splits))  # splits applied before the open
-        import bot.features  # noqa: F401  (registers the feature modules)
-
+        chats = ChatDirectory(storage.chats, clock)
+        routing = Routing(watches=storage.watches, prefs=storage.prefs, chats=chats)
+        dispatcher = Dispatcher(storage.outbox, chats, {}, clock)
+        context = Context(settings=settings, store=storage, rules=rules, chats=chats, routing=routing, market=market,
+                          calendar=calendar, clock=clock, commands=commands or core_commands(), wake_dispatcher=dispatcher.notify)
+        splits = SplitGuard(rules=rules, routing=routing, market=market, clock=clock, on_queued=dispatcher.notify)
+        price_check = PriceCheck(rules=rules, routing=routing, splits=splits, market=market, calendar=calendar, clock=clock,
+                                 on_queued=dispatcher.notify)
+        app = cls(config, clock, calendar, storage, market, rules, chats, context, CommandRouter(context), dispatcher, price_check, splits)
+        app.daily_jobs.append(DailyJob(SPLIT_SWEEP_AT, splits.sweep, "split sweep"))
         try:
-            for feature in FEATURES if features is None else features:
-                await feature(app)
+            for feature in build_features(context, storage, FEATURE_NAMES if features is None else features):
+                await app.add_feature(feature)
         except BaseException:
             await app.close()
             raise
         return app
 
+    async def add_feature(self, feature: Feature) -> None:
+        """Plug a feature in: its commands, daily jobs, quote listeners and alert kinds; then start it."""
+        await feature.start()
+        for command in feature.commands():
+            self.context.commands.add(command)
+        self.daily_jobs.extend(feature.daily_jobs())
+        self.price_check.listeners.extend(feature.quote_listeners())
+        self.alert_kinds.update(feature.alert_kinds())
+        self.features.append(feature)
+
+    async def run_daily_jobs(self, day: date) -> None:
+        """Run every daily job for `day` now, whatever the clock says (tests, catch-ups)."""
+        for job in self.daily_jobs:
+            await job.run(day)
+
+    def describer(self) -> AlertDescriber:
+        """What each alert kind says, in the exchange's time zone: for adapters and replay output."""
+        return AlertDescriber(self.calendar.tz, self.alert_kinds)
+
+    def timer(self) -> MarketTimer:
+        """The market timer: price checks in sessions, daily jobs at market times (live and replay alike)."""
+        return MarketTimer(clock=self.clock, calendar=self.calendar, check=self.price_check.run_once, daily_jobs=self.daily_jobs)
+
     def add_adapter(self, adapter: Adapter) -> None:
         self.adapters[adapter.platform] = adapter
         self.dispatcher.adapters[adapter.platform] = adapter
-
-    async def run_daily_jobs(self, day: date) -> None:
-        for _, job in self.daily_jobs:
-            await job(day)
 
     async def close(self) -> None:
         for adapter in list(self.adapters.values()):
@@ -122,30 +189,32 @@ class App:
             except Exception:
                 log.exception("stopping the %s adapter failed", adapter.platform)
         await self.market.aclose()
-        await self.store.close()
+        await self.storage.close()
 
 
 def enabled_adapters(app: App, stop: asyncio.Event) -> list[Adapter]:
     """The adapters the config enables; the console when none is."""
     config = app.config
+    describer = app.describer()
     adapters: list[Adapter] = []
     if config.telegram.enabled:
         from bot.adapters.telegram import TelegramAdapter
 
-        adapters.append(TelegramAdapter(config.telegram, config.token(config.telegram.token_env, "Telegram"), app.router))
+        adapters.append(TelegramAdapter(config.telegram, config.token(config.telegram.token_env, "Telegram"), app.router, describer=describer))
     if config.discord.enabled:
         from bot.adapters.discord import DiscordAdapter
 
-        adapters.append(DiscordAdapter(config.discord, config.token(config.discord.token_env, "Discord"), app.router))
+        adapters.append(DiscordAdapter(config.discord, config.token(config.discord.token_env, "Discord"), app.router, describer=describer))
     if config.console.enabled or not adapters:
         from bot.adapters.console import ConsoleAdapter
 
-        adapters.append(ConsoleAdapter(app.router, user=config.console.user, on_end_of_input=stop.set))
+        adapters.append(ConsoleAdapter(app.router, user=config.console.user, on_end_of_input=stop.set, describer=describer))
     return adapters
 
 
 async def run_live(config: Config, *, clock: Clock | None = None, stop: asyncio.Event | None = None) -> None:
     """The live bot: adapters, the market timer and the dispatcher until SIGINT/SIGTERM."""
+    config.check_tokens()  # a missing token stops start-up before anything connects
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -161,11 +230,10 @@ async def run_live(config: Config, *, clock: Clock | None = None, stop: asyncio.
             await adapter.start()
             app.add_adapter(adapter)
             log.info("adapter %s started", adapter.platform)
-        timer = MarketTimer(clock=app.clock, calendar=app.calendar, check=app.price_check.run_once, daily_jobs=app.daily_jobs)
-        scheduler = MarketScheduler(timer, poll_seconds=config.market.poll_seconds)
+        scheduler = MarketScheduler(app.timer(), poll_seconds=config.market.poll_seconds)
         scheduler.start()
         dispatcher_task = asyncio.create_task(app.dispatcher.run(stop), name="dispatcher")
-        log.info("tickerbell is running with %s; %d rules on %d tickers", ", ".join(app.adapters), app.engine.rule_count(), len(app.engine.tickers()))
+        log.info("tickerbell is running with %s; %d rules on %d tickers", ", ".join(app.adapters), app.rules.rule_count(), len(app.rules.tickers()))
         await stop.wait()
         log.info("stopping")
     finally:
@@ -175,7 +243,7 @@ async def run_live(config: Config, *, clock: Clock | None = None, stop: asyncio.
             stop.set()
             try:
                 await asyncio.wait_for(dispatcher_task, timeout=5)
-            except (asyncio.TimeoutError, asyncio.CancelledError):
+            except (TimeoutError, asyncio.CancelledError):
                 dispatcher_task.cancel()
         await app.close()
         log.info("stopped cleanly")

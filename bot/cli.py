@@ -5,14 +5,26 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
+from collections.abc import Mapping
 from datetime import date
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from bot.config import ConfigError, load_config
+from bot.config import CONFIG_ENV, Config, ConfigError, load_config
+from seeds import seeds_path
 
-SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 DEMO_FROM, DEMO_TO = date(2025, 1, 21), date(2025, 1, 31)
+LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+def package_version() -> str:
+    """The installed tickerbell's version, from its package metadata."""
+    try:
+        return version("tickerbell")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def _day(text: str) -> date:
@@ -22,27 +34,50 @@ def _day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"expected a date like 2025-01-27, got {text!r}") from None
 
 
+def _options(*, defaults: bool) -> argparse.ArgumentParser:
+    """The options taken before or after the command. The subcommands' copy has no defaults, so
+    that it does not overwrite a value given before the command (argparse copies a subcommand's
+    values over the top level's)."""
+    options = argparse.ArgumentParser(add_help=False)
+    level, config = ("WARNING", None) if defaults else (argparse.SUPPRESS, argparse.SUPPRESS)
+    options.add_argument("--log-level", choices=LOG_LEVELS, default=level, help="log detail on stderr (default WARNING)")
+    options.add_argument("--config", type=Path, default=config, help=f"a TOML config file (see config.example.toml; default: ${CONFIG_ENV} if set)")
+    return options
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tickerbell", description="Stock alerts for Discord, Telegram and the console.")
-    parser.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log detail on stderr (default WARNING)")
+    parser = argparse.ArgumentParser(prog="tickerbell", description="Stock alerts for Discord, Telegram and the console.", parents=[_options(defaults=True)])
+    parser.add_argument("--version", action="version", version=f"tickerbell {package_version()}")
+    with_config = _options(defaults=False)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="run the live bot with the adapters the config enables")
-    run.add_argument("--config", type=Path, help="a TOML config file (see config.example.toml)")
+    sub.add_parser("run", parents=[with_config], help="run the live bot with the adapters the config enables")
 
-    replay = sub.add_parser("replay", help="replay history from CSV files through the live pipeline")
+    replay = sub.add_parser("replay", parents=[with_config], help="replay history from CSV files through the live pipeline")
     replay.add_argument("--data", type=Path, required=True, help="a folder of <TICKER>.csv files")
     replay.add_argument("--from", dest="start", type=_day, required=True, help="first day, e.g. 2025-01-21")
     replay.add_argument("--to", dest="end", type=_day, required=True, help="last day, e.g. 2025-01-31")
     replay.add_argument("--script", type=Path, help="chat commands, one a line, run by an admin at the first open, before the first check")
     replay.add_argument("--jsonl", action="store_true", help="one JSON object a line per delivered alert")
-    replay.add_argument("--config", type=Path, help="a TOML config file (alert settings, admins)")
     replay.add_argument("--db", type=Path, help="keep the replay's database here (default: a temporary file)")
 
-    demo = sub.add_parser("demo", help="the DeepSeek sell-off week of January 2025, replayed from the seeds")
+    demo = sub.add_parser("demo", parents=[with_config], help="the DeepSeek sell-off week of January 2025, replayed from the seeds")
     demo.add_argument("--jsonl", action="store_true", help="one JSON object a line per delivered alert")
-    demo.add_argument("--config", type=Path, help="a TOML config file")
     return parser
+
+
+def read_config(option: Path | None, environ: Mapping[str, str] | None = None) -> Config:
+    """The config from --config, else from the file $TICKERBELL_CONFIG names, else defaults; the environment overrides it."""
+    environ = os.environ if environ is None else environ
+    named = environ.get(CONFIG_ENV, "").strip()
+    if option is None and named:
+        try:
+            return load_config(named, environ)
+        except ConfigError as problem:
+            if not Path(named).is_file():  # say where the missing file's name came from
+                raise ConfigError(f"environment {CONFIG_ENV}: {problem}") from None
+            raise
+    return load_config(option, environ)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,8 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     for chatty in ("httpx", "apscheduler", "yfinance"):  # one line per event of ours; theirs only when they matter
         logging.getLogger(chatty).setLevel(logging.DEBUG if args.log_level == "DEBUG" else logging.WARNING)
     try:
-        config = load_config(getattr(args, "config", None))
+        config = read_config(args.config)
         if args.command == "run":
+            config.check_tokens()  # before anything connects
             from bot.app import run_live
 
             asyncio.run(run_live(config))
@@ -64,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "demo":
             from bot.replay import read_script, run_replay
 
-            demo = SEEDS / "demo"
+            demo = seeds_path("demo")
             asyncio.run(
                 run_replay(
                     config,

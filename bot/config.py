@@ -1,8 +1,12 @@
 """Configuration: a TOML file read with the standard library, every value defaulted.
 
-A wrong value stops start-up with one line naming the file, the key and what was
-expected (`ConfigError`). Tokens are never in the file: it names the environment
-variables that hold them.
+Every key can also come from the environment as `TICKERBELL_<SECTION>__<KEY>` (for example
+`TICKERBELL_MARKET__POLL_SECONDS=30`), which overrides the file. Only names with a double
+underscore are config keys: the token variables and `TICKERBELL_CONFIG` are not.
+
+A wrong value stops start-up with one line naming where it came from (the file, or the
+environment variable), the key and what was expected (`ConfigError`). Tokens are never in
+the file: it names the environment variables that hold them.
 """
 
 from __future__ import annotations
@@ -10,10 +14,13 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any, get_args, get_origin, get_type_hints
+
+ENV_PREFIX = "TICKERBELL_"
+CONFIG_ENV = "TICKERBELL_CONFIG"  # names the config file when --config is not given
 
 
 class ConfigError(Exception):
@@ -23,7 +30,6 @@ class ConfigError(Exception):
 @dataclass(frozen=True)
 class BotConfig:
     admins: frozenset[str] = frozenset()  # "platform:user_id"
-    timezone: str = "America/New_York"  # how times are shown and when daily jobs run
     max_alerts_per_user: int = 50
 
 
@@ -71,6 +77,13 @@ class DiscordConfig:
 
 
 @dataclass(frozen=True)
+class MetricsConfig:
+    enabled: bool = False  # an HTTP endpoint with /healthz and the metrics
+    host: str = "127.0.0.1"
+    port: int = 9464
+
+
+@dataclass(frozen=True)
 class Config:
     bot: BotConfig = field(default_factory=BotConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
@@ -79,50 +92,160 @@ class Config:
     console: ConsoleConfig = field(default_factory=ConsoleConfig)
     telegram: TelegramConfig = field(default_factory=TelegramConfig)
     discord: DiscordConfig = field(default_factory=DiscordConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
     source: str = "(defaults)"
+    # (section, key) -> "environment NAME" for each key the environment set
+    overrides: Mapping[tuple[str, str], str] = field(default_factory=dict, compare=False, repr=False)
 
-    def token(self, env_name: str, platform: str) -> str:
+    def origin(self, section: str, key: str) -> str:
+        """Where a key's value came from, for messages: the environment variable, or the file."""
+        return self.overrides.get((section, key), self.source)
+
+    def token(self, env_name: str, platform: str, environ: Mapping[str, str] | None = None) -> str:
         """Read a token from the environment, or stop with a line saying which variable to set."""
-        value = os.environ.get(env_name, "").strip()
+        value = (os.environ if environ is None else environ).get(env_name, "").strip()
         if not value:
             raise ConfigError(f"{platform} is enabled but the environment variable {env_name} is empty: set it to the bot token.")
         return value
 
+    def check_tokens(self, environ: Mapping[str, str] | None = None) -> None:
+        """Stop, before anything connects, if an enabled platform's token variable is empty."""
+        problems = []
+        for platform, section in (("Telegram", self.telegram), ("Discord", self.discord)):
+            if section.enabled:
+                try:
+                    self.token(section.token_env, platform, environ)
+                except ConfigError as problem:
+                    problems.append(str(problem))
+        if problems:
+            raise ConfigError(" ".join(problems))
 
+
+SECTIONS: dict[str, type] = {
+    "bot": BotConfig,
+    "storage": StorageConfig,
+    "market": MarketConfig,
+    "alerts": AlertsConfig,
+    "console": ConsoleConfig,
+    "telegram": TelegramConfig,
+    "discord": DiscordConfig,
+    "metrics": MetricsConfig,
+}
+REMOVED: dict[tuple[str, str], str] = {
+    ("bot", "timezone"): "removed; times follow the exchange's own time zone from its calendar ([market] exchange)",
+}
 _ADMIN = re.compile(r"^[a-z]+:[^\s]{1,64}$")
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,63}$")
+_BOOLS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 
 
-def load_config(path: str | Path | None) -> Config:
-    """Read and check a config file; None gives the defaults."""
-    if path is None:
-        return Config()
-    file = Path(path)
-    try:
-        raw = tomllib.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{file}: no such file") from None
-    except tomllib.TOMLDecodeError as problem:
-        raise ConfigError(f"{file}: not valid TOML ({problem})") from None
-    return _build(raw, str(file))
+def load_config(path: str | Path | None, environ: Mapping[str, str] | None = None) -> Config:
+    """Read and check a config file (None: no file) with the environment's overrides (default `os.environ`)."""
+    environ = os.environ if environ is None else environ
+    raw: dict[str, Any] = {}
+    source = "(defaults)"
+    if path is not None:
+        file = Path(path)
+        source = str(file)
+        try:
+            raw = tomllib.loads(file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{file}: no such file") from None
+        except IsADirectoryError:
+            raise ConfigError(f"{file}: a folder, not a config file") from None
+        except tomllib.TOMLDecodeError as problem:
+            raise ConfigError(f"{file}: not valid TOML ({problem})") from None
+        unknown = sorted(set(raw) - set(SECTIONS))
+        if unknown:
+            raise ConfigError(f"{source}: [{unknown[0]}]: unknown section (known: {', '.join(sorted(SECTIONS))})")
+    overrides, strays = _apply_environment(raw, environ)
+    config = _build(_Reader(raw, source, overrides))
+    tokens = {config.telegram.token_env, config.discord.token_env}
+    for name, stray_problem in strays:
+        if name not in tokens:  # a token variable whose name happens to have a double underscore
+            raise ConfigError(f"environment {name}: {stray_problem}")
+    return config
+
+
+def _apply_environment(raw: dict[str, Any], environ: Mapping[str, str]) -> tuple[dict[tuple[str, str], str], list[tuple[str, str]]]:
+    """Merge `TICKERBELL_<SECTION>__<KEY>` values into `raw`; return where each came from, and the unknown names."""
+    overrides: dict[tuple[str, str], str] = {}
+    strays: list[tuple[str, str]] = []
+    for name in sorted(environ):
+        if not name.startswith(ENV_PREFIX) or "__" not in name[len(ENV_PREFIX) :]:
+            continue
+        section, key = name[len(ENV_PREFIX) :].lower().split("__", 1)
+        if section not in SECTIONS:
+            strays.append((name, f"[{section}]: unknown section (known: {', '.join(sorted(SECTIONS))})"))
+            continue
+        kinds = _kinds(section)
+        if key not in kinds and (section, key) not in REMOVED:
+            strays.append((name, f"[{section}] {key}: unknown key (known: {', '.join(sorted(kinds))})"))
+            continue
+        table = raw.setdefault(section, {})
+        if isinstance(table, dict):  # otherwise the file's own mistake is reported
+            table[key] = _parse(environ[name], kinds.get(key, str))
+            overrides[(section, key)] = f"environment {name}"
+    return overrides, strays
+
+
+def _kinds(section: str) -> dict[str, Any]:
+    """A section's keys and their types, from its dataclass."""
+    hints = get_type_hints(SECTIONS[section])
+    return {f.name: hints[f.name] for f in fields(SECTIONS[section])}
+
+
+def _parse(text: str, kind: Any) -> Any:
+    """An environment value as the key's type; text that does not parse is kept, for the checks to reject."""
+    if get_origin(kind) in (frozenset, tuple, list):
+        return _parse_list(text, get_args(kind)[0])
+    if kind is bool:
+        return _BOOLS.get(text.strip().lower(), text)
+    if kind in (int, float):
+        try:
+            return kind(text.strip())
+        except ValueError:
+            return text
+    return text
+
+
+def _parse_list(text: str, item: Any) -> Any:
+    """A TOML/JSON array (`["telegram:1"]`, `[1, 2]`) or a comma-separated list (`1,2`)."""
+    text = text.strip()
+    if text.startswith("["):
+        try:
+            return tomllib.loads(f"value = {text}")["value"]
+        except tomllib.TOMLDecodeError:
+            return text
+    return [_parse(part.strip(), item) for part in text.split(",") if part.strip()]
 
 
 class _Reader:
-    def __init__(self, raw: dict[str, Any], source: str) -> None:
+    def __init__(self, raw: dict[str, Any], source: str, overrides: dict[tuple[str, str], str]) -> None:
         self.raw = raw
         self.source = source
+        self.overrides = overrides
 
-    def section(self, name: str, known: set[str]) -> dict[str, Any]:
+    def where(self, section: str, key: str) -> str:
+        return self.overrides.get((section, key), self.source)
+
+    def section(self, name: str) -> dict[str, Any]:
         value = self.raw.get(name, {})
         if not isinstance(value, dict):
             raise ConfigError(f"{self.source}: [{name}] must be a table")
+        for key in sorted(value):
+            if (name, key) in REMOVED:
+                raise ConfigError(f"{self.where(name, key)}: [{name}] {key}: {REMOVED[(name, key)]}")
+        known = set(_kinds(name))
         unknown = sorted(set(value) - known)
         if unknown:
             raise ConfigError(f"{self.source}: [{name}] {unknown[0]}: unknown key (known: {', '.join(sorted(known))})")
         return value
 
-    def fail(self, section: str, key: str, expected: str, got: object) -> ConfigError:
-        return ConfigError(f"{self.source}: [{section}] {key}: expected {expected}, got {got!r}")
+    def fail(self, section: str, key: str, expected: str, got: object, *, blame: str | None = None) -> ConfigError:
+        """`blame` names another key of the section whose value caused the problem (when this one was not set)."""
+        where = self.where(section, blame) if blame else self.where(section, key)
+        return ConfigError(f"{where}: [{section}] {key}: expected {expected}, got {got!r}")
 
 
 def _get(reader: _Reader, table: dict[str, Any], section: str, key: str, default: Any, kind: type) -> Any:
@@ -138,37 +261,27 @@ def _get(reader: _Reader, table: dict[str, Any], section: str, key: str, default
     return value
 
 
-def _build(raw: dict[str, Any], source: str) -> Config:
-    reader = _Reader(raw, source)
-    sections = {"bot", "storage", "market", "alerts", "console", "telegram", "discord"}
-    unknown = sorted(set(raw) - sections)
-    if unknown:
-        raise ConfigError(f"{source}: [{unknown[0]}]: unknown section (known: {', '.join(sorted(sections))})")
-
-    t = reader.section("bot", {"admins", "timezone", "max_alerts_per_user"})
+def _build(reader: _Reader) -> Config:
+    t = reader.section("bot")
     admins_raw = t.get("admins", [])
     if not isinstance(admins_raw, list) or not all(isinstance(a, str) and _ADMIN.match(a) for a in admins_raw):
         raise reader.fail("bot", "admins", 'a list like ["console:analyst", "telegram:123456"]', admins_raw)
-    timezone = _get(reader, t, "bot", "timezone", BotConfig.timezone, str)
-    try:
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise reader.fail("bot", "timezone", "an IANA time zone such as America/New_York", timezone) from None
     max_alerts = _get(reader, t, "bot", "max_alerts_per_user", BotConfig.max_alerts_per_user, int)
     if not 1 <= max_alerts <= 10_000:
         raise reader.fail("bot", "max_alerts_per_user", "a number from 1 to 10000", max_alerts)
-    bot = BotConfig(admins=frozenset(admins_raw), timezone=timezone, max_alerts_per_user=max_alerts)
+    bot = BotConfig(admins=frozenset(admins_raw), max_alerts_per_user=max_alerts)
 
-    t = reader.section("storage", {"path"})
+    t = reader.section("storage")
     storage = StorageConfig(path=_get(reader, t, "storage", "path", StorageConfig.path, str))
 
-    t = reader.section("market", {"provider", "data_dir", "poll_seconds", "timeout_seconds", "exchange"})
+    t = reader.section("market")
     provider = _get(reader, t, "market", "provider", MarketConfig.provider, str)
     if provider not in ("yfinance", "csv"):
         raise reader.fail("market", "provider", '"yfinance" or "csv"', provider)
     data_dir = _get(reader, t, "market", "data_dir", "", str)
     if provider == "csv" and not data_dir:
-        raise reader.fail("market", "data_dir", 'a folder of CSV prices when provider = "csv"', data_dir)
+        blame = None if "data_dir" in t else "provider"
+        raise reader.fail("market", "data_dir", 'a folder of CSV prices when provider = "csv"', data_dir, blame=blame)
     poll = _get(reader, t, "market", "poll_seconds", MarketConfig.poll_seconds, int)
     if not 15 <= poll <= 3600:
         raise reader.fail("market", "poll_seconds", "a number of seconds from 15 to 3600", poll)
@@ -183,27 +296,27 @@ def _build(raw: dict[str, Any], source: str) -> Config:
         exchange=_get(reader, t, "market", "exchange", MarketConfig.exchange, str),
     )
 
-    t = reader.section("alerts", {"rearm_band_pct", "selloff_pct", "drawdown_pct"})
+    t = reader.section("alerts")
     alerts = AlertsConfig(
         rearm_band_pct=_percent(reader, t, "rearm_band_pct", AlertsConfig.rearm_band_pct, 0.0, 20.0),
         selloff_pct=_percent(reader, t, "selloff_pct", AlertsConfig.selloff_pct, 0.1, 100.0),
         drawdown_pct=_percent(reader, t, "drawdown_pct", AlertsConfig.drawdown_pct, 0.1, 99.0),
     )
 
-    t = reader.section("console", {"enabled", "user"})
+    t = reader.section("console")
     console = ConsoleConfig(
         enabled=_get(reader, t, "console", "enabled", False, bool),
         user=_get(reader, t, "console", "user", ConsoleConfig.user, str),
     )
 
-    t = reader.section("telegram", {"enabled", "token_env", "api_base_url"})
+    t = reader.section("telegram")
     telegram = TelegramConfig(
         enabled=_get(reader, t, "telegram", "enabled", False, bool),
         token_env=_env_name(reader, t, "telegram", TelegramConfig.token_env),
         api_base_url=_url(reader, t, "telegram", TelegramConfig.api_base_url),
     )
 
-    t = reader.section("discord", {"enabled", "token_env", "api_base_url", "guild_ids", "shard_count"})
+    t = reader.section("discord")
     guilds = t.get("guild_ids", [])
     if not isinstance(guilds, list) or not all(isinstance(g, int) and not isinstance(g, bool) and g > 0 for g in guilds):
         raise reader.fail("discord", "guild_ids", "a list of server ids (numbers)", guilds)
@@ -217,25 +330,34 @@ def _build(raw: dict[str, Any], source: str) -> Config:
         guild_ids=tuple(guilds),
         shard_count=shards,
     )
-    return Config(bot, storage, market, alerts, console, telegram, discord, source=source)
+
+    t = reader.section("metrics")
+    host = _get(reader, t, "metrics", "host", MetricsConfig.host, str)
+    if not re.match(r"^[A-Za-z0-9.:\-]{1,253}$", host):
+        raise reader.fail("metrics", "host", "a host name or IP address to listen on, such as 127.0.0.1 or 0.0.0.0", host)
+    port = _get(reader, t, "metrics", "port", MetricsConfig.port, int)
+    if not 1 <= port <= 65535:
+        raise reader.fail("metrics", "port", "a TCP port from 1 to 65535", port)
+    metrics = MetricsConfig(enabled=_get(reader, t, "metrics", "enabled", False, bool), host=host, port=port)
+    return Config(bot, storage, market, alerts, console, telegram, discord, metrics, source=reader.source, overrides=dict(reader.overrides))
 
 
 def _percent(reader: _Reader, table: dict[str, Any], key: str, default: float, low: float, high: float) -> float:
-    value = _get(reader, table, "alerts", key, default, float)
+    value: float = _get(reader, table, "alerts", key, default, float)
     if not low <= value <= high:
         raise reader.fail("alerts", key, f"a percent from {low:g} to {high:g}", value)
     return value
 
 
 def _env_name(reader: _Reader, table: dict[str, Any], section: str, default: str) -> str:
-    value = _get(reader, table, section, "token_env", default, str)
+    value: str = _get(reader, table, section, "token_env", default, str)
     if not _ENV_NAME.match(value):
         raise reader.fail(section, "token_env", "the NAME of an environment variable (the token itself never goes in this file)", "<hidden>")
     return value
 
 
 def _url(reader: _Reader, table: dict[str, Any], section: str, default: str) -> str:
-    value = _get(reader, table, section, "api_base_url", default, str)
+    value: str = _get(reader, table, section, "api_base_url", default, str)
     if not re.match(r"^https?://[^\s]+$", value):
         raise reader.fail(section, "api_base_url", "an http(s) URL", value)
     return value.rstrip("/")

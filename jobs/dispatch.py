@@ -14,13 +14,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import Enum
 
-from bot.adapters.base import Adapter, ChatUnavailable, RetryLater
+from bot.core.chats import ChatDirectory
 from bot.core.clock import Clock
+from bot.core.delivery import Adapter, ChatUnavailable, RetryLater
 from bot.core.messages import Delivery
-from storage.db import Store
+from bot.core.ports import OutboxStore
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ MAX_ATTEMPTS = 20  # 5 s, 10 s, ... then every 15 minutes: about four hours in a
 
 def backoff_seconds(attempts: int) -> float:
     """5 s, 10 s, 20 s ... up to 15 minutes."""
-    return min(MAX_BACKOFF_SECONDS, 5.0 * (2 ** max(0, attempts)))
+    return min(MAX_BACKOFF_SECONDS, 5.0 * float(2 ** max(0, attempts)))
 
 
 class _Outcome(Enum):
@@ -43,14 +44,16 @@ class _Outcome(Enum):
 class Dispatcher:
     def __init__(
         self,
-        store: Store,
+        outbox: OutboxStore,
+        chats: ChatDirectory,
         adapters: Mapping[str, Adapter],
         clock: Clock,
         *,
         batch: int = 100,
         max_chats: int = 16,
     ) -> None:
-        self.store = store
+        self.outbox = outbox
+        self.chats = chats
         self.adapters = dict(adapters)
         self.clock = clock
         self.batch = batch
@@ -69,7 +72,7 @@ class Dispatcher:
         """
         sent = 0
         while True:
-            due = await self.store.due_deliveries(now=self.clock.now(), platforms=self.adapters, limit=self.batch)
+            due = await self.outbox.due(now=self.clock.now(), platforms=self.adapters, limit=self.batch)
             if not due:
                 return sent
             by_chat: dict[str, list[Delivery]] = {}
@@ -84,6 +87,10 @@ class Dispatcher:
         """One chat's deliveries in order; stop at the first that cannot go out now."""
         async with self._concurrency:
             sent = 0
+            held = self.chats.held_until(deliveries[0].chat)
+            if held is not None:  # flood control: nothing goes to this chat before it lifts
+                await self._wait_behind(deliveries, held)
+                return 0
             for index, delivery in enumerate(deliveries):
                 outcome = await self._deliver(delivery)
                 if outcome is _Outcome.SENT:
@@ -91,13 +98,14 @@ class Dispatcher:
                     continue
                 if outcome is _Outcome.FAILED:
                     continue  # this one is retried later; the chat's next ones need not wait for it
-                if outcome is _Outcome.WAIT:
-                    # flood control: the rest of this chat waits as long as the one that was refused
-                    retry_at = await self.store.next_attempt_at(delivery.id)
-                    for later in deliveries[index + 1 :]:
-                        await self.store.mark_retry(later.id, at=retry_at, error="waiting behind an earlier delivery", count=False)
+                if outcome is _Outcome.WAIT and (held := self.chats.held_until(delivery.chat)) is not None:
+                    await self._wait_behind(deliveries[index + 1 :], held)  # the rest of this chat waits as long
                 break  # GONE: the chat's pending deliveries were all marked dead (or sent elsewhere)
             return sent
+
+    async def _wait_behind(self, deliveries: list[Delivery], until: datetime) -> None:
+        for later in deliveries:
+            await self.outbox.mark_retry(later.id, at=until, error="waiting behind an earlier delivery", count=False)
 
     async def _deliver(self, delivery: Delivery) -> _Outcome:
         adapter = self.adapters[delivery.chat.platform]
@@ -105,27 +113,29 @@ class Dispatcher:
         try:
             await adapter.send_alert(delivery.chat, delivery.alert)
         except RetryLater as wait:  # flood control is not a failure: it does not count toward MAX_ATTEMPTS
-            await self.store.mark_retry(delivery.id, at=now + timedelta(seconds=wait.retry_after), error=f"retry after {wait.retry_after}s", count=False)
+            until = now + timedelta(seconds=wait.retry_after)
+            self.chats.hold(delivery.chat, until)
+            await self.outbox.mark_retry(delivery.id, at=until, error=f"retry after {wait.retry_after}s", count=False)
             log.warning("delivery %d to %s: asked to wait %.1f s", delivery.id, delivery.chat.key, wait.retry_after)
             return _Outcome.WAIT
         except ChatUnavailable as gone:
             # one transaction: the chat goes inactive, its pending deliveries die, and direct
             # messages that carry a fallback go where their alert was set
-            await self.store.set_chat_active(delivery.chat, False, now=now, reason=str(gone)[:200])
+            await self.chats.gone(delivery.chat, str(gone))
             log.warning("chat %s is unavailable (%s): its deliveries stop until it talks to the bot again", delivery.chat.key, gone)
             self.notify()
             return _Outcome.GONE
         except Exception as problem:  # a failing adapter must not stop the others
             if delivery.attempts + 1 >= MAX_ATTEMPTS:
-                await self.store.mark_dead(delivery.id, error=f"gave up after {MAX_ATTEMPTS} attempts: {problem!r}")
+                await self.outbox.mark_dead(delivery.id, error=f"gave up after {MAX_ATTEMPTS} attempts: {problem!r}")
                 log.error("delivery %d to %s failed %d times (%s); giving up", delivery.id, delivery.chat.key, MAX_ATTEMPTS, type(problem).__name__)
                 return _Outcome.FAILED
             delay = backoff_seconds(delivery.attempts)
             retry_at = now + timedelta(seconds=delay)
-            await self.store.mark_retry(delivery.id, at=retry_at, error=repr(problem))
+            await self.outbox.mark_retry(delivery.id, at=retry_at, error=repr(problem))
             log.warning("delivery %d to %s failed (%s); retrying in %.0f s", delivery.id, delivery.chat.key, type(problem).__name__, delay)
             return _Outcome.FAILED
-        await self.store.mark_sent(delivery.id, now=self.clock.now())
+        await self.outbox.mark_sent(delivery.id, now=self.clock.now())
         return _Outcome.SENT
 
     async def run(self, stop: asyncio.Event, *, idle_seconds: float = 30.0) -> None:
@@ -137,7 +147,7 @@ class Dispatcher:
             except Exception:
                 log.exception("dispatcher: draining the outbox failed; trying again shortly")
             wait = idle_seconds
-            next_due = await self.store.next_due_at(self.adapters)
+            next_due = await self.outbox.next_due_at(self.adapters)
             if next_due is not None:
                 wait = max(0.05, min(idle_seconds, (next_due - self.clock.now()).total_seconds()))
             waiters = {asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())}

@@ -1,52 +1,57 @@
-"""Replay: step a ReplayClock through exchange sessions and run the live pipeline at each step.
+"""Replay: step a ReplayClock through exchange sessions and drive the live market timer.
 
-For each session: the daily jobs before the open, a price check just after the open
-(the CSV provider serves the open), one after the close (it serves the close), then the
-after-close jobs (earnings recaps), each followed by the dispatcher delivering what was queued.
+The timer decides what runs, exactly as live; replay only chooses the moments it looks at.
+For each session: 08:00 (the daily jobs due before the open), a tick just after the open (the
+CSV provider serves the open), one after the close (it serves the close), then each later daily
+job's time (earnings recaps at 16:30). The dispatcher delivers what was queued after each step.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime, time, timedelta
 
+from bot.core.calendar import Calendar, Session
 from bot.core.clock import ReplayClock
-from bot.market.calendar import MarketCalendar, Session
+from jobs.scheduler import MarketTimer
 
-NEW_YORK = ZoneInfo("America/New_York")
+MORNING = time(8, 0)
 Step = Callable[[], Awaitable[object]]
 
 
 async def replay_sessions(
     *,
     clock: ReplayClock,
-    calendar: MarketCalendar,
-    start: date,
-    end: date,
-    check: Step,
+    calendar: Calendar,
+    timer: MarketTimer,
+    sessions: list[Session],
     deliver: Step,
-    before_open: Callable[[date], Awaitable[object]] | None = None,
-    after_close: Callable[[date], Awaitable[object]] | None = None,
     progress: Callable[[Session, int, int], None] | None = None,
 ) -> int:
-    """Replay every session from start to end; returns how many sessions ran."""
-    sessions = calendar.sessions(start, end)
+    """Replay the sessions given; returns how many ran."""
     for index, session in enumerate(sessions):
-        morning = datetime.combine(session.day, time(8, 0), NEW_YORK)
-        if morning > clock.now():
-            clock.set(morning)
-        if before_open is not None:
-            await before_open(session.day)
-            await deliver()
+        _move(clock, datetime.combine(session.day, MORNING, calendar.tz))
+        await timer.run_daily_jobs()
+        await deliver()
         for moment in (session.open + timedelta(minutes=1), session.close + timedelta(minutes=5)):
-            if moment > clock.now():
-                clock.set(moment)
-            await check()
+            _move(clock, moment)
+            await timer.tick()
             await deliver()
-        if after_close is not None:
-            await after_close(session.day)
-            await deliver()
+        await _later_daily_jobs(clock, calendar, timer, session)
+        await deliver()
         if progress is not None:
             progress(session, index + 1, len(sessions))
     return len(sessions)
+
+
+async def _later_daily_jobs(clock: ReplayClock, calendar: Calendar, timer: MarketTimer, session: Session) -> None:
+    """The daily jobs timed after the close (earnings recaps), each at its own time."""
+    after = clock.now().astimezone(calendar.tz).time()
+    for at in sorted({job.at for job in timer.daily_jobs if job.at > after}):
+        _move(clock, datetime.combine(session.day, at, calendar.tz))
+        await timer.run_daily_jobs()
+
+
+def _move(clock: ReplayClock, moment: datetime) -> None:
+    if moment > clock.now():
+        clock.set(moment)

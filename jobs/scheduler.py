@@ -10,20 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from datetime import date, datetime, time
-from zoneinfo import ZoneInfo
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import date
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.core.calendar import Calendar
 from bot.core.clock import Clock
-from bot.market.calendar import MarketCalendar
+from bot.core.feature import DailyJob
 
 log = logging.getLogger(__name__)
-
-NEW_YORK = ZoneInfo("America/New_York")
-DailyJob = Callable[[date], Awaitable[object]]
 
 
 class MarketTimer:
@@ -31,21 +28,21 @@ class MarketTimer:
         self,
         *,
         clock: Clock,
-        calendar: MarketCalendar,
+        calendar: Calendar,
         check: Callable[[], Awaitable[object]],
-        daily_jobs: list[tuple[time, DailyJob]] | None = None,
+        daily_jobs: Sequence[DailyJob] = (),
     ) -> None:
         self.clock = clock
         self.calendar = calendar
         self.check = check
-        self.daily_jobs = daily_jobs or []  # (New York time, job): run once per calendar day after that time
+        self.daily_jobs = daily_jobs  # each runs once per exchange calendar day, after its market time
         self._closed_checked: date | None = None
         self._daily_done: dict[int, date] = {}
 
     async def tick(self) -> str:
         """Do what the market's clock calls for now; return a word for logs and tests."""
         now = self.clock.now()
-        await self._run_daily_jobs(now)
+        await self.run_daily_jobs()
         if self.calendar.current_session(now) is not None:
             await self.check()
             return "checked"
@@ -57,15 +54,16 @@ class MarketTimer:
             return "checked-after-close"
         return "idle"
 
-    async def _run_daily_jobs(self, now: datetime) -> None:
-        local = now.astimezone(NEW_YORK)
-        for index, (at, job) in enumerate(self.daily_jobs):
-            if local.time() >= at and self._daily_done.get(index) != local.date():
+    async def run_daily_jobs(self) -> None:
+        """Run each daily job whose market time has passed today and that has not run today."""
+        local = self.clock.now().astimezone(self.calendar.tz)
+        for index, job in enumerate(self.daily_jobs):
+            if local.time() >= job.at and self._daily_done.get(index) != local.date():
                 self._daily_done[index] = local.date()
                 try:
-                    await job(local.date())
+                    await job.run(local.date())
                 except Exception:
-                    log.exception("daily job %d failed", index)
+                    log.exception("daily job %s failed", job.name)
 
 
 class MarketScheduler:
@@ -78,7 +76,7 @@ class MarketScheduler:
     def __init__(self, timer: MarketTimer, *, poll_seconds: int) -> None:
         self.timer = timer
         self.poll_seconds = poll_seconds
-        self.scheduler = AsyncIOScheduler(timezone=NEW_YORK)
+        self.scheduler = AsyncIOScheduler(timezone=timer.calendar.tz)
         self._running: asyncio.Task[str] | None = None
 
     def start(self) -> None:
@@ -93,13 +91,13 @@ class MarketScheduler:
         )
         self.scheduler.start()
 
-    async def stop(self, *, timeout: float = 10.0) -> None:
+    async def stop(self, *, timeout: float = 10.0) -> None:  # noqa: ASYNC109 (how long a running tick may finish)
         self.scheduler.pause()
         running = self._running
         if running is not None and not running.done():
             try:
                 await asyncio.wait_for(asyncio.shield(running), timeout)
-            except (asyncio.TimeoutError, Exception):
+            except (TimeoutError, Exception):
                 log.warning("a market tick was still running at shutdown; it was abandoned")
         self.scheduler.shutdown(wait=False)
 

@@ -14,8 +14,11 @@ import pytest
 from bot.app import App
 from bot.config import Config
 from bot.core.clock import ReplayClock
+from bot.core.describe import AlertDescriber
 from bot.core.messages import Alert
 from bot.core.models import ChatKind, ChatRef, UserRef
+from bot.features.baskets.describe import BASKET_KINDS
+from bot.features.earnings.describe import EARNINGS_KINDS
 from bot.market.calendar import MarketCalendar
 from bot.market.csv_provider import CsvMarket
 
@@ -30,6 +33,7 @@ CHAT = ChatRef("console", "chat-1", ChatKind.GROUP)
 ALICE = UserRef("console", "alice", "Alice")
 BOB = UserRef("console", "bob", "Bob")
 ANALYST = UserRef("console", "analyst", "Analyst")
+DESCRIBER = AlertDescriber(NEW_YORK, {**EARNINGS_KINDS, **BASKET_KINDS})  # what every alert kind says, in market time
 
 
 def ny(day: date, hour: int = 10, minute: int = 0) -> datetime:

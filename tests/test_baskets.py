@@ -84,12 +84,12 @@ async def test_a_basket_drawdown_is_said_once_per_peak_over_months() -> None:
 
 
 async def test_a_basket_drawdown_is_told_again_from_a_later_peak(make_harness) -> None:
-    from bot.features.baskets import Reading
+    from bot.features.baskets import BasketsFeature, Reading
 
     desk = await make_harness(DEMO_DATA, ny(date(2025, 1, 24), 17), features=None)
     await desk.say("/setbasket pair NVDA AVGO", user=ANALYST)
     await desk.say("/watchbasket pair")
-    baskets = desk.app.context.extras["baskets"]
+    [baskets] = [f.desk for f in desk.app.features if isinstance(f, BasketsFeature)]
     now = desk.clock.now()
     first = Reading(-3.0, 75.0, 100.0, date(2025, 1, 6), (("NVDA", -3.0), ("AVGO", -3.0)))
     assert await baskets._tell("pair", first, date(2025, 1, 27), now) == 1

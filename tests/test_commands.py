@@ -110,11 +110,11 @@ BAD_INPUT = [
 
 @pytest.mark.parametrize(("line", "user", "expected"), BAD_INPUT, ids=[case[0] for case in BAD_INPUT])
 async def test_bad_input_gets_a_reply_that_names_the_problem(full_chat: Harness, line: str, user, expected: str) -> None:
-    rules_before = await full_chat.app.store.all_rules()
+    rules_before = await full_chat.app.storage.rules.all()
     reply = await full_chat.say(line, user=user)
     assert expected in reply
     assert "Traceback" not in reply
-    assert await full_chat.app.store.all_rules() == rules_before  # nothing half-written
+    assert await full_chat.app.storage.rules.all() == rules_before  # nothing half-written
 
 
 async def test_every_command_in_the_table_is_covered_by_the_bad_input_table(full_chat: Harness) -> None:
@@ -150,13 +150,13 @@ async def test_alerts_belong_to_their_owner(chat: Harness) -> None:
     assert "You have no alerts." in await chat.say("/alerts", user=BOB)
     assert "#1 NVDA below $120.00 · armed" in await chat.say("/alerts", user=ALICE)
     assert "Removed alert #1" in await chat.say("/unalert 1", user=ALICE)
-    assert await chat.app.store.all_rules() == []
+    assert await chat.app.storage.rules.all() == []
 
 
 async def test_a_condition_that_already_holds_is_said_and_waits(chat: Harness) -> None:
     reply = await chat.say("/alert NVDA above 100")
     assert "NVDA is already above $100.00 ($142.60), so this alert waits for the next crossing." in reply
-    [rule] = await chat.app.store.all_rules()
+    [rule] = await chat.app.storage.rules.all()
     assert rule.armed is False
 
 
@@ -177,9 +177,10 @@ async def test_watch_needs_a_chat_manager_in_groups(chat: Harness) -> None:
 
 async def test_an_empty_admin_list_admits_nobody(make_harness) -> None:
     from bot.config import Config
+    from bot.core.settings import Settings
 
     harness = await make_harness(DEMO_DATA, ny(SESSION, 17), config=Config())
-    harness.app.context.config = Config()  # no admins at all
+    harness.app.context.settings = Settings()  # no admins at all
     assert "is for the bot's admins" in await harness.say("/setlevel NVDA entry 120", user=ANALYST)
 
 
@@ -218,20 +219,22 @@ def test_a_command_line_splits_on_any_whitespace() -> None:
 
 
 async def test_a_chat_that_blocked_the_bot_is_active_again_when_it_speaks(chat: Harness) -> None:
-    store = chat.app.store
-    await store.set_chat_active(CHAT, False, now=chat.clock.now(), reason="blocked")
-    assert not await store.is_chat_active(CHAT)
+    chats = chat.app.chats
+    await chats.gone(CHAT, "blocked")
+    assert not await chats.reachable(CHAT)
+    assert not await chat.app.storage.chats.is_active(CHAT)
     await chat.say("/help")
-    assert await store.is_chat_active(CHAT)
+    assert await chats.reachable(CHAT)
+    assert await chat.app.storage.chats.is_active(CHAT)  # stored, so it holds across a restart
 
 
 async def test_dm_preference_is_per_member(chat: Harness) -> None:
     assert "Your alerts come in the chat where you set each one." in await chat.say("/dm", user=ALICE)
     assert "Your alerts now come by direct message." in await chat.say("/dm on", user=ALICE)
-    assert await chat.app.store.wants_direct_delivery(ALICE)
-    assert not await chat.app.store.wants_direct_delivery(BOB)
+    assert await chat.app.storage.prefs.wants_direct(ALICE)
+    assert not await chat.app.storage.prefs.wants_direct(BOB)
     assert "Your alerts now come in the chat where you set each one." in await chat.say("/dm off", user=ALICE)
-    assert not await chat.app.store.wants_direct_delivery(ALICE)
+    assert not await chat.app.storage.prefs.wants_direct(ALICE)
 
 
 async def test_snooze_for_zero_days_is_refused(chat: Harness) -> None:

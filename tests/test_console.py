@@ -11,7 +11,7 @@ from rich.console import Console
 from bot.adapters.console import ConsoleAdapter
 from bot.adapters.console.render import as_text, render_alert
 from bot.core.messages import Alert, AlertKind
-from tests.conftest import DEMO_DATA, ny
+from tests.conftest import DEMO_DATA, DESCRIBER, ny
 
 
 async def test_piped_commands_run_in_order_and_end_of_input_stops(make_harness, tmp_path) -> None:
@@ -19,8 +19,10 @@ async def test_piped_commands_run_in_order_and_end_of_input_stops(make_harness, 
     screen = io.StringIO()
     ended = asyncio.Event()
     lines = "/price NVDA\n/alert NVDA below 120\n:as analyst\n/setlevel NVDA entry 125\n:as bob\n/setlevel NVDA exit 170\nhello\n"
-    adapter = ConsoleAdapter(harness.app.router, user="alice", stdin=io.StringIO(lines), output=Console(file=screen, width=200), on_end_of_input=ended.set, prompt=False, charts_dir=tmp_path)
-    harness.app.config = harness.app.context.config  # the harness admits console:analyst
+    adapter = ConsoleAdapter(
+        harness.app.router, describer=harness.app.describer(), user="alice", stdin=io.StringIO(lines),
+        output=Console(file=screen, width=200), on_end_of_input=ended.set, prompt=False, charts_dir=tmp_path,
+    )
     await adapter.start()
     await asyncio.wait_for(ended.wait(), timeout=10)
     await adapter.stop()
@@ -35,7 +37,7 @@ async def test_piped_commands_run_in_order_and_end_of_input_stops(make_harness, 
 
 async def test_alerts_print_with_their_actions() -> None:
     alert = Alert(kind=AlertKind.SELLOFF, ticker="CRDO", at=ny(date(2025, 1, 27), 16, 5), price=55.6, change_pct=-30.91, threshold_pct=5.0, extra={"prev_close": 80.47})
-    text = as_text(render_alert(alert))
+    text = as_text(render_alert(alert, DESCRIBER))
     assert text == (
         "🔔 ▼ Sell-off: CRDO down 30.91% today\n"
         "  Now $55.60, −30.91% today (previous close $80.47).\n"

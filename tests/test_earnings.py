@@ -15,16 +15,14 @@ import pytest
 from bot.app import App
 from bot.config import Config
 from bot.core.clock import ReplayClock
-from bot.core.describe import describe_alert
+from bot.core.market import EarningsEvent, EarningsTime
 from bot.core.messages import Alert
 from bot.core.models import ChatKind, ChatRef
-from bot.features import earnings as earnings_feature
-from bot.market.base import EarningsEvent, EarningsTime
 from bot.market.calendar import MarketCalendar
 from bot.market.csv_provider import CsvMarket
 from bot.replay import replay_app, run_replay
+from tests.conftest import ALICE, ANALYST, CHAT, DEMO_DATA, DESCRIBER, NEW_YORK, Captured, ny, real_data
 from tests.fakes.market import EditableMarket
-from tests.conftest import ALICE, ANALYST, CHAT, DEMO_DATA, NEW_YORK, Captured, ny, real_data
 
 OTHER_CHAT = ChatRef("console", "chat-2", ChatKind.GROUP)
 
@@ -55,7 +53,7 @@ async def make_bot(tmp_path: Path, calendar: MarketCalendar) -> AsyncIterator:
         config = replace(Config(), bot=replace(Config().bot, admins=frozenset({ANALYST.key})))
         app = await App.create(
             config, clock=clock, market=market, calendar=calendar, storage_path=db or tmp_path / "bot.sqlite3",
-            features=(earnings_feature.earnings_feature,),
+            features=("earnings",),
         )
         out = Captured()
         app.add_adapter(out)
@@ -113,8 +111,8 @@ async def test_reminder_day_of_and_recap_come_at_their_time(make_bot, tmp_path: 
     assert recap.at == ny(date.fromisoformat(recap_day), 16)  # stamped with that session's close
     assert recap.extra["gap_pct"] == pytest.approx(gap, abs=1e-6)
     assert recap.change_pct == pytest.approx(change, abs=1e-6)
-    day_text = describe_alert(day_of).title
-    recap_text = describe_alert(recap).text
+    day_text = DESCRIBER.describe(day_of).title
+    recap_text = DESCRIBER.describe(recap).text
     if timing == "amc":
         assert day_text == "ACME reports earnings today, after the close"
         assert "ACME after earnings: −5.00% on Thu 2025-01-16" in recap_text
@@ -124,7 +122,7 @@ async def test_reminder_day_of_and_recap_come_at_their_time(make_bot, tmp_path: 
     else:
         assert day_text == "ACME reports earnings today (time not announced)"
         assert "time was not announced, so this is the session after the report day; on the report day itself it closed +0.00%" in recap_text
-    assert describe_alert(reminder).title.startswith("ACME reports earnings tomorrow")
+    assert DESCRIBER.describe(reminder).title.startswith("ACME reports earnings tomorrow")
 
 
 async def test_a_holiday_between_reminder_and_report_moves_the_reminder_a_session_earlier(make_bot, tmp_path: Path, calendar) -> None:
@@ -134,12 +132,12 @@ async def test_a_holiday_between_reminder_and_report_moves_the_reminder_a_sessio
     await bot.say("/subscribe ACME")
     await bot.say("/subscribe ACME 2", chat=OTHER_CHAT)
     delivered = await bot.run(date(2025, 1, 6), date(2025, 1, 14))
-    mine = [(k, d) for (chat, _), (k, d) in zip(delivered, kinds(delivered)) if chat == CHAT]
-    other = [(k, d) for (chat, _), (k, d) in zip(delivered, kinds(delivered)) if chat == OTHER_CHAT]
+    mine = [(k, d) for (chat, _), (k, d) in zip(delivered, kinds(delivered), strict=False) if chat == CHAT]
+    other = [(k, d) for (chat, _), (k, d) in zip(delivered, kinds(delivered), strict=False) if chat == OTHER_CHAT]
     assert mine == [("earnings_reminder", "2025-01-08"), ("earnings_day", "2025-01-10"), ("earnings_recap", "2025-01-13")]
     assert other[0] == ("earnings_reminder", "2025-01-07")  # two trading days before: Tue, skipping the holiday
     reminder = delivered[0][1] if delivered[0][0] == CHAT else next(a for c, a in delivered if c == CHAT)
-    assert describe_alert(reminder).title == "ACME reports earnings on Fri, the next session, after the close"
+    assert DESCRIBER.describe(reminder).title == "ACME reports earnings on Fri, the next session, after the close"
 
 
 async def test_the_unsubscribed_hear_nothing_and_nothing_repeats_after_a_restart(make_bot, tmp_path: Path, calendar) -> None:
@@ -173,11 +171,11 @@ async def test_a_moved_date_is_told_once_and_reminders_follow_it(make_bot, tmp_p
     assert await bot.run(date(2025, 1, 10), date(2025, 1, 10)) == []
     bot.market.events["ACME"] = [EarningsEvent("ACME", date(2025, 1, 22), EarningsTime.AFTER_CLOSE)]
     delivered = await bot.run(date(2025, 1, 13), date(2025, 1, 14))
-    assert [(chat.chat_id, k) for (chat, _), (k, _) in zip(delivered, kinds(delivered))] == [
+    assert [(chat.chat_id, k) for (chat, _), (k, _) in zip(delivered, kinds(delivered), strict=False)] == [
         ("chat-1", "earnings_moved"),
         ("chat-2", "earnings_moved"),
     ]  # no reminder on the 14th for the old date
-    moved = describe_alert(delivered[0][1])
+    moved = DESCRIBER.describe(delivered[0][1])
     assert moved.title == "ACME earnings date moved: Wed 2025-01-15 → Wed 2025-01-22"
     assert "(was Wed 2025-01-15, after the close), per the data provider" in moved.lines[0]
     await bot.app.close()
@@ -203,8 +201,8 @@ async def test_the_admins_date_wins_until_the_provider_publishes_another(make_bo
     assert "ACME earnings set to Thu 2025-01-16, before the open" in set_reply
     assert "Was Wed 2025-01-15, after the close (from the data provider)" in set_reply
     [(_, moved)] = bot.out.alerts
-    assert describe_alert(moved).title == "ACME earnings date moved: Wed 2025-01-15 → Thu 2025-01-16"
-    assert "per the analyst" in describe_alert(moved).lines[0]
+    assert DESCRIBER.describe(moved).title == "ACME earnings date moved: Wed 2025-01-15 → Thu 2025-01-16"
+    assert "per the analyst" in DESCRIBER.describe(moved).lines[0]
     # Days later the provider still says the 15th: the admin's date stands.
     await bot.run(date(2025, 1, 13), date(2025, 1, 13))
     text = await bot.say("/earnings ACME")
@@ -223,7 +221,7 @@ async def test_a_provider_date_published_after_the_admins_correction_wins(make_b
     await bot.say("/setearnings ACME 2025-01-16")
     bot.market.events["ACME"] = [EarningsEvent("ACME", date(2025, 1, 21), EarningsTime.AFTER_CLOSE)]
     delivered = await bot.run(date(2025, 1, 13), date(2025, 1, 13))
-    assert [describe_alert(a).title for _, a in delivered] == ["ACME earnings date moved: Thu 2025-01-16 → Tue 2025-01-21"]
+    assert [DESCRIBER.describe(a).title for _, a in delivered] == ["ACME earnings date moved: Thu 2025-01-16 → Tue 2025-01-21"]
     assert "ACME reports earnings Tue 2025-01-21, after the close" in await bot.say("/earnings ACME")
 
 
@@ -270,7 +268,7 @@ async def test_earnings_for_a_ticker_shows_the_move_after_its_last_report() -> N
     calendar = MarketCalendar()
     clock = ReplayClock(ny(date(2025, 1, 27), 7))
     app = await App.create(Config(), clock=clock, market=CsvMarket(data, clock=clock, calendar=calendar), calendar=calendar,
-                           storage_path=":memory:", features=(earnings_feature.earnings_feature,))
+                           storage_path=":memory:", features=("earnings",))
     try:
         replies = await app.router.handle_text("/earnings MSFT", chat=CHAT, user=ALICE)
         text = replies[0].text
@@ -309,9 +307,9 @@ async def test_replay_over_real_data_shows_the_reports_of_2025_01_29_and_their_m
 
 
 def test_days_helpers(calendar) -> None:
-    from jobs.earnings import EarningsDesk, Report
+    from bot.features.earnings.desk import EarningsDesk, Report
 
-    desk = EarningsDesk(store=None, market=None, calendar=calendar, clock=ReplayClock(ny(date(2025, 1, 6), 7)))  # type: ignore[arg-type]
+    desk = EarningsDesk(store=None, watches=None, outbox=None, routing=None, market=None, calendar=calendar, clock=ReplayClock(ny(date(2025, 1, 6), 7)))  # type: ignore[arg-type]
     friday = Report("ACME", date(2025, 1, 10), EarningsTime.AFTER_CLOSE)
     assert desk.reminder_day(friday, 1) == date(2025, 1, 8)
     assert desk.reaction_session(friday) == date(2025, 1, 13)

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from bot.core.engine import RuleEngine
+from bot.core.market import Quote
 from bot.core.messages import AlertKind
 from bot.core.models import ChatRef, Direction, Rule, RuleKind, RuleSource, UserRef
-from bot.market.base import Quote
 
 OWNER = UserRef("console", "alice", "Alice")
 CHAT = ChatRef("console", "chat-1")
-T0 = datetime(2025, 1, 27, 15, 0, tzinfo=timezone.utc)
+T0 = datetime(2025, 1, 27, 15, 0, tzinfo=UTC)
 DAY1, DAY2, DAY3 = date(2025, 1, 27), date(2025, 1, 28), date(2025, 1, 29)
 
 _ids = iter(range(1, 10_000))

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+from bot.core.market import MarketDataError
 from bot.core.models import ChatKind, ChatRef
-from bot.market.base import MarketDataError
 from tests.conftest import ALICE, ANALYST, BOB, CHAT, DEMO_DATA, ny
 
 OTHER_CHAT = ChatRef("console", "chat-2", ChatKind.GROUP)
@@ -145,7 +145,7 @@ async def test_when_the_split_list_cannot_be_read_the_ticker_waits_instead_of_al
     market.splits = listed  # type: ignore[method-assign]
     alerts = await desk.at(ny(SPLIT_DAY, 16, 5))
     assert [a.kind.value for _, a in alerts] == ["split"]  # applied now: levels rescaled, no false alert
-    [rule] = [r for r in await desk.app.store.all_rules() if r.kind.value == "below"]
+    [rule] = [r for r in await desk.app.storage.rules.all() if r.kind.value == "below"]
     assert round(rule.threshold, 6) == 110.0
 
 
@@ -158,7 +158,7 @@ async def test_a_jump_no_split_explains_becomes_a_baseline_without_alerts(make_h
     desk.app.price_check.market.splits = none_listed  # type: ignore[method-assign]
     assert await desk.at(ny(SPLIT_DAY, 10)) == []
     assert await desk.at(ny(SPLIT_DAY, 16, 5)) == []  # checked normally from the new baseline
-    state = desk.app.engine.state("NVDA")
+    state = desk.app.rules.state("NVDA")
     assert state is not None and state.peak is not None and state.peak < 200  # the peak was measured again, in the new scale
 
 
@@ -177,7 +177,7 @@ async def test_the_morning_sweep_applies_a_split_before_the_open(make_harness) -
     desk.clock.set(ny(SPLIT_DAY, 7, 30))
     await desk.app.run_daily_jobs(SPLIT_DAY)
     assert calls == ["NVDA"]
-    [rule] = [r for r in await desk.app.store.all_rules() if r.kind.value == "below"]
+    [rule] = [r for r in await desk.app.storage.rules.all() if r.kind.value == "below"]
     assert round(rule.threshold, 6) == 110.0
     delivered = await desk.at(ny(SPLIT_DAY, 10))
     assert [a.kind.value for _, a in delivered] == ["split"]  # the sweep's notice; no false alert
@@ -185,7 +185,7 @@ async def test_the_morning_sweep_applies_a_split_before_the_open(make_harness) -
 
 
 def test_the_jump_guard_catches_a_five_for_four_split_but_not_a_days_noise() -> None:
-    from jobs.price_check import unexplained_jump
+    from jobs.splits import unexplained_jump
 
     assert unexplained_jump(100.0, 80.0)  # a 5-for-4 split nobody told us about
     assert unexplained_jump(1208.88, 120.888)
@@ -226,7 +226,7 @@ async def test_a_failed_write_does_not_lose_the_split_guard(make_harness) -> Non
         return []
 
     desk.app.price_check.market.splits = none_listed  # type: ignore[method-assign]
-    store = desk.app.store
+    store = desk.app.storage.checks
     real = store.record_check
     calls = 0
 

@@ -22,8 +22,9 @@ from bot.config import Config, ConfigError
 from bot.core.clock import ReplayClock
 from bot.core.messages import Reply
 from bot.core.models import LevelName
-from bot.features import earnings as earnings_feature
 from bot.features import primer
+from bot.features.earnings import EarningsFeature
+from bot.features.primer import card
 from bot.market.calendar import MarketCalendar
 from bot.market.csv_provider import CsvMarket
 from tests.conftest import ALICE, ANALYST, CHAT, DEMO_DATA, ny
@@ -48,17 +49,17 @@ class Chat:
 async def make_chat(tmp_path: Path, calendar: MarketCalendar) -> AsyncIterator:
     apps: list[App] = []
 
-    async def build(data: Path = DEMO_DATA, start=AFTER_THE_SELL_OFF, *, folder: Path = primer.PRIMER_FOLDER,
+    async def build(data: Path = DEMO_DATA, start=AFTER_THE_SELL_OFF, *, folder: Path | None = None,
                     db: Path | None = None, clock: ReplayClock | None = None) -> Chat:
         clock = clock or ReplayClock(start)
         config = replace(Config(), bot=replace(Config().bot, admins=frozenset({ANALYST.key})))
 
-        async def primers(app: App) -> None:
-            await primer.install(app, folder=folder)
-
         app = await App.create(config, clock=clock, market=CsvMarket(data, clock=clock, calendar=calendar), calendar=calendar,
-                               storage_path=db or tmp_path / "bot.sqlite3", features=(primers, earnings_feature.earnings_feature))
+                               storage_path=db or tmp_path / "bot.sqlite3", features=())
         apps.append(app)
+        earnings = EarningsFeature(app.context, outbox=app.storage.outbox)
+        await app.add_feature(primer.PrimerFeature(app.context, earnings=earnings.desk, folder=folder))
+        await app.add_feature(earnings)
         return Chat(app, clock)
 
     yield build
@@ -94,7 +95,7 @@ async def test_the_nvda_card_reads_as_the_golden_file(make_chat) -> None:
 
 
 async def test_the_chart_is_a_png_of_phone_size_with_the_levels_inside_its_range(make_chat, tmp_path: Path) -> None:
-    from bot.primers.chart import build_figure
+    from bot.features.primer.chart import build_figure
 
     chat = await make_chat()
     [reply] = await chat.ask("/primer NVDA")
@@ -106,8 +107,8 @@ async def test_the_chart_is_a_png_of_phone_size_with_the_levels_inside_its_range
     assert f"saved to {saved}]" in as_text(render_reply(reply, image_path=saved))
     # The same inputs the card charts: every level is drawn, inside the y-range.
     quote = (await chat.app.market.quotes(["NVDA"]))["NVDA"]
-    bars = primer.chart_window(await primer.primer_history(chat.app.context, "NVDA", quote), quote.session)
-    levels = primer.chart_levels(await chat.app.store.analyst_levels("NVDA"))
+    bars = card.chart_window(await card.primer_history(chat.app.context, "NVDA", quote), quote.session)
+    levels = card.chart_levels(await chat.app.rules.analyst_levels("NVDA"))
     assert sorted(levels) == [("entry", 125.0), ("exit", 170.0), ("stop", 97.0)]
     assert bars[-1].close == pytest.approx(127.83, abs=0.01) and bars[0].day >= date(2024, 7, 28)
     axes = build_figure("NVDA", bars, levels).axes[0]
@@ -120,7 +121,7 @@ async def test_the_chart_is_a_png_of_phone_size_with_the_levels_inside_its_range
 async def test_a_ticker_without_a_primer_file_gets_the_live_part(make_chat, tmp_path: Path) -> None:
     only_nvda = tmp_path / "primers"
     only_nvda.mkdir()
-    shutil.copy(primer.PRIMER_FOLDER / "NVDA.toml", only_nvda / "NVDA.toml")
+    shutil.copy(primer.default_folder() / "NVDA.toml", only_nvda / "NVDA.toml")
     chat = await make_chat(folder=only_nvda)
     [reply] = await chat.ask("/primer MSFT")
     text = as_text(render_reply(reply))
@@ -166,7 +167,7 @@ async def test_a_short_history_still_gets_a_card_and_a_chart(make_chat, tmp_path
 async def test_seed_levels_are_created_on_start_and_a_level_set_in_chat_wins_across_restarts(make_chat, tmp_path: Path) -> None:
     db = tmp_path / "keep.sqlite3"
     first = await make_chat(db=db)
-    levels = {(r.ticker, str(r.level_name)): r.threshold for r in await first.app.store.analyst_levels()}
+    levels = {(r.ticker, str(r.level_name)): r.threshold for r in await first.app.rules.analyst_levels()}
     assert levels[("NVDA", "entry")] == 125.0 and levels[("^SOX", "stop")] == 4800.0
     assert levels[("MSFT", "exit")] == pytest.approx(36 * 13.90)  # 36x forward EPS from the demo fundamentals
     assert len(levels) == 25
@@ -174,15 +175,15 @@ async def test_seed_levels_are_created_on_start_and_a_level_set_in_chat_wins_acr
     assert "Cleared stop for AVGO" in await first.say("/clearlevel AVGO stop", user=ANALYST)
     await first.app.close()
     second = await make_chat(db=db, clock=first.clock)
-    nvda = {str(r.level_name): r.threshold for r in await second.app.store.analyst_levels("NVDA")}
+    nvda = {str(r.level_name): r.threshold for r in await second.app.rules.analyst_levels("NVDA")}
     assert nvda == {"entry": 118.0, "exit": 170.0, "stop": 97.0}
-    assert [str(r.level_name) for r in await second.app.store.analyst_levels("AVGO")] == ["entry", "exit"]
-    assert len(second.app.engine.rules_of("NVDA")) == 3
+    assert [str(r.level_name) for r in await second.app.rules.analyst_levels("AVGO")] == ["entry", "exit"]
+    assert len(second.app.rules.rules_of("NVDA")) == 3
 
 
 async def test_a_changed_seed_file_moves_a_level_still_at_its_old_seed_only(make_chat, tmp_path: Path) -> None:
     folder = tmp_path / "primers"
-    shutil.copytree(primer.PRIMER_FOLDER, folder, ignore=shutil.ignore_patterns("*.md"))
+    shutil.copytree(primer.default_folder(), folder, ignore=shutil.ignore_patterns("*.md"))
     db = tmp_path / "seeds.sqlite3"
     first = await make_chat(folder=folder, db=db)
     await first.say("/setlevel NVDA exit 180", user=ANALYST)
@@ -191,24 +192,24 @@ async def test_a_changed_seed_file_moves_a_level_still_at_its_old_seed_only(make
     nvda = nvda.replace("entry = { price = 125.0", "entry = { price = 120.0").replace("exit = { price = 170.0", "exit = { price = 175.0")
     (folder / "NVDA.toml").write_text(nvda)
     second = await make_chat(folder=folder, db=db, clock=first.clock)
-    levels = {str(r.level_name): r.threshold for r in await second.app.store.analyst_levels("NVDA")}
+    levels = {str(r.level_name): r.threshold for r in await second.app.rules.analyst_levels("NVDA")}
     assert levels == {"entry": 120.0, "exit": 180.0, "stop": 97.0}  # the analyst's file moved entry; chat's exit stands
-    assert [r.level_name for r in await second.app.store.analyst_levels("NVDA")] == [LevelName.ENTRY, LevelName.EXIT, LevelName.STOP]
+    assert [r.level_name for r in await second.app.rules.analyst_levels("NVDA")] == [LevelName.ENTRY, LevelName.EXIT, LevelName.STOP]
 
 
 async def test_a_broken_primer_file_stops_start_up_naming_the_file_and_the_field(make_chat, tmp_path: Path) -> None:
     folder = tmp_path / "primers"
-    shutil.copytree(primer.PRIMER_FOLDER, folder, ignore=shutil.ignore_patterns("*.md"))
+    shutil.copytree(primer.default_folder(), folder, ignore=shutil.ignore_patterns("*.md"))
     text = (folder / "AVGO.toml").read_text()
     (folder / "AVGO.toml").write_text(text.replace("stop = { price = ", "stop = { price = -", 1))
     chat = await make_chat()  # a good start, then the feature again over the broken folder
     with pytest.raises(ConfigError) as problem:
-        await primer.install(chat.app, folder=folder)
+        await chat.app.add_feature(primer.PrimerFeature(chat.app.context, folder=folder))
     message = str(problem.value)
     assert "AVGO.toml" in message and "levels.stop.price" in message and "positive" in message
     (folder / "AVGO.toml").write_text(text.replace("summary =", "sumary =", 1))
     with pytest.raises(ConfigError, match=r"AVGO\.toml: sumary: unknown key"):
-        await primer.install(chat.app, folder=folder)
+        await chat.app.add_feature(primer.PrimerFeature(chat.app.context, folder=folder))
 
 
 # -- the demo -----------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import itertools
 import math
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -14,9 +15,9 @@ from pathlib import Path
 import matplotlib.image as mpimg
 import pytest
 
-from bot.market.base import Bar
-from bot.primers import chart
-from bot.primers.chart import build_figure, render_chart, render_chart_async
+from bot.core.market import Bar
+from bot.features.primer import chart
+from bot.features.primer.chart import build_figure, render_chart, render_chart_async
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 NVDA_CSV = Path("/work/shared/data/prices/NVDA.csv")
@@ -101,7 +102,7 @@ def test_levels_in_range_are_drawn_inside_the_y_limits(nvda_bars: list[Bar]) -> 
     closes = [bar.close for bar in nvda_bars]
     assert low <= min(closes) and max(closes) <= high
     lines = _level_lines(figure)
-    assert lines == {name: price for name, price in NVDA_LEVELS}
+    assert lines == dict(NVDA_LEVELS)
     assert all(low < price < high for price in lines.values())
     texts = _texts(figure)
     assert "exit $170.00" in texts and "entry $125.00" in texts and "stop $97.00" in texts
@@ -109,7 +110,7 @@ def test_levels_in_range_are_drawn_inside_the_y_limits(nvda_bars: list[Bar]) -> 
 
 def test_far_off_levels_are_clipped_not_squashing_the_chart(nvda_bars: list[Bar]) -> None:
     base = build_figure("NVDA", nvda_bars, NVDA_LEVELS).axes[0].get_ylim()
-    far = NVDA_LEVELS + [("stop", 10.0), ("exit", 900.0)]
+    far = [*NVDA_LEVELS, ("stop", 10.0), ("exit", 900.0)]
     figure = build_figure("NVDA", nvda_bars, far)
     low, high = figure.axes[0].get_ylim()
     assert (high - low) <= 1.25 * (base[1] - base[0])
@@ -130,7 +131,7 @@ def test_level_labels_stay_inside_the_axes_and_apart() -> None:
     ys = sorted(t.get_position()[1] for t in figure.axes[0].texts if (t.get_gid() or "").startswith("level"))
     assert len(ys) == 4
     assert all(0.0 <= y <= 1.0 for y in ys)
-    assert all(b - a >= 0.07 for a, b in zip(ys, ys[1:]))
+    assert all(b - a >= 0.07 for a, b in itertools.pairwise(ys))
 
 
 # --------------------------------------------------------------------------- drawdown and labels

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.primers.seeds import Primer, PrimerError, PrimerLevel, load_primer, load_primers
+from bot.features.primer.seeds import Primer, PrimerError, PrimerLevel, load_primer, load_primers
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds" / "primers"
 
@@ -167,7 +167,7 @@ def test_invalid_toml_message_has_the_line(tmp_path: Path) -> None:
 def test_invalid_utf8_is_a_primer_error(tmp_path: Path) -> None:
     path = tmp_path / "latin1.toml"
     path.write_bytes(b'ticker = "TEST"\nname = "Caf\xe9"\nsummary = "x"\n')
-    with pytest.raises(PrimerError, match="latin1.toml"):
+    with pytest.raises(PrimerError, match=r"latin1\.toml"):
         load_primer(path)
 
 

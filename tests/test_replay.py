@@ -12,7 +12,7 @@ import pytest
 
 from bot.config import Config
 from bot.replay import run_replay
-from tests.conftest import DEMO_DATA, REAL_DATA, real_data
+from tests.conftest import DEMO_DATA, REAL_DATA, ROOT, real_data
 
 TICKERS = ["NVDA", "AVGO", "CRDO", "ANET", "TSM", "MSFT", "GOOG", "META", "SOXX", "SMH", "^SOX"]
 
@@ -90,3 +90,28 @@ async def test_the_demo_prints_readable_text(tmp_path: Path) -> None:
     assert "Traceback" not in text
     assert f"saved to {tmp_path}" in text and any(tmp_path.glob("NVDA-*.png"))  # the primer's chart
     assert "MSFT after earnings: −6.20% on Thu 2025-01-30" in text  # the earnings recap
+
+
+async def test_the_demo_replays_exactly_as_recorded() -> None:
+    """The whole demo, line for line, against tests/golden/demo.jsonl: a refactor keeps every
+    alert, figure, word and time. A deliberate change of behaviour updates the golden file
+    (`tickerbell demo --jsonl > tests/golden/demo.jsonl`) in the same commit."""
+    out = io.StringIO()
+    script = (DEMO_DATA.parent / "script.txt").read_text().splitlines()
+    await run_replay(Config(), data_dir=DEMO_DATA, start=date(2025, 1, 21), end=date(2025, 1, 31), script=script, jsonl=True, out=out)
+    golden = (ROOT / "tests" / "golden" / "demo.jsonl").read_text(encoding="utf-8").splitlines()
+    assert out.getvalue().splitlines() == golden
+
+
+async def test_three_years_of_real_prices_replay_exactly_as_recorded() -> None:
+    """Every ticker of the real data, 2023-06-12..2026-06-08, with a fixed script using every rule
+    kind, a basket, earnings subscriptions and direct messages: each delivered alert's moment,
+    ticker, kind, chat, rule and figures, against tests/golden/replay_3y.tsv."""
+    data = real_data()
+    script = (ROOT / "tests" / "golden" / "replay_3y_script.txt").read_text(encoding="utf-8").splitlines()
+    records = await replay_jsonl(data, date(2023, 6, 12), date(2026, 6, 8), script)
+    fields = ("at", "ticker", "kind", "chat", "rule_id", "price", "change_pct", "level")
+    got = ["\t".join(fields)] + ["\t".join(str(r.get(f)) for f in fields) for r in records]
+    golden = (ROOT / "tests" / "golden" / "replay_3y.tsv").read_text(encoding="utf-8").splitlines()
+    assert len(got) == len(golden)
+    assert got == golden

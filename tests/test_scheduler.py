@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 
 from bot.core.clock import ReplayClock
+from bot.core.feature import DailyJob
 from bot.market.calendar import MarketCalendar
-import asyncio
-
 from jobs.scheduler import MarketScheduler, MarketTimer
 from tests.conftest import ny
 
@@ -50,7 +50,7 @@ async def test_no_check_on_the_day_of_mourning_2025_01_09(calendar: MarketCalend
 
 
 async def test_an_early_close_is_respected(calendar: MarketCalendar) -> None:
-    timer, clock, runs = timer_at(ny(date(2024, 11, 29), 12, 30), calendar)  # the day after Thanksgiving closes at 13:00
+    timer, clock, _runs = timer_at(ny(date(2024, 11, 29), 12, 30), calendar)  # the day after Thanksgiving closes at 13:00
     assert await timer.tick() == "checked"
     clock.set(ny(date(2024, 11, 29), 13, 5))
     assert await timer.tick() == "checked-after-close"
@@ -68,7 +68,7 @@ async def test_daily_jobs_run_once_a_day_after_their_time(calendar: MarketCalend
     async def job(day: date) -> None:
         days.append(day)
 
-    timer.daily_jobs = [(time(8, 0), job)]
+    timer.daily_jobs = [DailyJob(time(8, 0), job, "test job")]
     await timer.tick()
     clock.set(ny(date(2025, 1, 27), 8, 1))
     await timer.tick()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -21,8 +21,8 @@ from bot.core.router import Invocation
 from bot.features import primer
 from bot.market.calendar import MarketCalendar
 from bot.market.csv_provider import CsvMarket
-from tests.fakes.market import EditableMarket
 from tests.conftest import ALICE, ANALYST, CHAT, DEMO_DATA, Captured, ny
+from tests.fakes.market import EditableMarket
 
 MONDAY = date(2025, 1, 27)  # the DeepSeek sell-off: NVDA 142.60 -> 118.36 in the demo prices
 
@@ -47,24 +47,22 @@ class Desk:
         return self.out.alerts[before:]
 
     async def level(self, ticker: str, name: str):
-        return next(r for r in await self.app.store.analyst_levels(ticker) if str(r.level_name) == name)
+        return next(r for r in await self.app.rules.analyst_levels(ticker) if str(r.level_name) == name)
 
 
 @pytest.fixture
 async def make_desk(tmp_path: Path, calendar: MarketCalendar) -> AsyncIterator:
     apps: list[App] = []
 
-    async def build(start=ny(date(2025, 1, 24), 17), *, seeds: bool = False) -> Desk:
-        clock = ReplayClock(start)
+    async def build(start: datetime | None = None, *, seeds: bool = False) -> Desk:
+        clock = ReplayClock(start or ny(date(2025, 1, 24), 17))
         market = EditableMarket(CsvMarket(DEMO_DATA, clock=clock, calendar=calendar))
         config = replace(Config(), bot=replace(Config().bot, admins=frozenset({ANALYST.key})))
         empty = tmp_path / "no-primers"
         empty.mkdir(exist_ok=True)
 
-        async def primers(app: App) -> None:
-            await primer.install(app, folder=primer.PRIMER_FOLDER if seeds else empty)
-
-        app = await App.create(config, clock=clock, market=market, calendar=calendar, storage_path=tmp_path / f"v{len(apps)}.sqlite3", features=(primers,))
+        app = await App.create(config, clock=clock, market=market, calendar=calendar, storage_path=tmp_path / f"v{len(apps)}.sqlite3", features=())
+        await app.add_feature(primer.PrimerFeature(app.context, folder=primer.default_folder() if seeds else empty))
         out = Captured()
         app.add_adapter(out)
         apps.append(app)
@@ -101,7 +99,7 @@ async def test_the_price_follows_eps_at_the_daily_refresh(make_desk) -> None:
     await desk.morning(MONDAY)
     rule = await desk.level("NVDA", "stop")
     assert rule.threshold == pytest.approx(123.0)
-    [live] = [r for r in desk.app.engine.rules_of("NVDA") if r.id == rule.id]
+    [live] = [r for r in desk.app.rules.rules_of("NVDA") if r.id == rule.id]
     assert live.threshold == pytest.approx(123.0)  # the engine checks the new price
     assert "NVDA stop: 30× forward EPS = $123.00" in await desk.say("/levels NVDA")
     # The sell-off crosses 123 (118.36 at the close): chats that watch NVDA hear it.

@@ -10,7 +10,7 @@ import asyncio
 import logging
 import subprocess
 import sys
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,7 @@ import requests
 import stamina
 
 from bot.core.clock import ReplayClock
-from bot.market.base import (
+from bot.core.market import (
     EarningsEvent,
     EarningsTime,
     MarketData,
@@ -32,7 +32,7 @@ from tests.fakes.yahoo import CRUMB, FakeYahoo, count_cycle_requests
 
 pytestmark = pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")
 
-UTC = timezone.utc
+UTC = UTC
 MONDAY_AFTER_CLOSE = datetime(2025, 1, 27, 21, 30, tzinfo=UTC)  # 16:30 New York, 2025-01-27
 JUNE_13_PREMARKET = datetime(2024, 6, 13, 12, 0, tzinfo=UTC)  # 08:00 New York
 
@@ -230,7 +230,7 @@ async def test_a_hanging_yahoo_is_abandoned_after_the_timeout_and_the_loop_stays
     side = asyncio.create_task(bystander())
     call = market.quotes(["NVDA"]) if endpoint == "quote" else market.history("NVDA", date(2024, 6, 5), date(2024, 6, 7))
     started = loop.time()
-    with pytest.raises(MarketDataError, match="no answer within 0.5 s") as caught:
+    with pytest.raises(MarketDataError, match=r"no answer within 0\.5 s") as caught:
         await call
     failed_at = loop.time()
 

@@ -5,13 +5,15 @@ No markup here: adapters style the title, lines and tone they get.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, tzinfo
 
+from bot.core.feature import AlertKindSpec
 from bot.core.messages import Action, Alert, AlertKind, Tone
 
-NEW_YORK = ZoneInfo("America/New_York")
+# How a zone is named after a time ("10:31 ET"); others use their abbreviation ("CET").
+ZONE_LABELS = {"America/New_York": "ET", "America/Chicago": "CT", "America/Los_Angeles": "PT"}
 
 
 def money(value: float | None) -> str:
@@ -37,9 +39,11 @@ def plain_pct(value: float, digits: int = 2) -> str:
     return f"{text}%"
 
 
-def market_time(moment: datetime) -> str:
-    local = moment.astimezone(NEW_YORK)
-    return local.strftime("%Y-%m-%d %H:%M ET")
+def market_time(moment: datetime, zone: tzinfo) -> str:
+    """'2025-01-27 09:31 ET': a moment in the exchange's time zone."""
+    local = moment.astimezone(zone)
+    label = ZONE_LABELS.get(str(zone)) or local.strftime("%Z")
+    return local.strftime(f"%Y-%m-%d %H:%M {label}")
 
 
 def big_number(value: float | None) -> str:
@@ -63,18 +67,33 @@ class AlertText:
         return "\n".join((self.title, *self.lines, self.footer))
 
 
-def describe_alert(alert: Alert) -> AlertText:
-    """What an alert says, in words a reader understands at a glance."""
-    describe = _DESCRIBERS.get(alert.kind, _describe_generic)
-    title, lines, tone = describe(alert)
-    footer = market_time(alert.at)
-    return AlertText(title=title, lines=tuple(line for line in lines if line), tone=tone, footer=footer)
+class AlertDescriber:
+    """What each kind of alert says, and the buttons it carries: the core's kinds, plus those
+    the features declare. Adapters render its `AlertText` in their own idiom."""
+
+    def __init__(self, zone: tzinfo, kinds: Mapping[AlertKind, AlertKindSpec] | None = None) -> None:
+        self.zone = zone
+        self.kinds: dict[AlertKind, AlertKindSpec] = {**CORE_KINDS, **(kinds or {})}
+
+    def describe(self, alert: Alert) -> AlertText:
+        """What an alert says, in words a reader understands at a glance."""
+        spec = self.kinds.get(alert.kind)
+        title, lines, tone = (spec.describe if spec else _describe_generic)(alert)
+        footer = market_time(alert.at, self.zone)
+        return AlertText(title=title, lines=tuple(line for line in lines if line), tone=tone, footer=footer)
+
+    def actions(self, alert: Alert) -> tuple[Action, ...]:
+        spec = self.kinds.get(alert.kind)
+        if spec is not None and spec.actions is not None:
+            return spec.actions(alert)
+        return rule_actions(alert)
+
+    def market_time(self, moment: datetime) -> str:
+        return market_time(moment, self.zone)
 
 
-def alert_actions(alert: Alert) -> tuple[Action, ...]:
-    """The buttons an alert carries: the primer, and for a rule, snooze and remove."""
-    if alert.kind in (AlertKind.BASKET_SELLOFF, AlertKind.BASKET_DRAWDOWN):
-        return (Action("Basket", "basket", (alert.ticker,)),)
+def rule_actions(alert: Alert) -> tuple[Action, ...]:
+    """The buttons an alert carries by default: the primer, and for a rule, snooze and remove."""
     actions = [Action("Primer", "primer", (alert.ticker,))]
     if alert.rule_id is not None and alert.mention is not None:
         actions.append(Action("Snooze 1 day", "snooze", (str(alert.rule_id), "1")))
@@ -82,7 +101,7 @@ def alert_actions(alert: Alert) -> tuple[Action, ...]:
     return tuple(actions)
 
 
-def _today(alert: Alert) -> str:
+def today_line(alert: Alert) -> str:
     prev = alert.prev_close or alert.extra.get("prev_close")
     if alert.change_pct is None:
         return f"Now {money(alert.price)}."
@@ -100,7 +119,7 @@ def _describe_price(alert: Alert) -> tuple[str, list[str], Tone]:
     verb = "rose above" if above else "fell below"
     return (
         f"{alert.ticker} {verb} {money(alert.level)}",
-        [_today(alert), f"{_whose(alert)}: {alert.ticker} {'above' if above else 'below'} {money(alert.level)}."],
+        [today_line(alert), f"{_whose(alert)}: {alert.ticker} {'above' if above else 'below'} {money(alert.level)}."],
         Tone.UP if above else Tone.DOWN,
     )
 
@@ -108,7 +127,7 @@ def _describe_price(alert: Alert) -> tuple[str, list[str], Tone]:
 def _describe_level(alert: Alert) -> tuple[str, list[str], Tone]:
     rising = alert.direction == "up"
     name = alert.level_name or "level"
-    lines = [_today(alert)]
+    lines = [today_line(alert)]
     if alert.note:
         lines.append(f"Analyst's note: {alert.note}")
     return (
@@ -124,14 +143,14 @@ def _describe_move(alert: Alert) -> tuple[str, list[str], Tone]:
     rule = f"{_whose(alert)}: a daily move of {plain_pct(alert.threshold_pct or 0)} or more."
     return (
         f"{alert.ticker} {'up' if up else 'down'} {size:.2f}% today",
-        [_today(alert), rule],
+        [today_line(alert), rule],
         Tone.UP if up else Tone.DOWN,
     )
 
 
 def _describe_selloff(alert: Alert) -> tuple[str, list[str], Tone]:
     size = abs(alert.change_pct or 0.0)
-    lines = [_today(alert)]
+    lines = [today_line(alert)]
     if alert.drawdown_pct is not None:
         lines.append(f"That is {alert.drawdown_pct:.1f}% below its peak close of {money(alert.peak)}.")
     lines.append(f"This chat watches {alert.ticker} for daily falls of {plain_pct(alert.threshold_pct or 0)} or more.")
@@ -147,7 +166,7 @@ def _describe_drawdown(alert: Alert) -> tuple[str, list[str], Tone]:
     )
     return (
         f"{alert.ticker} is {depth:.1f}% below its peak",
-        [f"{_today(alert)[:-1]}; the peak close was {money(alert.peak)}.", who],
+        [f"{today_line(alert)[:-1]}; the peak close was {money(alert.peak)}.", who],
         Tone.DOWN,
     )
 
@@ -177,90 +196,6 @@ def timing_words(timing: str | None) -> str:
     return TIMINGS.get(timing or "unknown", TIMINGS["unknown"])
 
 
-def _describe_earnings_reminder(alert: Alert) -> tuple[str, list[str], Tone]:
-    extra = alert.extra
-    timing = str(extra.get("timing", "unknown"))
-    trading_days = int(extra.get("trading_days", 0))
-    calendar_days = int(extra.get("calendar_days", 0))
-    day = day_name(extra.get("report_day"))
-    if calendar_days == 1:
-        when = "tomorrow"
-    elif trading_days == 1:
-        when = f"on {day[:3]}, the next session"
-    else:
-        when = f"in {trading_days} trading days"
-    title = f"{alert.ticker} reports earnings {when}" + ("" if timing == "unknown" else f", {timing_words(timing)}")
-    reaction = day_name(extra.get("reaction_session"))
-    if timing == "bmo":
-        react = f"it trades on the news that day; a recap follows after the close of {reaction}."
-    elif timing == "amc":
-        react = f"the market reacts on {reaction}; a recap follows after that session's close."
-    else:
-        react = f"the time is not announced, so the recap covers the next session, {reaction}."
-    lines = [f"Report: {day}, {timing_words(timing)}: {react}"]
-    if extra.get("source") == "admin":
-        lines.append("The date was set by the analyst.")
-    return title, lines, Tone.NEUTRAL
-
-
-def _describe_earnings_day(alert: Alert) -> tuple[str, list[str], Tone]:
-    extra = alert.extra
-    timing = str(extra.get("timing", "unknown"))
-    reaction = day_name(extra.get("reaction_session"))
-    if timing == "bmo":
-        return (
-            f"{alert.ticker} reports earnings today, before the open",
-            ["It trades on the news today; a recap follows after today's close."],
-            Tone.NEUTRAL,
-        )
-    if timing == "amc":
-        return (
-            f"{alert.ticker} reports earnings today, after the close",
-            [f"The market reacts on {reaction}; a recap follows after that session's close."],
-            Tone.NEUTRAL,
-        )
-    return (
-        f"{alert.ticker} reports earnings today (time not announced)",
-        [f"A recap follows after the close of the next session, {reaction}."],
-        Tone.NEUTRAL,
-    )
-
-
-def _describe_earnings_recap(alert: Alert) -> tuple[str, list[str], Tone]:
-    extra = alert.extra
-    timing = str(extra.get("timing", "unknown"))
-    change = alert.change_pct
-    gap = extra.get("gap_pct")
-    session = day_name(extra.get("session"))
-    lines = [f"Reported {day_name(extra.get('report_day'))}, {timing_words(timing)}; first session on the news: {session}."]
-    lines.append(
-        f"Opened {money(extra.get('open'))} ({pct(gap)} gap from the previous close of {money(extra.get('prev_close'))}); "
-        f"closed {money(alert.price)}, {pct(change)}."
-    )
-    if timing == "unknown":
-        day_change = extra.get("report_day_change_pct")
-        tail = f"; on the report day itself it closed {pct(day_change)}." if day_change is not None else "."
-        lines.append(f"The report's time was not announced, so this is the session after the report day{tail}")
-    tone = Tone.NEUTRAL if not change else (Tone.UP if change > 0 else Tone.DOWN)
-    return f"{alert.ticker} after earnings: {pct(change)} on {session}", lines, tone
-
-
-def _describe_earnings_moved(alert: Alert) -> tuple[str, list[str], Tone]:
-    extra = alert.extra
-    new_day, old_day = extra.get("report_day"), extra.get("old_day")
-    new_timing, old_timing = str(extra.get("timing", "unknown")), str(extra.get("old_timing", "unknown"))
-    if new_day == old_day:
-        title = f"{alert.ticker} earnings time changed: {timing_words(old_timing)} → {timing_words(new_timing)}"
-    else:
-        title = f"{alert.ticker} earnings date moved: {day_name(old_day)} → {day_name(new_day)}"
-    who = "the analyst" if extra.get("source") == "admin" else "the data provider"
-    lines = [
-        f"Now {day_name(new_day)}, {timing_words(new_timing)} (was {day_name(old_day)}, {timing_words(old_timing)}), per {who}.",
-        "Reminders and the recap follow the new date.",
-    ]
-    return title, lines, Tone.WARNING
-
-
 def _describe_generic(alert: Alert) -> tuple[str, list[str], Tone]:
     title = alert.extra.get("title") or f"{alert.ticker}: {alert.kind.value.replace('_', ' ')}"
     lines = list(alert.extra.get("lines", []))
@@ -268,33 +203,14 @@ def _describe_generic(alert: Alert) -> tuple[str, list[str], Tone]:
     return str(title), [str(line) for line in lines], tone
 
 
-def _describe_basket(alert: Alert) -> tuple[str, list[str], Tone]:
-    members = ", ".join(f"{ticker} {pct(change)}" for ticker, change in alert.extra.get("members", []))
-    lines = []
-    if alert.kind is AlertKind.BASKET_SELLOFF:
-        title = f"Sell-off: the {alert.ticker} basket is down {abs(alert.change_pct or 0):.2f}% today"
-    else:
-        title = f"The {alert.ticker} basket is {alert.drawdown_pct or 0:.1f}% below its 52-week high"
-        lines.append(f"Today: {pct(alert.change_pct)} (equal-weight).")
-    if alert.kind is AlertKind.BASKET_SELLOFF and alert.drawdown_pct is not None:
-        lines.append(f"That is {alert.drawdown_pct:.1f}% below its 52-week high.")
-    lines.append(members)
-    lines.append(f"This chat watches the {alert.ticker} basket for falls of {plain_pct(alert.threshold_pct or 0)} or more.")
-    return title, lines, Tone.DOWN
 
 
-_DESCRIBERS = {
-    AlertKind.PRICE_ABOVE: _describe_price,
-    AlertKind.PRICE_BELOW: _describe_price,
-    AlertKind.ANALYST_LEVEL: _describe_level,
-    AlertKind.DAILY_MOVE: _describe_move,
-    AlertKind.SELLOFF: _describe_selloff,
-    AlertKind.DRAWDOWN: _describe_drawdown,
-    AlertKind.SPLIT: _describe_split,
-    AlertKind.EARNINGS_REMINDER: _describe_earnings_reminder,
-    AlertKind.EARNINGS_DAY: _describe_earnings_day,
-    AlertKind.EARNINGS_RECAP: _describe_earnings_recap,
-    AlertKind.EARNINGS_MOVED: _describe_earnings_moved,
-    AlertKind.BASKET_SELLOFF: _describe_basket,
-    AlertKind.BASKET_DRAWDOWN: _describe_basket,
+CORE_KINDS: dict[AlertKind, AlertKindSpec] = {
+    AlertKind.PRICE_ABOVE: AlertKindSpec(_describe_price),
+    AlertKind.PRICE_BELOW: AlertKindSpec(_describe_price),
+    AlertKind.ANALYST_LEVEL: AlertKindSpec(_describe_level),
+    AlertKind.DAILY_MOVE: AlertKindSpec(_describe_move),
+    AlertKind.SELLOFF: AlertKindSpec(_describe_selloff),
+    AlertKind.DRAWDOWN: AlertKindSpec(_describe_drawdown),
+    AlertKind.SPLIT: AlertKindSpec(_describe_split),
 }

@@ -23,9 +23,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.core.market import Quote
 from bot.core.messages import Alert, AlertKind
 from bot.core.models import Direction, Rule, RuleKind, RuleSource, TickerState
-from bot.market.base import Quote
 
 
 @dataclass(slots=True)

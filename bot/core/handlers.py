@@ -10,11 +10,11 @@ from bot.core.commands import Access, Arg, ArgKind, Command, CommandTable, parse
 from bot.core.describe import market_time, money, pct, plain_pct
 from bot.core.engine import is_rising
 from bot.core.errors import UserError
+from bot.core.market import Fundamentals, MarketDataError, Quote, RateLimited
 from bot.core.messages import Field, Reply, Tone
 from bot.core.models import Direction, LevelName, Rule, RuleKind, RuleSource
 from bot.core.router import Context, Invocation
-from bot.market.base import Fundamentals, MarketDataError, Quote, RateLimited
-from bot.primers.seeds import PrimerLevel
+from bot.core.valuation import EPS_BASES, valuation_price
 
 log = logging.getLogger(__name__)
 
@@ -81,28 +81,9 @@ def rule_status(rule: Rule, now: datetime) -> str:
     return "fired; re-arms when the price moves back"
 
 
-async def seed_peak_if_needed(context: Context, ticker: str) -> None:
-    """Give the engine the 52-week high close of a ticker, for drawdowns."""
-    if not context.engine.needs_peak(ticker):
-        return
-    today = context.calendar.last_closed_or_open_session(context.clock.now())
-    try:
-        bars = await context.market.history(ticker, today - timedelta(days=365), today)
-    except MarketDataError:
-        log.warning("no history for %s; its peak starts at the next price", ticker)
-        return
-    closes = [bar.close for bar in bars if bar.day < today]
-    if closes:
-        context.engine.seed_peak(ticker, max(closes))
-
-
-def initial_state(context: Context, rule: Rule, quote: Quote | None) -> str | None:
-    """Set a new rule's armed flag from where its ticker stands; return a sentence if it already holds."""
-    if quote is None:
-        rule.armed = None if rule.kind in (RuleKind.ABOVE, RuleKind.BELOW, RuleKind.CROSS) else True
-        return None
-    met = context.engine.prepare(rule, quote)
-    if met is None:
+def already_text(rule: Rule, quote: Quote | None, met: float | None) -> str | None:
+    """A sentence for a new rule whose condition already holds (`RuleBook.add` found `met`)."""
+    if quote is None or met is None:
         return None
     if rule.kind is RuleKind.MOVE:
         return f"{rule.ticker} has already moved {pct(met)} in the session of {quote.session.isoformat()}, so this alert starts with the next session."
@@ -110,17 +91,6 @@ def initial_state(context: Context, rule: Rule, quote: Quote | None) -> str | No
         return f"{rule.ticker} has already been {met:.1f}% below its peak, so this alert waits for a new peak."
     side = "above" if is_rising(rule) else "below"
     return f"{rule.ticker} is already {side} {money(rule.threshold)} ({money(quote.price)}), so this alert waits for the next crossing."
-
-
-async def add_rule(context: Context, rule: Rule) -> Rule:
-    stored = await context.store.add_rule(rule, now=context.clock.now())
-    if rule.source in (RuleSource.ANALYST, RuleSource.WATCH):
-        context.engine.replace_ticker(
-            rule.ticker, await context.store.rules_for_ticker(rule.ticker), context.engine.state(rule.ticker)
-        )
-    else:
-        context.engine.add(stored)
-    return stored
 
 
 # -- /help and /price ------------------------------------------------------------------
@@ -166,7 +136,7 @@ async def price_command(context: Context, invocation: Invocation, values: dict[s
         title=f"{quote.ticker} {quote_line(quote, context)}",
         fields=tuple(fields),
         tone=tone,
-        footer=f"Price as of {market_time(quote.at)}",
+        footer=f"Price as of {market_time(quote.at, context.calendar.tz)}",
     )
 
 
@@ -201,14 +171,15 @@ async def alert_command(context: Context, invocation: Invocation, values: dict[s
         direction = Direction.DOWN
 
     owner = invocation.user
-    if await context.store.count_member_rules(owner) >= context.config.bot.max_alerts_per_user:
-        raise UserError(f"You have {context.config.bot.max_alerts_per_user} alerts, the most allowed. Remove one with /unalert ID first.")
+    most = context.settings.max_alerts_per_user
+    if await context.rules.count_member_rules(owner) >= most:
+        raise UserError(f"You have {most} alerts, the most allowed. Remove one with /unalert ID first.")
     quote = await fetch_quote(context, ticker)
     rule = Rule(id=0, ticker=ticker, kind=kind, threshold=value, source=RuleSource.MEMBER, direction=direction, owner=owner, chat=invocation.chat)
     if kind is RuleKind.DRAWDOWN:
-        await seed_peak_if_needed(context, ticker)
-    already = initial_state(context, rule, quote)
-    stored = await add_rule(context, rule)
+        await context.rules.seed_peak(ticker)
+    stored, met = await context.rules.add(rule, quote)
+    already = already_text(stored, quote, met)
     lines = [f"Now {quote_line(quote, context)}."]
     if already:
         lines.append(already)
@@ -218,7 +189,7 @@ async def alert_command(context: Context, invocation: Invocation, values: dict[s
 
 
 async def alerts_command(context: Context, invocation: Invocation, values: dict[str, Any]) -> Reply:
-    rules = await context.store.member_rules(invocation.user)
+    rules = await context.rules.member_rules(invocation.user)
     if not rules:
         return Reply(title="You have no alerts.", lines=("Set one with /alert NVDA below 120, /alert NVDA move 10 or /alert NVDA drawdown 20.",), private=True)
     now = context.clock.now()
@@ -227,7 +198,7 @@ async def alerts_command(context: Context, invocation: Invocation, values: dict[
 
 
 async def _own_rule(context: Context, invocation: Invocation, rule_id: int) -> Rule:
-    rule = await context.store.get_rule(rule_id)
+    rule = await context.rules.get(rule_id)
     if rule is None or rule.source is not RuleSource.MEMBER or rule.owner is None or rule.owner.key != invocation.user.key:
         raise UserError(f"You have no alert #{rule_id}. /alerts lists yours.")
     return rule
@@ -235,8 +206,7 @@ async def _own_rule(context: Context, invocation: Invocation, rule_id: int) -> R
 
 async def unalert_command(context: Context, invocation: Invocation, values: dict[str, Any]) -> Reply:
     rule = await _own_rule(context, invocation, values["id"])
-    await context.store.delete_rule(rule.id)
-    context.engine.remove(rule.id)
+    await context.rules.remove([rule])
     return Reply(title=f"Removed alert #{rule.id}: {rule_label(rule)}.")
 
 
@@ -246,22 +216,19 @@ async def snooze_command(context: Context, invocation: Invocation, values: dict[
     if not 1 <= days <= 30:
         raise UserError("Snooze for 1 to 30 days, like /snooze 12 1.")
     until = context.clock.now() + timedelta(days=days)
-    await context.store.set_snooze(rule.id, until)
-    for live in context.engine.rules_of(rule.ticker):
-        if live.id == rule.id:
-            live.snoozed_until = until
+    await context.rules.snooze(rule, until)
     return Reply(title=f"Alert #{rule.id} snoozed for {days} day{'s' if days > 1 else ''}.", lines=(f"{rule_label(rule)} is quiet until {until.strftime('%Y-%m-%d %H:%M UTC')}.",))
 
 
 async def dm_command(context: Context, invocation: Invocation, values: dict[str, Any]) -> Reply:
-    store, user = context.store, invocation.user
+    prefs, user = context.store.prefs, invocation.user
     choice = values.get("choice")
     if choice is None:
-        on = await store.wants_direct_delivery(user)
+        on = await prefs.wants_direct(user)
         where = "by direct message" if on else "in the chat where you set each one"
         return Reply(title=f"Your alerts come {where}.", lines=("Change it with /dm on or /dm off.",), private=True)
     on = choice == "on"
-    await store.set_direct_delivery(user, on, now=context.clock.now())
+    await prefs.set_direct(user, on, now=context.clock.now())
     if on:
         lines = ("If you have never messaged the bot directly, open a direct chat with it first: platforms only let a bot write to people who did.",)
         return Reply(title="Your alerts now come by direct message.", lines=lines, private=True)
@@ -271,28 +238,13 @@ async def dm_command(context: Context, invocation: Invocation, values: dict[str,
 # -- chat watches ----------------------------------------------------------------------
 
 
-async def ensure_watch_rules(context: Context, ticker: str) -> None:
-    """The per-ticker sell-off and drawdown rules every watching chat hears from."""
-    alerts = context.config.alerts
-    wanted = {RuleKind.MOVE: alerts.selloff_pct, RuleKind.DRAWDOWN: alerts.drawdown_pct}
-    existing = {r.kind: r for r in await context.store.rules_for_ticker(ticker) if r.source is RuleSource.WATCH}
-    for kind, threshold in wanted.items():
-        rule = existing.get(kind)
-        if rule is not None and rule.threshold == threshold:
-            continue
-        await seed_peak_if_needed(context, ticker)
-        new = Rule(id=0, ticker=ticker, kind=kind, threshold=threshold, source=RuleSource.WATCH, direction=Direction.DOWN)
-        new.armed = rule.armed if rule is not None else True
-        await add_rule(context, new)
-
-
 async def watch_command(context: Context, invocation: Invocation, values: dict[str, Any]) -> Reply:
     ticker = values["ticker"]
     quote = await fetch_quote(context, ticker)
-    added = await context.store.add_watch(invocation.chat, ticker, now=context.clock.now())
-    await ensure_watch_rules(context, ticker)
-    alerts = context.config.alerts
-    levels = await context.store.analyst_levels(ticker)
+    added = await context.store.watches.add(invocation.chat, ticker, now=context.clock.now())
+    alerts = context.settings
+    await context.rules.ensure_watch_rules(ticker, selloff_pct=alerts.selloff_pct, drawdown_pct=alerts.drawdown_pct)
+    levels = await context.rules.analyst_levels(ticker)
     level_text = ", ".join(f"{r.level_name} {level_value_text(r)}" for r in levels if r.level_name) or "none set yet"
     title = f"This chat now follows {ticker}." if added else f"This chat already follows {ticker}."
     return Reply(
@@ -307,13 +259,13 @@ async def watch_command(context: Context, invocation: Invocation, values: dict[s
 
 async def unwatch_command(context: Context, invocation: Invocation, values: dict[str, Any]) -> Reply:
     ticker = values["ticker"]
-    if not await context.store.remove_watch(invocation.chat, ticker):
+    if not await context.store.watches.remove(invocation.chat, ticker):
         raise UserError(f"This chat does not follow {ticker}. /watchlist shows what it follows.")
     return Reply(title=f"This chat no longer follows {ticker}.")
 
 
 async def watchlist_command(context: Context, invocation: Invocation, values: dict[str, Any]) -> Reply:
-    tickers = await context.store.watchlist(invocation.chat)
+    tickers = await context.store.watches.of_chat(invocation.chat)
     if not tickers:
         return Reply(title="This chat follows no tickers.", lines=("Follow one with /watch NVDA.",))
     quotes: dict[str, Quote] = {}
@@ -328,17 +280,7 @@ async def watchlist_command(context: Context, invocation: Invocation, values: di
 # -- the analyst's levels --------------------------------------------------------------
 
 
-EPS_BASES = {"pe": "trailing", "fpe": "forward"}  # /setlevel NVDA exit pe 45 | fpe 40
 MAX_MULTIPLE = 1000.0
-
-
-def valuation_price(fundamentals: Fundamentals | None, multiple: float, basis: str) -> float | None:
-    """multiple x EPS of the basis (trailing for pe, forward for fpe), or None when that EPS
-    is missing or not positive: a valuation level is never guessed."""
-    if fundamentals is None:
-        return None
-    level = PrimerLevel(name="level", multiple=multiple, basis=basis)
-    return level.resolve_price(trailing_eps=fundamentals.trailing_eps, forward_eps=fundamentals.forward_eps)
 
 
 async def fetch_fundamentals(context: Context, ticker: str) -> Fundamentals | None:
@@ -404,7 +346,7 @@ def parse_level_value(raw: str, note: str | None) -> tuple[float | None, float |
 
 async def levels_command(context: Context, invocation: Invocation, values: dict[str, Any]) -> Reply:
     ticker = values.get("ticker")
-    levels = await context.store.analyst_levels(ticker)
+    levels = await context.rules.analyst_levels(ticker)
     if not levels:
         where = f" for {ticker}" if ticker else ""
         return Reply(title=f"No analyst levels{where} yet.", lines=("Admins set them with /setlevel NVDA entry 120 (or /setlevel NVDA exit pe 45).",))
@@ -439,7 +381,7 @@ async def setlevel_command(context: Context, invocation: Invocation, values: dic
     if multiple is not None and basis is not None:
         fundamentals = await fetch_fundamentals(context, ticker)
         price = valuation_price(fundamentals, multiple, basis)
-    rule = await set_analyst_level(context, ticker, name, price, note, quote, multiple=multiple, basis=basis)
+    rule = await context.rules.set_analyst_level(ticker, name, price, note, quote, multiple=multiple, basis=basis)
     rising = rule.direction is Direction.UP
     lines = []
     if multiple is not None and basis is not None:
@@ -465,44 +407,12 @@ async def setlevel_command(context: Context, invocation: Invocation, values: dic
     return Reply(title=f"{ticker} {name} level set at {what}", lines=tuple(lines))
 
 
-async def set_analyst_level(
-    context: Context,
-    ticker: str,
-    name: LevelName,
-    price: float | None,
-    note: str | None,
-    quote: Quote | None,
-    *,
-    multiple: float | None = None,
-    basis: str | None = None,
-) -> Rule:
-    """Store an analyst level. It alerts when the price reaches it from where it is now.
-
-    With `multiple` and `basis` it is a valuation level whose `price` is multiple x EPS;
-    `price` None (no usable EPS) stores it inactive, at 0, where it can never fire."""
-    threshold = price if price is not None and price > 0 else 0.0
-    rule = Rule(id=0, ticker=ticker, kind=RuleKind.CROSS, threshold=threshold, source=RuleSource.ANALYST,
-                direction=level_direction(name, threshold, quote), level_name=name, note=note or None,
-                multiple=multiple, basis=basis if multiple is not None else None)
-    initial_state(context, rule, quote)
-    return await add_rule(context, rule)
-
-
-def level_direction(name: LevelName, threshold: float, quote: Quote | None) -> Direction:
-    """Which way a level is approached: from where the price is now, or by its name without a price."""
-    if quote is not None and threshold > 0:
-        return Direction.UP if threshold > quote.price else Direction.DOWN
-    return Direction.UP if name is LevelName.EXIT else Direction.DOWN
-
-
 async def clearlevel_command(context: Context, invocation: Invocation, values: dict[str, Any]) -> Reply:
     ticker = values["ticker"]
     name = LevelName(values["level"]) if values.get("level") else None
-    removed = await context.store.delete_analyst_levels(ticker, name)
+    removed = await context.rules.clear_levels(ticker, name)
     if not removed:
         raise UserError(f"{ticker} has no {name.value + ' ' if name else ''}level. /levels {ticker} shows its levels.")
-    for rule in removed:
-        context.engine.remove(rule.id)
     return Reply(title=f"Cleared {', '.join(str(r.level_name) for r in removed)} for {ticker}.")
 
 
@@ -531,7 +441,8 @@ def core_commands() -> CommandTable:
         Command("watch", "Follow a ticker in this chat: the analyst's levels and sell-offs", watch_command, args=(TICKER_ARG,), access=Access.CHAT_MANAGER, examples=("/watch NVDA", "/watch ^SOX")),
         Command("unwatch", "Stop following a ticker in this chat", unwatch_command, args=(TICKER_ARG,), access=Access.CHAT_MANAGER, examples=("/unwatch NVDA",)),
         Command("watchlist", "The tickers this chat follows", watchlist_command, examples=("/watchlist",)),
-        Command("levels", "The analyst's entry, exit and stop levels", levels_command, args=(Arg("ticker", ArgKind.TICKER, "A ticker, or none for all", required=False),), examples=("/levels", "/levels AVGO")),
+        Command("levels", "The analyst's entry, exit and stop levels", levels_command,
+                args=(Arg("ticker", ArgKind.TICKER, "A ticker, or none for all", required=False),), examples=("/levels", "/levels AVGO")),
         Command("setlevel", "Set the analyst's entry, exit or stop level for a ticker", setlevel_command, access=Access.ADMIN,
                 args=(TICKER_ARG, Arg("level", ArgKind.CHOICE, "Which level", choices=("entry", "exit", "stop")),
                       Arg("price", ArgKind.TEXT, "A price (120), or pe 45 / fpe 40: a multiple of trailing / forward EPS", max_chars=24),
@@ -555,6 +466,4 @@ __all__ = [
     "level_value_text",
     "quote_line",
     "rule_label",
-    "set_analyst_level",
-    "valuation_price",
 ]

@@ -5,12 +5,12 @@ each adapter renders them in its own idiom (Discord embeds, Telegram HTML, plain
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from bot.core.models import ChatKind, ChatRef, UserRef, chat_from_key
+from bot.core.models import ChatKind, ChatRef, UserRef
 
 
 class Tone(StrEnum):
@@ -126,24 +126,21 @@ class Alert:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
-def with_fallback(alert: Alert, chat: ChatRef) -> Alert:
-    """The alert, remembering where to go if its direct chat refuses it."""
-    return replace(alert, extra={**alert.extra, "fallback_chat": chat.key, "fallback_kind": chat.kind.value})
-
-
-def fallback_of(alert: Alert) -> tuple[ChatRef, Alert] | None:
-    """The fallback chat and the alert without it, or None."""
-    key = alert.extra.get("fallback_chat")
-    if not key:
-        return None
-    extra = {k: v for k, v in alert.extra.items() if k not in ("fallback_chat", "fallback_kind")}
-    return chat_from_key(str(key), str(alert.extra.get("fallback_kind", "private"))), replace(alert, extra=extra)
-
-
 def _json_default(value: object) -> object:
     if isinstance(value, (date, datetime)):
         return value.isoformat()
     raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """An alert addressed by the routing step: where it goes, the key that makes it go there
+    once, and the chat to use instead if `chat` (a member's direct chat) refuses the bot."""
+
+    chat: ChatRef
+    alert: Alert
+    dedupe_key: str
+    fallback: ChatRef | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +168,7 @@ __all__ = [
     "AlertKind",
     "ChatKind",
     "Delivery",
+    "Envelope",
     "Field",
     "Image",
     "Reply",

@@ -9,21 +9,21 @@ traceback and the user gets a short apology, never a traceback.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from dataclasses import dataclass
 
+from bot.core.calendar import Calendar
+from bot.core.chats import ChatDirectory
+from bot.core.clock import Clock
 from bot.core.commands import MAX_LINE_CHARS, Access, CommandTable, split_command_line
 from bot.core.errors import AccessDenied, UserError
+from bot.core.market import MarketData
 from bot.core.messages import Reply, error_reply
 from bot.core.models import ChatRef, UserRef, direct_chat
-
-if TYPE_CHECKING:
-    from bot.config import Config
-    from bot.core.clock import Clock
-    from bot.core.engine import RuleEngine
-    from bot.market.base import MarketData
-    from bot.market.calendar import MarketCalendar
-    from storage.db import Store
+from bot.core.ports import Records
+from bot.core.routing import Routing
+from bot.core.rules import RuleBook
+from bot.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -52,21 +52,27 @@ class Invocation:
         return cls(chat=chat, user=user, command=name, args=tuple(words), is_chat_manager=is_chat_manager)
 
 
+def _nothing() -> None:
+    return None
+
+
 @dataclass
 class Context:
-    """The services a handler may use. Built once by the app; passed to every handler."""
+    """The services a handler (or a feature) may use. Built once by the wiring."""
 
-    config: Config
-    store: Store
+    settings: Settings
+    store: Records
+    rules: RuleBook
+    chats: ChatDirectory
+    routing: Routing
     market: MarketData
-    engine: RuleEngine
-    calendar: MarketCalendar
+    calendar: Calendar
     clock: Clock
     commands: CommandTable
-    extras: dict[str, Any] = field(default_factory=dict)  # feature services (primers, earnings, charts)
+    wake_dispatcher: Callable[[], None] = _nothing  # new deliveries were queued
 
     def is_admin(self, user: UserRef) -> bool:
-        return user.key in self.config.bot.admins
+        return self.settings.is_admin(user.key)
 
 
 class CommandRouter:
@@ -76,6 +82,27 @@ class CommandRouter:
     @property
     def commands(self) -> CommandTable:
         return self.context.commands
+
+    @property
+    def clock(self) -> Clock:
+        return self.context.clock
+
+    @property
+    def chats(self) -> ChatDirectory:
+        """What adapters tell when a platform says a chat is gone or back."""
+        return self.context.chats
+
+    def is_admin(self, user: UserRef) -> bool:
+        return self.context.is_admin(user)
+
+    async def known_tickers(self) -> set[str]:
+        """Tickers the bot knows (for autocomplete): those with rules or watches, and the provider's list."""
+        known = set(self.context.rules.tickers())
+        known.update(await self.context.store.watches.tickers())
+        listing = getattr(self.context.market, "tickers", None)
+        if callable(listing):
+            known.update(listing())
+        return known
 
     async def handle_text(self, text: str, *, chat: ChatRef, user: UserRef, is_chat_manager: bool = False) -> list[Reply]:
         """Run a typed command line; text that is not a command gets no reply."""
@@ -88,8 +115,8 @@ class CommandRouter:
 
     async def handle(self, invocation: Invocation) -> list[Reply]:
         try:
-            await self._reactivate(invocation.chat)
-            await self._reactivate(direct_chat(invocation.user))
+            await self.context.chats.seen(invocation.chat)  # a chat that had blocked the bot is back once it talks to it
+            await self.context.chats.seen(direct_chat(invocation.user))
             return await self._handle(invocation)
         except UserError as problem:
             return [error_reply(problem.message)]
@@ -109,13 +136,6 @@ class CommandRouter:
         values = command.parse(invocation.args)
         result = await command.handler(self.context, invocation, values)
         return result if isinstance(result, list) else [result]
-
-    async def _reactivate(self, chat: ChatRef) -> None:
-        """A chat that had blocked or removed the bot is back once it talks to it."""
-        store = self.context.store
-        if not await store.is_chat_active(chat):
-            await store.set_chat_active(chat, True, now=self.context.clock.now())
-            log.info("chat %s is active again", chat.key)
 
     def check_access(self, access: Access, invocation: Invocation) -> None:
         if access is Access.ANYONE:

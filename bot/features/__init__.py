@@ -1,6 +1,10 @@
-"""Feature modules that add commands and daily jobs to the app: importing this package
-registers each of them with `bot.app.register_feature`."""
+"""Features: each package adds commands, daily jobs, quote listeners and alert kinds to the bot
+through the seam in `bot.core.feature`. The wiring (`bot.app`) builds them; nothing registers
+itself on import.
 
-from bot.features import primer  # noqa: F401  (registers /primer, the seed levels, valuation refresh)
-from bot.features import earnings  # noqa: F401,I001  (registers the earnings commands and daily runs)
-from bot.features import baskets  # noqa: F401,I001  (registers the basket commands and their check)
+    primer/    /primer cards, the analyst's seed levels, valuation levels
+    earnings/  report dates, reminders and recaps
+    baskets/   equal-weight baskets and their sell-offs and drawdowns
+"""
+
+FEATURE_NAMES = ("primer", "earnings", "baskets")  # the order commands appear in /help

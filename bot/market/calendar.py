@@ -6,34 +6,31 @@ closes come from the library; nothing here hard-codes a date.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import exchange_calendars as xcals
 import pandas as pd
 
-_NEW_YORK = ZoneInfo("America/New_York")
-
-
-@dataclass(frozen=True, slots=True)
-class Session:
-    day: date
-    open: datetime  # UTC
-    close: datetime  # UTC
-
-    @property
-    def early_close(self) -> bool:
-        return (self.close - self.open) < timedelta(hours=6, minutes=30)
+from bot.core.calendar import Session
 
 
 class MarketCalendar:
-    """Trading sessions of one exchange."""
+    """Trading sessions of one exchange (implements `bot.core.calendar.Calendar`)."""
 
     def __init__(self, exchange: str = "XNYS") -> None:
         self.exchange = exchange
         self._cal = _calendar(exchange)
+        self._tz = ZoneInfo(str(self._cal.tz))
+
+    @property
+    def tz(self) -> tzinfo:
+        """The exchange's own time zone, from the calendar library."""
+        return self._tz
+
+    def local_date(self, moment: datetime) -> date:
+        return moment.astimezone(self._tz).date()
 
     def is_session(self, day: date) -> bool:
         if not self._in_bounds(day):
@@ -46,8 +43,8 @@ class MarketCalendar:
         ts = pd.Timestamp(day)
         return Session(
             day=day,
-            open=self._cal.session_open(ts).to_pydatetime().astimezone(timezone.utc),
-            close=self._cal.session_close(ts).to_pydatetime().astimezone(timezone.utc),
+            open=self._cal.session_open(ts).to_pydatetime().astimezone(UTC),
+            close=self._cal.session_close(ts).to_pydatetime().astimezone(UTC),
         )
 
     def sessions(self, start: date, end: date) -> list[Session]:
@@ -60,8 +57,8 @@ class MarketCalendar:
         return [
             Session(
                 day=label.date(),
-                open=o.to_pydatetime().astimezone(timezone.utc),
-                close=c.to_pydatetime().astimezone(timezone.utc),
+                open=o.to_pydatetime().astimezone(UTC),
+                close=c.to_pydatetime().astimezone(UTC),
             )
             for label, o, c in zip(labels, opens, closes, strict=True)
         ]
@@ -96,7 +93,7 @@ class MarketCalendar:
 
     def current_session(self, moment: datetime) -> Session | None:
         """The session open at `moment`, or None outside trading hours."""
-        local_day = moment.astimezone(_NEW_YORK).date()
+        local_day = self.local_date(moment)
         session = self.session(local_day)
         if session and session.open <= moment <= session.close:
             return session
@@ -105,7 +102,7 @@ class MarketCalendar:
     def last_closed_or_open_session(self, moment: datetime) -> date:
         """The session a quote taken at `moment` belongs to: today's once it has opened,
         otherwise the previous one."""
-        local_day = moment.astimezone(_NEW_YORK).date()
+        local_day = self.local_date(moment)
         session = self.session(local_day)
         if session and moment >= session.open:
             return local_day
@@ -113,7 +110,7 @@ class MarketCalendar:
 
     def _in_bounds(self, day: date) -> bool:
         ts = pd.Timestamp(day)
-        return self._cal.first_session <= ts <= self._cal.last_session
+        return bool(self._cal.first_session <= ts <= self._cal.last_session)
 
 
 @lru_cache(maxsize=4)

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
+from bot.core.calendar import Calendar
 from bot.core.clock import Clock
-from bot.market.base import Bar, EarningsEvent, EarningsTime, Fundamentals, Quote, Split, clean_price
-from bot.market.calendar import MarketCalendar
+from bot.core.market import Bar, EarningsEvent, EarningsTime, Fundamentals, Quote, Split, clean_price
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class _Series:
 class CsvMarket:
     """The `MarketData` protocol over a folder of daily CSV files."""
 
-    def __init__(self, folder: str | Path, *, clock: Clock, calendar: MarketCalendar) -> None:
+    def __init__(self, folder: str | Path, *, clock: Clock, calendar: Calendar) -> None:
         self.folder = Path(folder)
         if not self.folder.is_dir():
             raise FileNotFoundError(f"market data folder not found: {self.folder}")

@@ -44,15 +44,15 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
+from typing import Any, TypeVar, cast
 
 import stamina
 
+from bot.core.calendar import Calendar
 from bot.core.clock import Clock
-from bot.market.base import (
+from bot.core.market import (
     Bar,
     EarningsEvent,
     EarningsTime,
@@ -63,7 +63,6 @@ from bot.market.base import (
     Split,
     clean_price,
 )
-from bot.market.calendar import MarketCalendar
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +83,6 @@ _QUOTE_FIELDS = ",".join(
         "currency",
     )
 )
-_NEW_YORK = ZoneInfo("America/New_York")
 _REGULAR_OPEN = time(9, 30)
 _REGULAR_CLOSE = time(16, 0)
 # A price stamped before the close becomes final this long after the close: Yahoo
@@ -127,7 +125,7 @@ class YFinanceMarket:
         self,
         *,
         clock: Clock,
-        calendar: MarketCalendar,
+        calendar: Calendar,
         timeout: float = 20.0,
         retries: int = 2,
         max_workers: int = 4,
@@ -215,7 +213,7 @@ class YFinanceMarket:
         """
         if end < start:
             return []
-        today = self._clock.now().astimezone(_NEW_YORK).date()
+        today = self._calendar.local_date(self._clock.now())
         fetch_end = max(end, today) + timedelta(days=1)
         return await self._ask(f"history {ticker}", [], self._history, ticker, start, end, fetch_end)
 
@@ -267,7 +265,7 @@ class YFinanceMarket:
 
     # -- calling yfinance ---------------------------------------------------------
 
-    async def _ask(self, what: str, no_data: Any, fn: Callable[..., Any], *args: Any) -> Any:
+    async def _ask(self, what: str, no_data: T, fn: Callable[..., T], *args: Any) -> T:
         """`_call`, with Yahoo's "nothing for this ticker" as `no_data` and public errors only."""
         try:
             return await self._call(what, fn, *args)
@@ -304,7 +302,7 @@ class YFinanceMarket:
             raise
         raise MarketDataError(f"yfinance {what}: no attempt was made")  # pragma: no cover
 
-    async def _attempt(self, loop: asyncio.AbstractEventLoop, fn: Callable[..., T], args: tuple) -> T:
+    async def _attempt(self, loop: asyncio.AbstractEventLoop, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         try:
             future = loop.run_in_executor(self._executor, self._in_thread, fn, args)
         except RuntimeError as exc:  # the pool was shut down
@@ -314,12 +312,12 @@ class YFinanceMarket:
         except TimeoutError:
             raise _TimedOut(f"no answer within {self._timeout:g} s (call abandoned)") from None
 
-    def _in_thread(self, fn: Callable[..., T], args: tuple) -> T:
+    def _in_thread(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         try:
             return fn(self._yfinance(), *args)
         except MarketDataError:
             raise
-        except Exception as exc:  # noqa: BLE001 - every library error becomes MarketDataError
+        except Exception as exc:
             raise _translate(exc) from None
 
     def _yfinance(self) -> Any:
@@ -372,17 +370,17 @@ class YFinanceMarket:
                 quotes.append(quote)
         return quotes
 
-    def _quote(self, row: dict, now: datetime) -> Quote | None:
+    def _quote(self, row: dict[str, Any], now: datetime) -> Quote | None:
         symbol = row.get("symbol")
         price = clean_price(_raw(row.get("regularMarketPrice")))
         stamp = clean_price(_raw(row.get("regularMarketTime")))
         if not isinstance(symbol, str) or not symbol or price is None or stamp is None:
             return None
         try:
-            at = datetime.fromtimestamp(stamp, timezone.utc)
+            at = datetime.fromtimestamp(stamp, UTC)
             day = self._calendar.last_closed_or_open_session(at)
             session = self._calendar.session(day)
-        except Exception:  # noqa: BLE001 - an absurd timestamp: no trustworthy session
+        except Exception:
             return None
         final = False
         if session is not None and now >= session.close:
@@ -459,7 +457,8 @@ class YFinanceMarket:
             moment = pd.Timestamp(stamp)
             if pd.isna(moment):
                 continue
-            moment = moment.tz_localize(_NEW_YORK) if moment.tzinfo is None else moment.tz_convert(_NEW_YORK)
+            zone = str(self._calendar.tz)
+            moment = moment.tz_localize(zone) if moment.tzinfo is None else moment.tz_convert(zone)
             events.append(EarningsEvent(ticker=ticker, day=moment.date(), time=_earnings_time(moment.time())))
         return events
 
@@ -478,7 +477,7 @@ class YFinanceMarket:
                 events.append(EarningsEvent(ticker=ticker, day=day, time=EarningsTime.UNKNOWN))
         return events
 
-    def _info(self, yf: Any, ticker: str) -> dict:
+    def _info(self, yf: Any, ticker: str) -> dict[str, Any]:
         info = yf.Ticker(ticker, session=self._session).info
         return dict(info) if isinstance(info, dict) else {}
 
@@ -486,7 +485,7 @@ class YFinanceMarket:
 # -- helpers ----------------------------------------------------------------------
 
 
-def _quote_rows(reply: object) -> list[dict]:
+def _quote_rows(reply: object) -> list[dict[str, Any]]:
     if not isinstance(reply, dict):
         raise MarketDataError("malformed quote reply from Yahoo (not an object)")
     body = reply.get("quoteResponse")
@@ -535,7 +534,7 @@ def _day(stamp: Any) -> date:
         return stamp.date()
     if isinstance(stamp, date):
         return stamp
-    return stamp.to_pydatetime().date()
+    return cast(date, stamp.to_pydatetime().date())  # a pandas Timestamp (untyped here)
 
 
 def _earnings_time(moment: time) -> EarningsTime:
@@ -579,7 +578,7 @@ def _forget_cached_pages() -> None:
         from yfinance.data import YfData
 
         YfData.cache_get.cache_clear()
-    except Exception:  # noqa: BLE001 - an internal of yfinance; not worth failing over
+    except Exception:
         pass
 
 

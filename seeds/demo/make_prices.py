@@ -75,9 +75,11 @@ def make(ticker: str) -> list[dict[str, str]]:
             close = closes[before.index(day)]
             open_ = (previous or close) * (1 + rng.gauss(0, 0.004))
         elif day == SELLOFF:
+            assert previous is not None  # set by every session before the sell-off, and START < SELLOFF
             close = previous * (1 + selloff / 100)
             open_ = previous * (1 + 0.7 * selloff / 100)
         else:
+            assert previous is not None  # set by every earlier session
             close = previous * (1 + next(after) / 100)
             open_ = previous + (close - previous) * 0.6
         high = max(open_, close) * (1 + abs(rng.gauss(0, 0.004)))

@@ -21,7 +21,7 @@ import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -59,7 +59,7 @@ RECORDED = web.RequestKey("recorded", Recorded)
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat()
+    return datetime.now(UTC).isoformat()
 
 
 def user_object(user_id: int, name: str, *, bot: bool = False) -> dict[str, Any]:
@@ -288,7 +288,7 @@ class FakeDiscord:
             method=request.method,
             path=request.path.removeprefix("/api/v10"),
             query=dict(request.query),
-            headers={k: v for k, v in request.headers.items()},
+            headers=dict(request.headers.items()),
             json=body,
             files=files,
         )
@@ -516,8 +516,8 @@ class Bot:
     adapter: Any  # DiscordAdapter
 
     @property
-    def store(self) -> Any:
-        return self.app.store
+    def storage(self) -> Any:
+        return self.app.storage
 
     async def interact(self, payload: dict[str, Any]) -> dict[str, Any]:
         """Dispatch an INTERACTION_CREATE and wait for its callback; returns the payload."""
@@ -569,20 +569,25 @@ async def running_bot(
 
     fake = fake or FakeDiscord()
     await fake.start()
-    data_dir = prices or write_tiny_prices(tmp_path / "prices")
-    config = Config(
-        bot=BotConfig(admins=frozenset(admins)),
-        market=MarketConfig(provider="csv", data_dir=data_dir),
-        discord=DiscordConfig(enabled=True, api_base_url=fake.api_base_url, guild_ids=guild_ids, shard_count=shard_count),
-    )
-    clock = ReplayClock(now or datetime(2025, 1, 27, 21, 30, tzinfo=timezone.utc))
-    app = await App.create(config, clock=clock, storage_path=tmp_path / "tickerbell.sqlite3", commands=commands)
-    adapter = DiscordAdapter(config.discord, fake.token, app.router, guild_ready_timeout=0.05, answer_within=answer_within)
+    app = adapter = None
     try:
+        data_dir = prices or write_tiny_prices(tmp_path / "prices")
+        config = Config(
+            bot=BotConfig(admins=frozenset(admins)),
+            market=MarketConfig(provider="csv", data_dir=data_dir),
+            discord=DiscordConfig(enabled=True, api_base_url=fake.api_base_url, guild_ids=guild_ids, shard_count=shard_count),
+        )
+        clock = ReplayClock(now or datetime(2025, 1, 27, 21, 30, tzinfo=UTC))
+        app = await App.create(config, clock=clock, storage_path=tmp_path / "tickerbell.sqlite3", commands=commands)
+        adapter = DiscordAdapter(
+            config.discord, fake.token, app.router, describer=app.describer(), guild_ready_timeout=0.05, answer_within=answer_within
+        )
         await adapter.start()
         app.add_adapter(adapter)
         yield Bot(fake, app, adapter)
     finally:
-        await adapter.stop()
-        await app.close()
+        if adapter is not None:
+            await adapter.stop()
+        if app is not None:
+            await app.close()
         await fake.close()

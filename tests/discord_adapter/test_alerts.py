@@ -4,14 +4,14 @@ outbox, dispatcher, adapter, discord.py, fake REST), buttons on the alert, and f
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from bot.adapters.base import ChatUnavailable, DeliveryError
 from bot.adapters.discord.render import COLOURS
-from bot.core.messages import Alert, AlertKind, Tone
+from bot.core.delivery import ChatUnavailable, DeliveryError
+from bot.core.messages import Alert, AlertKind, Envelope, Tone
 from bot.core.models import ChatKind, ChatRef, UserRef
 from tests.discord_adapter.fake_discord import (
     CHANNEL_ID,
@@ -27,8 +27,8 @@ from tests.discord_adapter.fake_discord import (
 
 EPHEMERAL = 64
 CHANNEL = ChatRef("discord", str(CHANNEL_ID), ChatKind.GROUP)
-FRIDAY_AFTER_CLOSE = datetime(2025, 1, 24, 21, 30, tzinfo=timezone.utc)  # 16:30 ET
-MONDAY_OPEN = datetime(2025, 1, 27, 15, 0, tzinfo=timezone.utc)  # 10:00 ET, NVDA opens 12.5% lower
+FRIDAY_AFTER_CLOSE = datetime(2025, 1, 24, 21, 30, tzinfo=UTC)  # 16:30 ET
+MONDAY_OPEN = datetime(2025, 1, 27, 15, 0, tzinfo=UTC)  # 10:00 ET, NVDA opens 12.5% lower
 
 needs_prices = pytest.mark.skipif(
     not Path(SHARED_PRICES, "NVDA.csv").exists(), reason=f"replay data absent: {SHARED_PRICES}/NVDA.csv (the shared price files)"
@@ -87,7 +87,7 @@ async def test_the_owner_snoozes_from_the_button_and_the_message_shows_it(tmp_pa
         buttons = {b["custom_id"]: b for row in edit.json["components"] for b in row["components"]}
         assert buttons[f"tb:snooze:{rule_id}:1"]["disabled"] is True
         assert not buttons[f"tb:unalert:{rule_id}"].get("disabled")
-        rule = await bot.store.get_rule(rule_id)
+        rule = await bot.storage.rules.get(rule_id)
         assert rule.snoozed_until is not None
 
 
@@ -103,7 +103,7 @@ async def test_someone_else_pressing_gets_an_ephemeral_refusal(tmp_path):
         assert refusal.json["flags"] & EPHEMERAL
         assert refusal.json["embeds"][0]["title"] == f"You have no alert #{rule_id}. /alerts lists yours."
         assert not [r for r in bot.fake.requests if r.method == "PATCH"]  # the alert message is untouched
-        assert await bot.store.get_rule(rule_id) is not None
+        assert await bot.storage.rules.get(rule_id) is not None
 
 
 @needs_prices
@@ -148,15 +148,17 @@ def _alert(**extra) -> Alert:
 async def test_a_channel_that_answers_403_is_marked_inactive(tmp_path, caplog):
     async with running_bot(tmp_path) as bot:
         chat = ChatRef("discord", str(OTHER_CHANNEL_ID), ChatKind.GROUP)
-        await bot.store.enqueue([(chat, _alert(), "test:403")], now=bot.app.clock.now())
+        await bot.storage.outbox.enqueue([Envelope(chat, _alert(), "test:403")], now=bot.app.clock.now())
         bot.fake.fail_next_message(403, 50001, "Missing Access", channel_id=OTHER_CHANNEL_ID)
         assert await bot.app.dispatcher.drain_once() == 0
-        assert await bot.store.is_chat_active(chat) is False
+        assert await bot.app.chats.reachable(chat) is False
+        assert await bot.storage.chats.is_active(chat) is False  # recorded, not only remembered
         assert f"channel {OTHER_CHANNEL_ID} is unavailable" in caplog.text and "50001" in caplog.text
-        assert await bot.store.due_deliveries(now=bot.app.clock.now(), platforms=["discord"]) == []
+        assert await bot.storage.outbox.due(now=bot.app.clock.now(), platforms=["discord"]) == []
         # The channel talks to the bot again: it can receive again.
         await bot.answer(bot.fake.slash("help", channel_id=OTHER_CHANNEL_ID))
-        assert await bot.store.is_chat_active(chat) is True
+        assert await bot.app.chats.reachable(chat) is True
+        assert await bot.storage.chats.is_active(chat) is True
 
 
 @pytest.mark.parametrize(

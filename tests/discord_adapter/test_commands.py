@@ -3,7 +3,7 @@ discord.py runs our tree, the core answers, and we read the callback and followu
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -57,11 +57,11 @@ async def test_a_slow_command_is_deferred_then_answered_by_a_followup(tmp_path):
 
 
 async def test_options_reach_the_core_as_words_in_table_order(tmp_path):
-    async with running_bot(tmp_path, prices=PRICES, now=datetime(2025, 1, 24, 21, 30, tzinfo=timezone.utc)) as bot:
+    async with running_bot(tmp_path, prices=PRICES, now=datetime(2025, 1, 24, 21, 30, tzinfo=UTC)) as bot:
         payload = bot.fake.slash("alert", {"value": 10.0, "condition": "move", "ticker": "NVDA"}, user_id=MEMBER_ID, permissions=MEMBER_PERMISSIONS)
         callback, followup = await bot.answer(payload)
         body = answer_body(callback, followup)
-        [rule] = await bot.store.member_rules(UserRef("discord", str(MEMBER_ID)))
+        [rule] = await bot.storage.rules.of_member(UserRef("discord", str(MEMBER_ID)))
         assert body["embeds"][0]["title"] == f"Alert #{rule.id} set: NVDA moves 10% in a day"
         assert rule.owner.user_id == str(MEMBER_ID) and rule.owner.display_name == "Member302"
         assert rule.chat.chat_id == str(CHANNEL_ID) and rule.chat.kind.value == "group"
@@ -71,7 +71,7 @@ async def test_options_reach_the_core_as_words_in_table_order(tmp_path):
 
 
 async def _error(bot, payload) -> dict:
-    callback, followup = await bot.answer(payload)
+    callback, _followup = await bot.answer(payload)
     assert callback.json["type"] == 4
     data = callback.json["data"]
     assert data["flags"] & EPHEMERAL
@@ -97,7 +97,7 @@ async def test_watch_needs_manage_channels(tmp_path):
     async with running_bot(tmp_path, prices=PRICES) as bot:
         embed = await _error(bot, bot.fake.slash("watch", {"ticker": "NVDA"}, user_id=MEMBER_ID, permissions=MEMBER_PERMISSIONS))
         assert "only a chat admin" in embed["title"]
-        assert await bot.store.watched_tickers() == []
+        assert await bot.storage.watches.tickers() == []
         callback, followup = await bot.answer(bot.fake.slash("watch", {"ticker": "NVDA"}, user_id=MANAGER_ID))
         assert answer_body(callback, followup)["embeds"][0]["title"] == "This chat now follows NVDA."
 

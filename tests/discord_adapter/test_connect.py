@@ -10,6 +10,7 @@ import pytest
 from bot.adapters.discord import DiscordAdapter
 from bot.config import ConfigError, DiscordConfig
 from bot.core.commands import ArgKind
+from tests.conftest import DESCRIBER
 from tests.discord_adapter.fake_discord import GUILD_ID, FakeDiscord, running_bot
 
 
@@ -70,7 +71,7 @@ async def test_a_rejected_token_stops_start_up_with_one_line_naming_the_variable
         class NoRouter:  # start-up fails before any command is needed
             commands = ()
 
-        adapter = DiscordAdapter(config, secret, NoRouter())  # type: ignore[arg-type]
+        adapter = DiscordAdapter(config, secret, NoRouter(), describer=DESCRIBER)  # type: ignore[arg-type]
         with pytest.raises(ConfigError) as failure:
             await adapter.start()
         message = str(failure.value)

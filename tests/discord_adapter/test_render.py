@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -27,9 +27,10 @@ from bot.adapters.discord.render import (
 from bot.core.handlers import core_commands
 from bot.core.messages import Action, Alert, AlertKind, Field, Image, Reply, Tone, error_reply
 from bot.core.models import UserRef
+from tests.conftest import DESCRIBER
 
 GOLDEN = Path(__file__).parent / "golden"
-AT = datetime(2025, 1, 27, 21, 0, tzinfo=timezone.utc)
+AT = datetime(2025, 1, 27, 21, 0, tzinfo=UTC)
 COMMANDS = frozenset(core_commands().names()) | {"primer"}
 
 
@@ -48,7 +49,7 @@ def test_golden_daily_move_alert_for_a_member():
         kind=AlertKind.DAILY_MOVE, ticker="NVDA", at=AT, price=118.42, change_pct=-16.97, threshold_pct=10.0, direction="down",
         rule_id=12, mention=UserRef("discord", "900000000000000302", "Member_302"), extra={"prev_close": 142.62},
     )
-    rendered = render_alert(alert, commands=COMMANDS)
+    rendered = render_alert(alert, DESCRIBER, commands=COMMANDS)
     check_golden("alert_daily_move", rendered)
     assert rendered.content == "<@900000000000000302>" and rendered.mention_user_ids == (900000000000000302,)
     assert [b.custom_id for b in rendered.buttons] == ["tb:primer:NVDA", "tb:snooze:12:1", "tb:unalert:12"]
@@ -59,7 +60,7 @@ def test_golden_analyst_level_alert_for_a_watching_channel():
         kind=AlertKind.ANALYST_LEVEL, ticker="AVGO", at=AT, price=241.3, change_pct=3.1, level=240.0, level_name="exit",
         direction="up", rule_id=4, note="take *profits* into strength", extra={"prev_close": 234.04},
     )
-    rendered = render_alert(alert, commands=COMMANDS)
+    rendered = render_alert(alert, DESCRIBER, commands=COMMANDS)
     check_golden("alert_analyst_level", rendered)
     assert rendered.content is None and rendered.mention_user_ids == ()
     assert rendered.embeds[0].colour.value == COLOURS[Tone.UP]
@@ -108,7 +109,7 @@ def _check_limits(messages: list[Rendered]) -> None:
 
 
 def test_an_oversized_reply_is_split_within_discords_limits_and_keeps_its_text():
-    lines = tuple(f"line {i:04d} " + "x" * 90 for i in range(400)) + ("y" * 10_000,)
+    lines = (*tuple(f"line {i:04d} " + "x" * 90 for i in range(400)), "y" * 10000)
     reply = Reply(
         title="T" * 10_000,
         lines=lines,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
-from bot.market.base import Bar, EarningsEvent, Fundamentals, Quote, Split
+from bot.core.market import Bar, EarningsEvent, Fundamentals, Quote, Split
 from bot.market.csv_provider import CsvMarket
 
 

@@ -32,7 +32,7 @@ import json
 import re
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -51,7 +51,7 @@ _COOKIE = (
 DATA_KINDS = frozenset({"quote", "chart", "quoteSummary", "timeseries", "earnings"})
 _SYNTHETIC = re.compile(r"^SYN\d+$")
 # the moment synthetic quotes are stamped with: the close of 2025-01-27
-SYNTHETIC_TIME = datetime(2025, 1, 27, 21, 0, tzinfo=timezone.utc)
+SYNTHETIC_TIME = datetime(2025, 1, 27, 21, 0, tzinfo=UTC)
 
 
 @dataclass(frozen=True)

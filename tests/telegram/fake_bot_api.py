@@ -214,7 +214,7 @@ class FakeBotApi:
 
         try:
             return await asyncio.wait_for(waiting(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             seen = [f"{r.method} {r.params.get('chat_id', '')} {r.text[:60]!r}" for r in self.requests[after:] if r.method != "getUpdates"]
             raise AssertionError(f"no {method} request within {timeout} s; saw: {seen}") from None
 
@@ -317,7 +317,7 @@ class FakeBotApi:
             try:
                 async with self._changed:
                     await asyncio.wait_for(self._changed.wait_for(lambda: self._closing or bool(pending())), min(timeout, LONG_POLL_CAP))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         return pending()[:100]
 

@@ -21,15 +21,15 @@ from zoneinfo import ZoneInfo
 import pytest
 from telegram.error import RetryAfter
 
-from bot.adapters.base import ChatUnavailable, DeliveryError, RetryLater
 from bot.adapters.telegram import PacedRateLimiter, TelegramAdapter
 from bot.adapters.telegram.render import plain_fallback
 from bot.app import App
 from bot.config import BotConfig, Config, ConfigError, TelegramConfig
 from bot.core.clock import ReplayClock
 from bot.core.commands import Arg, ArgKind, Command, CommandTable
+from bot.core.delivery import ChatUnavailable, DeliveryError, RetryLater
 from bot.core.handlers import core_commands
-from bot.core.messages import Alert, AlertKind, Image, Reply, Tone
+from bot.core.messages import Alert, AlertKind, Envelope, Image, Reply, Tone
 from bot.core.models import ChatKind, ChatRef, UserRef
 from bot.market.calendar import MarketCalendar
 from bot.market.csv_provider import CsvMarket
@@ -88,7 +88,8 @@ async def make_world(tmp_path: Path, calendar: MarketCalendar, api: FakeBotApi) 
         app = await App.create(config, clock=clock, market=market, calendar=calendar, storage_path=tmp_path / f"bot{len(apps)}.sqlite3",
                                commands=commands, features=features)
         apps.append(app)
-        adapter = TelegramAdapter(config.telegram, token, app.router, poll_timeout=10, concurrent_updates=False if sequential else 8)
+        adapter = TelegramAdapter(config.telegram, token, app.router, describer=app.describer(), poll_timeout=10,
+                                  concurrent_updates=False if sequential else 8)
         await adapter.start()
         app.add_adapter(adapter)
         return World(app, clock, api, adapter)
@@ -217,7 +218,7 @@ async def test_a_replayed_price_move_alerts_the_group_with_buttons(make_world: A
     assert "Alert #1 for Alice: a daily move of 10% or more." in alert.text
     assert alert.keyboard == [[{"text": "Snooze 1 day", "callback_data": "a:snooze:1:1"}, {"text": "Remove alert", "callback_data": "a:unalert:1"}]]
     assert len([r for r in api.requests[mark:] if r.method == "sendMessage"]) == 1  # once per session, not per check
-    counts = await world.app.store.outbox_counts()
+    counts = await world.app.storage.outbox.counts()
     assert (counts.pending, counts.sent, counts.dead) == (0, 1, 0)
 
 
@@ -260,13 +261,13 @@ async def test_buttons_run_as_the_member_who_pressed(make_world: Any, api: FakeB
     assert int(edit.params["message_id"]) == message_id and edit.chat_id == group
     assert edit.text.endswith("\n<i>— snoozed by Alice</i>") and edit.keyboard == sent.keyboard
     assert len(api.calls("editMessageText")) == 1  # Bob's press edited nothing
-    rule = await world.app.store.get_rule(1)
+    rule = await world.app.storage.rules.get(1)
     assert rule is not None and rule.snoozed_until == world.clock.now() + timedelta(days=1)
 
     query, at = press("a:unalert:1", 42, "Alice")
     edit = await api.wait_for("editMessageText", after=at)
     assert edit.text.endswith("\n<i>— removed by Alice</i>") and edit.keyboard == []
-    assert await world.app.store.get_rule(1) is None
+    assert await world.app.storage.rules.get(1) is None
 
     query, at = press("a:nosuch:1", 42, "Alice")
     answer = await api.wait_for("answerCallbackQuery", where=lambda r: r.params["callback_query_id"] == query, after=at)
@@ -327,14 +328,15 @@ async def test_the_primer_command_sends_its_chart_if_the_table_has_one(make_worl
 
 async def test_flood_control_is_honoured_through_the_outbox(make_world: Any, api: FakeBotApi) -> None:
     world = await make_world()
-    store, clock = world.app.store, world.clock
+    outbox, clock = world.app.storage.outbox, world.clock
     chat = ChatRef("telegram", "888", ChatKind.PRIVATE)
-    await store.enqueue([(chat, an_alert(rule_id=None), "flood-1"), (chat, an_alert(rule_id=None, ticker="AVGO"), "flood-2")], now=clock.now())
+    await outbox.enqueue([Envelope(chat, an_alert(rule_id=None), "flood-1"), Envelope(chat, an_alert(rule_id=None, ticker="AVGO"), "flood-2")],
+                         now=clock.now())
     api.flood_next("sendMessage", retry_after=3)
     failed_at = clock.now()
     assert await world.app.dispatcher.drain_once() == 0
     assert len(api.calls("sendMessage")) == 1  # the second waits too, without asking Telegram again
-    next_due = await store.next_due_at(["telegram"])
+    next_due = await outbox.next_due_at(["telegram"])
     assert next_due is not None and next_due - failed_at >= timedelta(seconds=3)
 
     clock.set(failed_at + timedelta(seconds=2))
@@ -343,29 +345,30 @@ async def test_flood_control_is_honoured_through_the_outbox(make_world: Any, api
     clock.set(failed_at + timedelta(seconds=3))
     assert await world.app.dispatcher.drain_once() == 2
     assert [r.text.split("\n")[0] for r in api.calls("sendMessage")[1:]] == ["📉 <b>NVDA fell below $120.00</b>", "📉 <b>AVGO fell below $120.00</b>"]
-    counts = await store.outbox_counts()
+    counts = await outbox.counts()
     assert (counts.pending, counts.sent) == (0, 2)
 
 
 async def test_a_blocked_chat_stops_and_comes_back_when_it_speaks(make_world: Any, api: FakeBotApi) -> None:
     world = await make_world(sequential=True)
-    store, clock = world.app.store, world.clock
+    outbox, routing, clock = world.app.storage.outbox, world.app.context.routing, world.clock
     chat = ChatRef("telegram", "999", ChatKind.PRIVATE)
-    await store.enqueue([(chat, an_alert(rule_id=None), "b-1"), (chat, an_alert(rule_id=None, ticker="AVGO"), "b-2")], now=clock.now())
+    await outbox.enqueue([Envelope(chat, an_alert(rule_id=None), "b-1"), Envelope(chat, an_alert(rule_id=None, ticker="AVGO"), "b-2")],
+                         now=clock.now())
     api.blocked.add(999)
     assert await world.app.dispatcher.drain_once() == 0
-    assert not await store.is_chat_active(chat)
-    counts = await store.outbox_counts()
+    assert not await world.app.chats.reachable(chat) and not await world.app.storage.chats.is_active(chat)  # and it is stored
+    counts = await outbox.counts()
     assert (counts.pending, counts.dead) == (0, 2)
     assert len(api.calls("sendMessage")) == 1  # the second was not tried: the chat is known to be gone
-    await store.enqueue([(chat, an_alert(rule_id=None, ticker="TSM"), "b-3")], now=clock.now())
-    assert (await store.outbox_counts()).pending == 0  # nothing is queued for an inactive chat
+    await outbox.enqueue(await routing.reachable([Envelope(chat, an_alert(rule_id=None, ticker="TSM"), "b-3")]), now=clock.now())
+    assert (await outbox.counts()).pending == 0  # nothing is queued for an inactive chat
 
     api.blocked.discard(999)  # the member unblocks the bot and writes to it
     api.push_message("hello again", chat_id=999, user_id=999)
     await world.say("/help", chat_id=999, user_id=999)
-    assert await store.is_chat_active(chat)
-    await store.enqueue([(chat, an_alert(rule_id=None, ticker="TSM"), "b-4")], now=clock.now())
+    assert await world.app.chats.reachable(chat) and await world.app.storage.chats.is_active(chat)
+    await outbox.enqueue(await routing.reachable([Envelope(chat, an_alert(rule_id=None, ticker="TSM"), "b-4")]), now=clock.now())
     assert await world.app.dispatcher.drain_once() == 1
     assert api.calls("sendMessage", where=lambda r: r.chat_id == 999 and "TSM" in r.text)
 
@@ -464,7 +467,7 @@ async def test_every_command_in_the_table_answers_through_telegram(make_world: A
         api.wait_for(("sendMessage", "sendPhoto"), where=lambda r, m=message_id: r.reply_to == m, after=mark, timeout=20)
         for message_id in sent
     ))
-    for (message_id, text), reply in zip(sent.items(), replies):
+    for (_, text), reply in zip(sent.items(), replies, strict=False):
         assert reply.text and "Sorry, something went wrong" not in reply.text, f"{text} -> {reply.text}"
 
 
@@ -483,10 +486,10 @@ async def test_being_removed_from_a_group_marks_it_inactive_until_it_adds_the_bo
 
     api.push_update(membership("member", "kicked"))
     await world.say("/help", chat_id=322, user_id=322)  # handled after the update before it
-    assert not await world.app.store.is_chat_active(group)
+    assert not await world.app.chats.reachable(group) and not await world.app.storage.chats.is_active(group)
     api.push_update(membership("kicked", "member"))
     await world.say("/help", chat_id=323, user_id=323)
-    assert await world.app.store.is_chat_active(group)
+    assert await world.app.chats.reachable(group) and await world.app.storage.chats.is_active(group)
 
 
 async def test_the_rate_limiter_hands_flood_control_back_instead_of_sleeping(caplog: pytest.LogCaptureFixture) -> None:
@@ -511,7 +514,7 @@ async def test_an_unreachable_api_stops_start_up_with_one_line(tmp_path: Path, c
                            storage_path=tmp_path / "bot.sqlite3", features=())
     try:
         with pytest.raises(ConfigError, match=r"could not reach the Telegram Bot API at http://127\.0\.0\.1:9/bot") as stopped:
-            await TelegramAdapter(config.telegram, TOKEN, app.router).start()
+            await TelegramAdapter(config.telegram, TOKEN, app.router, describer=app.describer()).start()
         assert SECRET not in str(stopped.value)
     finally:
         await app.close()

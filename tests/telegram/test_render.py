@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import os
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -29,9 +29,10 @@ from bot.adapters.telegram.render import (
 )
 from bot.core.messages import Action, Alert, AlertKind, Field, Image, Reply, Tone, error_reply
 from bot.core.models import ChatKind, ChatRef, UserRef
+from tests.conftest import DESCRIBER
 
 GOLDEN = Path(__file__).parent / "golden"
-AT = datetime(2025, 1, 27, 21, 5, tzinfo=timezone.utc)
+AT = datetime(2025, 1, 27, 21, 5, tzinfo=UTC)
 GROUP = ChatRef("telegram", "-1001234567890", ChatKind.GROUP)
 PRIVATE = ChatRef("telegram", "42", ChatKind.PRIVATE)
 ALICE = UserRef("telegram", "42", "Alice <3 & Co")
@@ -110,63 +111,63 @@ def test_reply_with_actions_and_warning() -> None:
 def test_alert_price_above_in_a_group_mentions_the_member() -> None:
     a = alert(AlertKind.PRICE_ABOVE, ticker="AVGO", price=251.3, change_pct=2.1, level=250.0, rule_id=7, mention=ALICE,
               extra={"prev_close": 246.13})
-    check_golden("alert_price_above_group", render_alert(a, GROUP))
+    check_golden("alert_price_above_group", render_alert(a, DESCRIBER, GROUP))
 
 
 def test_alert_price_below_in_private() -> None:
     a = alert(AlertKind.PRICE_BELOW, price=118.42, change_pct=-16.97, level=120.0, rule_id=12, mention=ALICE)
-    check_golden("alert_price_below_private", render_alert(a, PRIVATE))
+    check_golden("alert_price_below_private", render_alert(a, DESCRIBER, PRIVATE))
 
 
 def test_alert_analyst_level() -> None:
     a = alert(AlertKind.ANALYST_LEVEL, ticker="AVGO", price=141.2, change_pct=3.4, level=140.0, level_name="exit", direction="up",
               rule_id=3, note="take profits <into> strength & run")
-    check_golden("alert_analyst_level", render_alert(a, GROUP))
+    check_golden("alert_analyst_level", render_alert(a, DESCRIBER, GROUP))
 
 
 def test_alert_daily_move() -> None:
     a = alert(AlertKind.DAILY_MOVE, price=118.42, change_pct=-16.97, threshold_pct=10, direction="down", rule_id=1, mention=ALICE,
               extra={"prev_close": 142.62})
-    check_golden("alert_daily_move_group", render_alert(a, GROUP))
+    check_golden("alert_daily_move_group", render_alert(a, DESCRIBER, GROUP))
 
 
 def test_alert_selloff() -> None:
     a = alert(AlertKind.SELLOFF, price=118.42, change_pct=-16.97, threshold_pct=5, direction="down", rule_id=9)
-    check_golden("alert_selloff", render_alert(a, GROUP))
+    check_golden("alert_selloff", render_alert(a, DESCRIBER, GROUP))
 
 
 def test_alert_drawdown() -> None:
     a = alert(AlertKind.DRAWDOWN, price=118.42, change_pct=-16.97, peak=149.43, drawdown_pct=20.75, threshold_pct=20, rule_id=10)
-    check_golden("alert_drawdown", render_alert(a, GROUP))
+    check_golden("alert_drawdown", render_alert(a, DESCRIBER, GROUP))
 
 
 def test_alert_split() -> None:
     a = alert(AlertKind.SPLIT, price=121.0, extra={"ratio": 10.0, "changes": ["analyst entry: $1,200.00 → $120.00", "alert #4 (below): $1,000.00 → $100.00"]})
-    check_golden("alert_split", render_alert(a, GROUP))
+    check_golden("alert_split", render_alert(a, DESCRIBER, GROUP))
 
 
 def test_alert_earnings_reminder() -> None:
     a = alert(AlertKind.EARNINGS_REMINDER, ticker="MSFT", extra={"timing": "amc", "trading_days": 1, "calendar_days": 1,
               "report_day": "2025-01-29", "reaction_session": "2025-01-30", "source": "admin"})
-    check_golden("alert_earnings_reminder", render_alert(a, GROUP))
+    check_golden("alert_earnings_reminder", render_alert(a, DESCRIBER, GROUP))
 
 
 def test_alert_earnings_day() -> None:
     a = alert(AlertKind.EARNINGS_DAY, ticker="META", extra={"timing": "bmo", "report_day": "2025-01-29", "reaction_session": "2025-01-29"})
-    check_golden("alert_earnings_day", render_alert(a, GROUP))
+    check_golden("alert_earnings_day", render_alert(a, DESCRIBER, GROUP))
 
 
 def test_alert_earnings_recap() -> None:
     a = alert(AlertKind.EARNINGS_RECAP, ticker="MSFT", price=414.99, change_pct=-6.18,
               extra={"timing": "amc", "report_day": "2025-01-29", "session": "2025-01-30", "open": 418.77, "gap_pct": -5.33,
                      "prev_close": 442.33})
-    check_golden("alert_earnings_recap", render_alert(a, GROUP))
+    check_golden("alert_earnings_recap", render_alert(a, DESCRIBER, GROUP))
 
 
 def test_alert_earnings_moved() -> None:
     a = alert(AlertKind.EARNINGS_MOVED, ticker="AVGO", extra={"report_day": "2025-03-06", "old_day": "2025-03-13", "timing": "amc",
               "old_timing": "unknown", "source": "provider"})
-    check_golden("alert_earnings_moved", render_alert(a, GROUP))
+    check_golden("alert_earnings_moved", render_alert(a, DESCRIBER, GROUP))
 
 
 # -- escaping, splitting, captions, buttons --------------------------------------------------------
@@ -180,17 +181,17 @@ def test_every_supplied_string_is_escaped() -> None:
     assert message.text.count("&lt;script&gt;") == 5  # title, line, field name, field value, footer
     assert_balanced(message.text)
     who = UserRef("telegram", "42", '</a><b>"Mallory"')
-    (alerted,) = render_alert(alert(AlertKind.PRICE_BELOW, price=1.0, level=2.0, rule_id=1, mention=who), GROUP)
+    (alerted,) = render_alert(alert(AlertKind.PRICE_BELOW, price=1.0, level=2.0, rule_id=1, mention=who), DESCRIBER, GROUP)
     assert '<a href="tg://user?id=42">&lt;/a&gt;&lt;b&gt;"Mallory"</a>' in alerted.text
     assert_balanced(alerted.text)
 
 
 def test_mention_only_in_groups_and_only_for_telegram_users() -> None:
     a = alert(AlertKind.PRICE_BELOW, price=1.0, level=2.0, rule_id=1, mention=ALICE)
-    assert "tg://user?id=42" in render_alert(a, GROUP)[0].text
-    assert "tg://user" not in render_alert(a, PRIVATE)[0].text
+    assert "tg://user?id=42" in render_alert(a, DESCRIBER, GROUP)[0].text
+    assert "tg://user" not in render_alert(a, DESCRIBER, PRIVATE)[0].text
     other = alert(AlertKind.PRICE_BELOW, price=1.0, level=2.0, rule_id=1, mention=UserRef("discord", "42", "Alice"))
-    assert "tg://user" not in render_alert(other, GROUP)[0].text
+    assert "tg://user" not in render_alert(other, DESCRIBER, GROUP)[0].text
 
 
 def test_long_replies_are_split_on_line_boundaries() -> None:

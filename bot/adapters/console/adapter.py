@@ -18,6 +18,7 @@ from typing import TextIO
 from rich.console import Console
 
 from bot.adapters.console.render import Line, render_alert, render_reply, save_image
+from bot.core.describe import AlertDescriber
 from bot.core.messages import Alert, Reply
 from bot.core.models import ChatKind, ChatRef, UserRef
 from bot.core.router import CommandRouter
@@ -34,6 +35,7 @@ class ConsoleAdapter:
         self,
         router: CommandRouter,
         *,
+        describer: AlertDescriber,
         user: str = "you",
         stdin: TextIO | None = None,
         output: Console | None = None,
@@ -42,6 +44,7 @@ class ConsoleAdapter:
         charts_dir: Path = Path("charts"),
     ) -> None:
         self.router = router
+        self.describer = describer
         self.user = UserRef("console", user, user)
         self.chat = CONSOLE_CHAT
         self.stdin = stdin or sys.stdin
@@ -69,7 +72,7 @@ class ConsoleAdapter:
                 pass
 
     async def send_alert(self, chat: ChatRef, alert: Alert) -> None:
-        self.show(render_alert(alert, chat))
+        self.show(render_alert(alert, self.describer, chat))
 
     # -- input ---------------------------------------------------------------------------
 
@@ -109,7 +112,7 @@ class ConsoleAdapter:
         if word == "as" and rest.strip():
             name = rest.strip().split()[0][:32]
             self.user = UserRef("console", name, name)
-            admin = " (an admin)" if self.router.context.is_admin(self.user) else ""
+            admin = " (an admin)" if self.router.is_admin(self.user) else ""
             self.show([(f"Now speaking as {name}{admin}.", "dim")])
         elif word == "whoami":
             self.show([(f"You are {self.user.key}.", "dim")])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.core.describe import alert_actions, describe_alert
+from bot.core.describe import AlertDescriber
 from bot.core.messages import Alert, Image, Reply, Tone
 from bot.core.models import ChatRef
 
@@ -36,12 +36,12 @@ def render_reply(reply: Reply, *, image_path: Path | str | None = None) -> list[
     return lines
 
 
-def render_alert(alert: Alert, chat: ChatRef | None = None) -> list[Line]:
-    text = describe_alert(alert)
+def render_alert(alert: Alert, describer: AlertDescriber, chat: ChatRef | None = None) -> list[Line]:
+    text = describer.describe(alert)
     who = f" @{alert.mention.label}" if alert.mention else ""
     lines: list[Line] = [(f"🔔 {MARK[text.tone]}{text.title}{who}", STYLE[text.tone])]
     lines.extend(("  " + line, "") for line in text.lines)
-    actions = alert_actions(alert)
+    actions = describer.actions(alert)
     if actions:
         lines.append(("  " + "   ".join(f"[{a.label}: /{' '.join((a.command, *a.args))}]" for a in actions), "dim"))
     lines.append(("  " + text.footer, "dim"))

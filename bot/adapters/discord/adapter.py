@@ -24,7 +24,7 @@ import inspect
 import io
 import logging
 import re
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, Literal
 
 import aiohttp
@@ -35,7 +35,6 @@ from discord.gateway import DiscordWebSocket
 from discord.http import Route
 from discord.utils import MISSING
 
-from bot.adapters.base import ChatUnavailable, DeliveryError, RetryLater
 from bot.adapters.discord.render import (
     CUSTOM_ID_PATTERN,
     ButtonSpec,
@@ -51,6 +50,8 @@ from bot.adapters.discord.render import (
 )
 from bot.config import ConfigError, DiscordConfig
 from bot.core.commands import Arg, ArgKind, Command
+from bot.core.delivery import ChatUnavailable, DeliveryError, RetryLater
+from bot.core.describe import AlertDescriber
 from bot.core.messages import Alert, Reply, error_reply
 from bot.core.models import ChatKind, ChatRef, UserRef, direct_user_id
 from bot.core.router import CommandRouter, Invocation
@@ -79,13 +80,13 @@ class ActionButton(discord.ui.DynamicItem[discord.ui.Button], template=CUSTOM_ID
         self.spec = spec
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /) -> ActionButton:  # type: ignore[override]
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /) -> ActionButton:
         button = item if isinstance(item, discord.ui.Button) else None
         label = (button.label if button else None) or match.group("command")
         style = _STYLE_NAMES.get(button.style, "secondary") if button else "secondary"
         return cls(ButtonSpec(label=label, custom_id=match.group(0), style=style, disabled=bool(button and button.disabled)))
 
-    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+    async def callback(self, interaction: discord.Interaction) -> None:
         adapter = getattr(interaction.client, "tickerbell", None)
         if isinstance(adapter, DiscordAdapter):
             await adapter.on_button(interaction, self.spec.custom_id)
@@ -115,6 +116,7 @@ class DiscordAdapter:
         token: str,
         router: CommandRouter,
         *,
+        describer: AlertDescriber,
         answer_within: float = 1.5,
         ready_timeout: float = 60.0,
         guild_ready_timeout: float = 2.0,
@@ -123,6 +125,7 @@ class DiscordAdapter:
         self.config = config
         self._token = token
         self.router = router
+        self.describer = describer
         self.answer_within = answer_within  # reply directly if the core answers this fast, else defer
         self.ready_timeout = ready_timeout
         self.guild_ready_timeout = guild_ready_timeout
@@ -174,7 +177,7 @@ class DiscordAdapter:
         if runner is not None:
             try:
                 await asyncio.wait_for(runner, timeout=5)
-            except (asyncio.TimeoutError, asyncio.CancelledError):
+            except (TimeoutError, asyncio.CancelledError):
                 runner.cancel()
             except Exception:
                 pass
@@ -215,7 +218,7 @@ class DiscordAdapter:
             client = TickerbellShardedClient(shard_count=self.config.shard_count, **options)
         else:
             client = TickerbellClient(**options)
-        client.tickerbell = self  # type: ignore[attr-defined]
+        client.tickerbell = self
         return client
 
     async def _connect(self, client: discord.Client) -> None:
@@ -320,7 +323,7 @@ class DiscordAdapter:
             return app_commands.Range[int, 0, 10**MAX_INTEGER_DIGITS - 1], None
         if arg.kind is ArgKind.CHOICE and arg.choices:
             if len(arg.choices) <= MAX_CHOICES:
-                return Literal[tuple(arg.choices)], None  # type: ignore[misc]
+                return Literal[tuple(arg.choices)], None
             return app_commands.Range[str, None, longest], self._words_completer(arg.choices)
         return app_commands.Range[str, None, longest], None
 
@@ -342,14 +345,9 @@ class DiscordAdapter:
 
     async def ticker_suggestions(self, current: str) -> list[str]:
         """Up to 25 tickers the bot knows, those starting with what was typed first."""
-        context = self.router.context
         known: set[str] = set()
         try:
-            known.update(context.engine.tickers())
-            known.update(await context.store.watched_tickers())
-            listing = getattr(context.market, "tickers", None)
-            if callable(listing):
-                known.update(listing())
+            known = await self.router.known_tickers()
         except Exception:
             log.exception("discord: listing tickers for autocomplete failed")
         typed = "".join(ch for ch in current.strip().lstrip("$").upper() if ch.isprintable())[:12]
@@ -480,7 +478,8 @@ class DiscordAdapter:
         if interaction.type is discord.InteractionType.autocomplete:
             log.warning("discord: autocomplete failed: %s", _describe(error))
             return
-        name = interaction.command.name if interaction.command else (interaction.data or {}).get("name", "")
+        data: Mapping[str, object] = interaction.data or {}  # discord.py's payload TypedDicts, read as a plain mapping
+        name = interaction.command.name if interaction.command else data.get("name", "")
         if isinstance(error, (app_commands.TransformerError, app_commands.CommandSignatureMismatch, app_commands.CommandNotFound)):
             command = self.router.commands.get(str(name))
             args = raw_option_words(interaction, command) if command else ()
@@ -493,11 +492,8 @@ class DiscordAdapter:
 
     async def _note_chat_alive(self, chat: ChatRef) -> None:
         """A chat that talks to the bot can receive again (it may have been marked unavailable)."""
-        store = self.router.context.store
         try:
-            if not await store.is_chat_active(chat):
-                await store.set_chat_active(chat, True, now=self.router.context.clock.now())
-                log.info("discord: channel %s is reachable again", chat.chat_id)
+            await self.router.chats.seen(chat)
         except Exception:
             log.exception("discord: could not update the state of channel %s", chat.chat_id)
 
@@ -511,7 +507,7 @@ class DiscordAdapter:
         target = member_id or chat.chat_id
         if chat.platform != self.platform or not target.isdigit():
             raise ChatUnavailable(f"{chat.key} is not a Discord channel or member")
-        message = render_alert(alert, commands=self._command_names())
+        message = render_alert(alert, self.describer, commands=self._command_names())
         try:
             if member_id is not None:
                 user = client.get_user(int(member_id)) or await client.fetch_user(int(member_id))
@@ -526,7 +522,7 @@ class DiscordAdapter:
             raise RetryLater(f"Discord rate limit on channel {chat.chat_id}", retry_after=limited.retry_after) from None
         except discord.HTTPException as problem:
             raise DeliveryError(f"Discord channel {chat.chat_id}: {_describe(problem)}") from None
-        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as problem:
+        except (TimeoutError, aiohttp.ClientError, OSError) as problem:
             raise DeliveryError(f"Discord channel {chat.chat_id}: {type(problem).__name__}: {problem}") from None
 
     # -- helpers ---------------------------------------------------------------------------

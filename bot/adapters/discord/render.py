@@ -21,7 +21,7 @@ from urllib.parse import quote, unquote
 import discord
 from discord.utils import escape_markdown
 
-from bot.core.describe import alert_actions, describe_alert, money, pct, plain_pct
+from bot.core.describe import AlertDescriber, money, pct, plain_pct
 from bot.core.messages import Action, Alert, Field, Image, Reply, Tone
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits)
@@ -227,8 +227,7 @@ def render_reply(reply: Reply, *, commands: Collection[str] | None = None) -> li
         lines.insert(0, title_rest)
     chunks = chunk_lines(lines)
     embeds = [discord.Embed(title=title, description=chunks[0] if chunks else None, colour=colour)]
-    for chunk in chunks[1:]:
-        embeds.append(discord.Embed(description=chunk, colour=colour))
+    embeds.extend(discord.Embed(description=chunk, colour=colour) for chunk in chunks[1:])
     footer = cut(plain(reply.footer), FOOTER_LIMIT) if reply.footer else ""
     cap = EMBED_TOTAL_LIMIT - len(footer)
     for name, value, inline in (_field(f) for f in reply.fields):
@@ -313,10 +312,10 @@ def alert_fields(alert: Alert) -> list[Field]:
     return fields
 
 
-def render_alert(alert: Alert, *, commands: Collection[str] | None = None) -> Rendered:
+def render_alert(alert: Alert, describer: AlertDescriber, *, commands: Collection[str] | None = None) -> Rendered:
     """An alert as one message: an embed with its figures, a mention for a member's own alert,
     and buttons for its actions (only those whose command exists)."""
-    text = describe_alert(alert)
+    text = describer.describe(alert)
     title, title_rest = split_title(plain(text.title))
     lines = [plain(line) for line in text.lines]
     if title_rest:
@@ -333,7 +332,7 @@ def render_alert(alert: Alert, *, commands: Collection[str] | None = None) -> Re
     return Rendered(
         embeds=(embed,),
         content=f"<@{user_id}>" if user_id is not None else None,
-        buttons=button_specs(alert_actions(alert), commands),
+        buttons=button_specs(describer.actions(alert), commands),
         mention_user_ids=(user_id,) if user_id is not None else (),
     )
 

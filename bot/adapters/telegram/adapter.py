@@ -10,7 +10,7 @@ Rights: the core decides; the adapter only says whether the sender manages the c
 (`is_chat_manager`): always in a private chat, in a group when `getChatMember` says
 creator or administrator (cached about five minutes on the core's clock).
 
-Delivery faults, as the outbox dispatcher expects them (see `bot.adapters.base`):
+Delivery faults, as the outbox dispatcher expects them (see `bot.core.delivery`):
 
     RetryAfter (429)                         -> RetryLater(retry_after)
     Forbidden (403: blocked, kicked)         -> ChatUnavailable
@@ -54,7 +54,6 @@ from telegram import (
     Update,
     User,
 )
-from telegram.request import HTTPXRequest
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
 from telegram.error import (
     BadRequest,
@@ -77,8 +76,8 @@ from telegram.ext import (
     TypeHandler,
     filters,
 )
+from telegram.request import HTTPXRequest
 
-from bot.adapters.base import ChatUnavailable, DeliveryError, RetryLater
 from bot.adapters.telegram.render import (
     CAPTION_LIMIT,
     MESSAGE_LIMIT,
@@ -95,6 +94,8 @@ from bot.adapters.telegram.render import (
 from bot.config import ConfigError, TelegramConfig
 from bot.core.clock import Clock
 from bot.core.commands import Access
+from bot.core.delivery import ChatUnavailable, DeliveryError, RetryLater
+from bot.core.describe import AlertDescriber
 from bot.core.messages import Alert, Reply, Tone
 from bot.core.models import ChatKind, ChatRef, UserRef, direct_user_id
 from bot.core.router import CommandRouter, Invocation
@@ -153,7 +154,7 @@ class _Redactor:
         return text
 
     def _make(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
-        record = self._previous(*args, **kwargs)
+        record: logging.LogRecord = self._previous(*args, **kwargs)
         if self.secrets:
             self._scrub(record)
         return record
@@ -239,15 +240,15 @@ class PacedRateLimiter(AIORateLimiter):
     def _chat_limiter(self, chat_id: object) -> AsyncLimiter:
         key = str(chat_id)
         if len(self.chat_limiters) > 1024:
-            for other, limiter in list(self.chat_limiters.items()):
-                if other != key and limiter.has_capacity(limiter.max_rate):
+            for other, idle in list(self.chat_limiters.items()):
+                if other != key and idle.has_capacity(idle.max_rate):
                     del self.chat_limiters[other]
         limiter = self.chat_limiters.get(key)
         if limiter is None:
             limiter = self.chat_limiters[key] = AsyncLimiter(self.per_chat_rate, self.per_chat_period)
         return limiter
 
-    async def process_request(  # type: ignore[override]
+    async def process_request(
         self, callback: Any, args: Any, kwargs: dict[str, Any], endpoint: str, data: dict[str, Any], rate_limit_args: int | None
     ) -> Any:
         chat_id = data.get("chat_id")
@@ -257,7 +258,7 @@ class PacedRateLimiter(AIORateLimiter):
             return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
 
 
-class SturdyBot(ExtBot):
+class SturdyBot(ExtBot[int]):  # int: AIORateLimiter's rate_limit_args
     """ExtBot that skips an update it cannot read instead of stalling on it.
 
     python-telegram-bot parses a whole getUpdates batch at once; one update it cannot parse
@@ -282,6 +283,10 @@ class SturdyBot(ExtBot):
             return {"update_id": update_id} if isinstance(update_id, int) else None
 
 
+# The application as `_build` makes it: a SturdyBot; its context and data types are not spelled out.
+_App = Application[SturdyBot, Any, Any, Any, Any, Any]
+
+
 def retry_seconds(flood: RetryAfter) -> float:
     """RetryAfter.retry_after is an int or a timedelta depending on PTB_TIMEDELTA; seconds either way."""
     with warnings.catch_warnings():
@@ -304,6 +309,7 @@ class TelegramAdapter:
         token: str,
         router: CommandRouter,
         *,
+        describer: AlertDescriber,
         poll_timeout: int = 30,
         member_cache_seconds: float = 300.0,
         rate_limiter: AIORateLimiter | None = None,
@@ -312,23 +318,22 @@ class TelegramAdapter:
         self.config = config
         self._token = token
         self.router = router
+        self.describer = describer
         self.poll_timeout = poll_timeout
         self.member_cache = timedelta(seconds=member_cache_seconds)
         self.rate_limiter = rate_limiter or PacedRateLimiter()
         self.concurrent_updates = concurrent_updates
         self.username = ""
-        self._app: Application | None = None
+        self._app: _App | None = None
         self._stopping = False
         self._managers: dict[tuple[str, str], tuple[bool, datetime]] = {}
-        self._holds: dict[str, datetime] = {}  # chat id -> no sends before (flood control)
-        self._gone: set[str] = set()  # chats that refused us; no calls until they speak again
 
     def __repr__(self) -> str:
         return f"TelegramAdapter(@{self.username or '?'}, api={self.config.api_base_url})"
 
     @property
     def clock(self) -> Clock:
-        return self.router.context.clock
+        return self.router.clock
 
     @property
     def running(self) -> bool:
@@ -341,7 +346,7 @@ class TelegramAdapter:
             return
         _REDACTOR.add(self._token)
         _quiet_library_logs()
-        app: Application | None = None
+        app: _App | None = None
         try:
             app = self._build()
             await app.initialize()  # getMe: checks the token
@@ -391,30 +396,24 @@ class TelegramAdapter:
     async def send_alert(self, chat: ChatRef, alert: Alert) -> None:
         if self._app is None:
             raise DeliveryError("the Telegram adapter is not running")
-        if chat.chat_id in self._gone:
+        chats = self.router.chats  # the core's one record of who can be reached and who is held
+        if not await chats.reachable(chat):
             raise ChatUnavailable(f"Telegram chat {chat.chat_id} refused the bot earlier and has not spoken since")
-        now = self.clock.now()
-        hold = self._holds.get(chat.chat_id)
-        if hold is not None:
-            if now < hold:
-                raise RetryLater(f"Telegram flood control for chat {chat.chat_id}", retry_after=(hold - now).total_seconds())
-            del self._holds[chat.chat_id]
+        held = chats.held_until(chat)
+        if held is not None:
+            raise RetryLater(f"Telegram flood control for chat {chat.chat_id}", retry_after=(held - self.clock.now()).total_seconds())
         try:
-            for out in render_alert(alert, chat, available=self._available()):
+            for out in render_alert(alert, self.describer, chat, available=self._available()):
                 await self._send(_chat_id(chat), out)
         except RetryAfter as flood:
             wait = retry_seconds(flood)
-            self._holds[chat.chat_id] = now + timedelta(seconds=wait)
             raise RetryLater(f"Telegram flood control: retry after {wait:g} s", retry_after=wait) from None
         except Forbidden as problem:
-            self._gone.add(chat.chat_id)
             raise ChatUnavailable(f"Telegram: {problem.message}") from None
         except ChatMigrated as moved:
-            self._gone.add(chat.chat_id)
             raise ChatUnavailable(f"Telegram: the group became the supergroup {moved.new_chat_id}") from None
         except BadRequest as problem:
             if _chat_gone(problem.message):
-                self._gone.add(chat.chat_id)
                 raise ChatUnavailable(f"Telegram: {problem.message}") from None
             raise DeliveryError(f"Telegram refused the message: {problem.message}") from None
         except TelegramError as problem:  # NetworkError, TimedOut, 5xx, ...
@@ -422,7 +421,7 @@ class TelegramAdapter:
 
     # -- set-up ----------------------------------------------------------------------------------------------
 
-    def _build(self) -> Application:
+    def _build(self) -> _App:
         base = self.config.api_base_url.rstrip("/")
         root = base[: -len("/bot")] if base.endswith("/bot") else base
         bot = SturdyBot(
@@ -435,7 +434,7 @@ class TelegramAdapter:
         )
         return Application.builder().bot(bot).concurrent_updates(self.concurrent_updates).job_queue(None).build()
 
-    async def _publish_commands(self, app: Application) -> None:
+    async def _publish_commands(self, app: _App) -> None:
         commands = []
         for command in self.router.commands:
             if re.fullmatch(r"[a-z0-9_]{1,32}", command.name):
@@ -447,14 +446,14 @@ class TelegramAdapter:
         except TelegramError as problem:
             log.warning("telegram: could not set the command menu (%s); commands still work", problem.message)
 
-    def _add_handlers(self, app: Application) -> None:
+    def _add_handlers(self, app: _App) -> None:
         app.add_handler(TypeHandler(Update, self._on_any_update), group=-1)
         app.add_handler(ChatMemberHandler(self._on_membership, ChatMemberHandler.MY_CHAT_MEMBER))
         app.add_handler(MessageHandler(filters.COMMAND & (filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST), self._on_command))
         app.add_handler(CallbackQueryHandler(self._on_button))
         app.add_error_handler(self._on_error)
 
-    async def _shutdown(self, app: Application) -> None:
+    async def _shutdown(self, app: _App) -> None:
         try:
             if app.updater is not None and app.updater.running:
                 await app.updater.stop()
@@ -485,21 +484,15 @@ class TelegramAdapter:
         else:
             await self._set_active(chat, True)
 
-    async def _set_active(self, chat: ChatRef, active: bool, *, reason: str | None = None) -> None:
-        if active:
-            self._gone.discard(chat.chat_id)
-        store = self.router.context.store
+    async def _set_active(self, chat: ChatRef, active: bool, *, reason: str = "") -> None:
+        """Tell the core a chat is back (it spoke, or let the bot in) or gone (it removed the bot)."""
         try:
-            if await store.is_chat_active(chat) == active:
-                return
-            await store.set_chat_active(chat, active, now=self.clock.now(), reason=reason)
+            if active:
+                await self.router.chats.seen(chat)
+            elif await self.router.chats.gone(chat, reason):
+                log.info("telegram: chat %s is inactive (%s); its alerts stop", chat.key, reason)
         except Exception:
             log.exception("telegram: could not record whether chat %s is active", chat.key)
-            return
-        if active:
-            log.info("telegram: chat %s talks to the bot again; its alerts resume", chat.key)
-        else:
-            log.info("telegram: chat %s is inactive (%s); its alerts stop", chat.key, reason)
 
     async def _on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -654,7 +647,7 @@ class TelegramAdapter:
     def _available(self) -> set[str]:
         return set(self.router.commands.names())
 
-    def _bot(self) -> Any:
+    def _bot(self) -> ExtBot[Any]:
         if self._app is None:
             raise DeliveryError("the Telegram adapter is not running")
         return self._app.bot

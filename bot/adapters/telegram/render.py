@@ -16,7 +16,7 @@ import re
 from collections.abc import Container
 from dataclasses import dataclass
 
-from bot.core.describe import alert_actions, describe_alert
+from bot.core.describe import AlertDescriber
 from bot.core.messages import Action, Alert, Image, Reply, Tone
 from bot.core.models import ChatKind, ChatRef, UserRef
 
@@ -121,8 +121,8 @@ def reply_lines(reply: Reply) -> list[_Line]:
     return lines
 
 
-def alert_lines(alert: Alert, chat: ChatRef | None = None) -> list[_Line]:
-    text = describe_alert(alert)
+def alert_lines(alert: Alert, describer: AlertDescriber, chat: ChatRef | None = None) -> list[_Line]:
+    text = describer.describe(alert)
     lines = _title(text.title, text.tone)
     mention = alert.mention
     if mention is not None and chat is not None and chat.kind is not ChatKind.PRIVATE and mention.platform == "telegram":
@@ -247,10 +247,12 @@ def render_reply(reply: Reply, *, available: Container[str] | None = None) -> li
     return _messages(reply_lines(reply), keyboard(reply.actions, available), reply.image)
 
 
-def render_alert(alert: Alert, chat: ChatRef | None = None, *, available: Container[str] | None = None) -> list[OutMessage]:
+def render_alert(
+    alert: Alert, describer: AlertDescriber, chat: ChatRef | None = None, *, available: Container[str] | None = None
+) -> list[OutMessage]:
     """An alert, with the member mentioned in groups and its buttons (primer, snooze, remove).
     `available`: the command names the bot has; a button for any other command is left out."""
-    return _messages(alert_lines(alert, chat), keyboard(alert_actions(alert), available), None)
+    return _messages(alert_lines(alert, describer, chat), keyboard(describer.actions(alert), available), None)
 
 
 def plain_fallback(text: str) -> str:
@@ -270,10 +272,10 @@ def short(text: str, limit: int = CALLBACK_ANSWER_LIMIT) -> str:
 
 
 __all__ = [
-    "Button",
     "CAPTION_LIMIT",
-    "Keyboard",
     "MESSAGE_LIMIT",
+    "Button",
+    "Keyboard",
     "OutMessage",
     "decode_action",
     "done_line",

@@ -21,7 +21,7 @@ from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from bot.market.base import Bar
+from bot.core.market import Bar
 
 __all__ = ["OFF_CHART_RATIO", "build_figure", "render_chart", "render_chart_async"]
 
@@ -143,7 +143,7 @@ def build_figure(
     # Closes, and the last close marked with a dot and a price tag at the right edge.
     last_day, last = days[-1], closes[-1]
     ax.plot(
-        days,
+        days,  # type: ignore[arg-type]  # matplotlib plots dates (its units registry); the stubs declare only numbers
         closes,
         color=CLOSE_COLOR,
         linewidth=2.4,
@@ -152,7 +152,7 @@ def build_figure(
         label=f"{ticker} close, last {money(last)} ({_short_date(last_day)})",
         zorder=3,
     )
-    ax.plot([last_day], [last], "o", color=CLOSE_COLOR, markersize=10, zorder=4,
+    ax.plot([last_day], [last], "o", color=CLOSE_COLOR, markersize=10, zorder=4,  # type: ignore[arg-type]  # matplotlib plots dates (its units registry); the stubs declare only numbers
             markeredgecolor="white", markeredgewidth=2)
     ax.annotate(
         money(last),
@@ -176,7 +176,7 @@ def build_figure(
     if last < peak:
         drawdown = last / peak - 1.0
         ax.fill_between(
-            [days[peak_index], last_day],
+            [days[peak_index], last_day],  # type: ignore[arg-type]  # matplotlib plots dates (its units registry); the stubs declare only numbers
             last,
             peak,
             color=DRAWDOWN_COLOR,
@@ -185,7 +185,7 @@ def build_figure(
             label=f"drawdown {drawdown:.1%} from peak {money(peak)} ({_short_date(days[peak_index])})",
             zorder=1,
         )
-        ax.plot([days[peak_index], last_day], [peak, peak], color=DRAWDOWN_COLOR,
+        ax.plot([days[peak_index], last_day], [peak, peak], color=DRAWDOWN_COLOR,  # type: ignore[arg-type]  # matplotlib plots dates (its units registry); the stubs declare only numbers
                 linewidth=1.2, linestyle=":", zorder=2)
 
     # Levels: dashed lines with labels at the left; far-off levels only as labels at an edge.
@@ -204,7 +204,7 @@ def build_figure(
             (_LABEL_MAX if above else _LABEL_MIN, f"{arrow} {name} {money(price)} (off chart)",
              _level_color(name), f"level-off:{name}")
         )
-    for where, (_, text, color, gid) in zip(_spread([label[0] for label in labels]), labels):
+    for where, (_, text, color, gid) in zip(_spread([label[0] for label in labels]), labels, strict=True):
         ax.text(
             0.012,
             where,
@@ -222,16 +222,16 @@ def build_figure(
         )
 
     # Axes: dates below, prices at the left, a short title.
-    first_x, last_x = date2num(days[0]), date2num(last_day)
+    first_x, last_x = date2num(days[0]), date2num(last_day)  # type: ignore[no-untyped-call]  # matplotlib.dates has no annotations in matplotlib's stubs
     if len(days) == 1:
         ax.set_xlim(first_x - 3, last_x + 3)
     else:
         edge = max((last_x - first_x) * 0.015, 0.25)  # in days: room for the end dots
         ax.set_xlim(first_x - edge, last_x + edge)
     ax.set_ylim(*y_limits)
-    locator = AutoDateLocator(minticks=3, maxticks=8)
+    locator = AutoDateLocator(minticks=3, maxticks=8)  # type: ignore[no-untyped-call]  # matplotlib.dates has no annotations in matplotlib's stubs
     ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]  # matplotlib.dates has no annotations in matplotlib's stubs
     ax.xaxis.get_offset_text().set_fontsize(TICK_SIZE - 1)
     decimals = 2 if span < 10 else 0
     ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{prefix}{value:,.{decimals}f}"))

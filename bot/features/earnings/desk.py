@@ -28,18 +28,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import Enum
-from zoneinfo import ZoneInfo
 
+from bot.core.calendar import Calendar
 from bot.core.clock import Clock
-from bot.core.messages import Alert, AlertKind
-from bot.core.models import ChatRef
-from bot.market.base import EarningsEvent, EarningsTime, MarketData, MarketDataError
-from bot.market.calendar import MarketCalendar
-from storage.db import Store
+from bot.core.market import EarningsEvent, EarningsTime, MarketData, MarketDataError
+from bot.core.messages import Alert, AlertKind, Envelope
+from bot.core.ports import EarningsStore, EarningsSubscription, OutboxStore, WatchStore
+from bot.core.routing import Routing, dedupe_key, subject
 
 log = logging.getLogger(__name__)
 
-NEW_YORK = ZoneInfo("America/New_York")
 MORNING = time(8, 0)  # reminders and day-of, before the open
 EVENING = time(16, 30)  # recaps, after the close
 SAME_QUARTER_DAYS = 45  # a provider date this close to ours is about the same report
@@ -51,7 +49,6 @@ TIMING_WORDS = {
     EarningsTime.UNKNOWN: "time not announced",
 }
 
-Delivery = tuple[ChatRef, Alert, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,13 +147,19 @@ class EarningsDesk:
     def __init__(
         self,
         *,
-        store: Store,
+        store: EarningsStore,
+        watches: WatchStore,
+        outbox: OutboxStore,
+        routing: Routing,
         market: MarketData,
-        calendar: MarketCalendar,
+        calendar: Calendar,
         clock: Clock,
         on_queued: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
+        self.watches = watches
+        self.outbox = outbox
+        self.routing = routing
         self.market = market
         self.calendar = calendar
         self.clock = clock
@@ -167,7 +170,7 @@ class EarningsDesk:
     # -- time ----------------------------------------------------------------------------
 
     def today(self) -> date:
-        return self.clock.now().astimezone(NEW_YORK).date()
+        return self.calendar.local_date(self.clock.now())
 
     def reaction_session(self, report: Report) -> date:
         """The first session trading on the news: the report day for bmo, else the next session."""
@@ -191,14 +194,14 @@ class EarningsDesk:
         """Every report date we keep for a ticker, oldest first."""
         return [
             Report(
-                ticker=row["ticker"],  # type: ignore[arg-type]
-                day=row["day"],  # type: ignore[arg-type]
-                time=parse_timing(row["time"]),  # type: ignore[arg-type]
-                source=str(row["source"]),
-                provider_day=row["provider_day"],  # type: ignore[arg-type]
-                provider_time=parse_timing(row["provider_time"]) if row["provider_time"] else None,  # type: ignore[arg-type]
+                ticker=row.ticker,
+                day=row.day,
+                time=parse_timing(row.time),
+                source=row.source,
+                provider_day=row.provider_day,
+                provider_time=parse_timing(row.provider_time) if row.provider_time else None,
             )
-            for row in await self.store.earnings_dates(ticker)
+            for row in await self.store.dates(ticker)
         ]
 
     async def provider_events(self, ticker: str) -> list[EarningsEvent] | None:
@@ -229,7 +232,7 @@ class EarningsDesk:
             if current is None:
                 upcoming = upcoming_event(events, ours, today)
                 if upcoming is not None:
-                    await self.store.set_earnings_date(ticker, upcoming.day, upcoming.time.value, source="provider", now=now)
+                    await self.store.set_date(ticker, upcoming.day, upcoming.time.value, source="provider", now=now)
                 return moves
             match = same_quarter(events, current.day)
             if match is None:
@@ -239,12 +242,12 @@ class EarningsDesk:
                 return moves
             if decision is _Decision.UPDATE:
                 timing = current.time if match.time is EarningsTime.UNKNOWN else match.time
-                await self.store.set_earnings_date(ticker, current.day, timing.value, source="provider", now=now)
+                await self.store.set_date(ticker, current.day, timing.value, source="provider", now=now)
                 return moves
             new = Report(ticker, match.day, match.time)
             notices = await self._moved_notices(current, new, today) if new.day >= today else []
-            await self.store.set_earnings_date(
-                ticker, new.day, new.time.value, source="provider", replaces=current.day, notices=notices, now=now
+            await self.store.set_date(
+                ticker, new.day, new.time.value, source="provider", replaces=current.day, envelopes=notices, now=now
             )
             log.info("earnings: %s moved from %s (%s) to %s (%s)", ticker, current.day, current.time.value, new.day, new.time.value)
             moves.append(Move(current, new))
@@ -281,10 +284,10 @@ class EarningsDesk:
             provider_day=match.day if match else None,
             provider_time=match.time if match else None,
         )
-        notices: list[Delivery] = []
+        notices: list[Envelope] = []
         if current is not None and (current.day, current.time) != (new.day, new.time):
             notices = await self._moved_notices(current, new, today)
-        await self.store.set_earnings_date(
+        await self.store.set_date(
             ticker,
             new.day,
             new.time.value,
@@ -292,7 +295,7 @@ class EarningsDesk:
             provider_day=new.provider_day,
             provider_time=new.provider_time.value if new.provider_time else None,
             replaces=current.day if current else None,
-            notices=notices,
+            envelopes=notices,
             now=self.clock.now(),
         )
         self._refreshed[ticker] = today
@@ -303,7 +306,7 @@ class EarningsDesk:
 
     def released(self, report: Report, now: datetime) -> bool:
         """Whether a report is out: its day has passed, or it is today and past its time."""
-        today = now.astimezone(NEW_YORK).date()
+        today = self.calendar.local_date(now)
         if report.day != today:
             return report.day < today
         session = self.calendar.session(report.day)
@@ -327,9 +330,11 @@ class EarningsDesk:
         await self.refresh(ticker)
         ours = await self.reports(ticker)
         candidates = list(ours)
-        for event in self._events.get(ticker, []):
-            if all(abs((event.day - r.day).days) > SAME_QUARTER_DAYS for r in ours):
-                candidates.append(Report(ticker, event.day, event.time))
+        candidates.extend(
+            Report(ticker, event.day, event.time)
+            for event in self._events.get(ticker, [])
+            if all(abs((event.day - r.day).days) > SAME_QUARTER_DAYS for r in ours)
+        )
         now = self.clock.now()
         done = [r for r in candidates if self._reaction_closed(r, now)]
         return max(done, key=lambda r: r.day) if done else None
@@ -370,12 +375,12 @@ class EarningsDesk:
         day-of notices and recaps that are due now. Returns how many deliveries were queued."""
         now = self.clock.now()
         subscribed = await self.store.subscribed_tickers()
-        followed = sorted(set(subscribed) | set(await self.store.watched_tickers()))
+        followed = sorted(set(subscribed) | set(await self.watches.tickers()))
         for ticker in followed:
             await self.refresh(ticker, today=day)
-        deliveries: list[Delivery] = []
+        deliveries: list[Envelope] = []
         for ticker in subscribed:
-            subscribers = await self.store.earnings_subscribers(ticker)
+            subscribers = await self.store.subscribers(ticker)
             if not subscribers:
                 continue
             for report in await self.reports(ticker):
@@ -383,15 +388,16 @@ class EarningsDesk:
                     continue
                 deliveries.extend(self._reminders(report, subscribers, day, now))
                 deliveries.extend(await self._recaps(report, subscribers, day))
-        queued = await self.store.enqueue(deliveries, now=now) if deliveries else 0
+        deliveries = await self.routing.reachable(deliveries)
+        queued = await self.outbox.enqueue(deliveries, now=now) if deliveries else 0
         if queued and self.on_queued:
             self.on_queued()
         return queued
 
-    def _reminders(self, report: Report, subscribers: list[tuple[ChatRef, int]], day: date, now: datetime) -> list[Delivery]:
+    def _reminders(self, report: Report, subscribers: list[EarningsSubscription], day: date, now: datetime) -> list[Envelope]:
         session = self.calendar.session(day)  # None on a weekend or holiday: reminders still go out
         ticker = report.ticker
-        found: list[Delivery] = []
+        found: list[Envelope] = []
         reaction = self.reaction_session(report)
         base = {
             "report_day": report.day.isoformat(),
@@ -402,7 +408,9 @@ class EarningsDesk:
         if report.day > day:
             trading_days = self.trading_days_until(report.day, day)
             calendar_days = (report.day - day).days
-            for chat, days in subscribers:
+            about = subject(AlertKind.EARNINGS_REMINDER, ticker, report.day.isoformat())  # once, whatever DAYS
+            for subscription in subscribers:
+                chat, days = subscription.chat, subscription.days_before
                 if days <= 0 or not self.reminder_day(report, days) <= day:
                     continue
                 alert = Alert(
@@ -411,15 +419,16 @@ class EarningsDesk:
                     at=now,
                     extra={**base, "days_before": days, "trading_days": trading_days, "calendar_days": calendar_days},
                 )
-                found.append((chat, alert, f"earnings_reminder:{ticker}:{report.day.isoformat()}:{chat.key}"))  # once, whatever DAYS
+                found.append(Envelope(chat, alert, dedupe_key(about, chat)))
         elif report.day == day and session is not None:
             deadline = session.open if report.time is EarningsTime.BEFORE_OPEN else session.close
             if now < deadline:
                 alert = Alert(kind=AlertKind.EARNINGS_DAY, ticker=ticker, at=now, extra=base)
-                found.extend((chat, alert, f"earnings_day:{ticker}:{report.day.isoformat()}:{chat.key}") for chat, _ in subscribers)
+                about = subject(AlertKind.EARNINGS_DAY, ticker, report.day.isoformat())
+                found.extend(Envelope(s.chat, alert, dedupe_key(about, s.chat)) for s in subscribers)
         return found
 
-    async def _recaps(self, report: Report, subscribers: list[tuple[ChatRef, int]], day: date) -> list[Delivery]:
+    async def _recaps(self, report: Report, subscribers: list[EarningsSubscription], day: date) -> list[Envelope]:
         session_day = self.reaction_session(report)
         if not session_day <= day <= self.calendar.next_session(session_day):
             return []  # the evening of that session, or a catch-up until the next one
@@ -446,11 +455,11 @@ class EarningsDesk:
             change_pct=reaction.change_pct,
             extra=extra,
         )
-        key = f"earnings_recap:{report.ticker}:{report.day.isoformat()}"
-        return [(chat, alert, f"{key}:{chat.key}") for chat, _ in subscribers]
+        about = subject(AlertKind.EARNINGS_RECAP, report.ticker, report.day.isoformat())
+        return [Envelope(s.chat, alert, dedupe_key(about, s.chat)) for s in subscribers]
 
-    async def _moved_notices(self, old: Report, new: Report, today: date) -> list[Delivery]:
-        subscribers = await self.store.earnings_subscribers(new.ticker)
+    async def _moved_notices(self, old: Report, new: Report, today: date) -> list[Envelope]:
+        subscribers = await self.store.subscribers(new.ticker)
         if not subscribers:
             return []
         alert = Alert(
@@ -467,8 +476,10 @@ class EarningsDesk:
             },
         )
         # each change is told once; a date that moves back and forth is told each time
-        key = f"earnings_moved:{new.ticker}:{old.day.isoformat()}{old.time.value}:{new.day.isoformat()}{new.time.value}:{self.clock.now().isoformat()}"
-        return [(chat, alert, f"{key}:{chat.key}") for chat, _ in subscribers]
+        about = subject(
+            AlertKind.EARNINGS_MOVED, new.ticker, f"{old.day.isoformat()}{old.time.value}", f"{new.day.isoformat()}{new.time.value}", self.clock.now().isoformat()
+        )
+        return await self.routing.to_chats(alert, [s.chat for s in subscribers], about)
 
 
 __all__ = [

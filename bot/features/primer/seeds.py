@@ -16,6 +16,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from bot.core.valuation import multiple_of_eps
+
 __all__ = [
     "BASES",
     "LEVEL_NAMES",
@@ -70,16 +72,9 @@ class PrimerLevel:
         """
         if self.price is not None:
             return self.price
-        eps = trailing_eps if self.basis == "pe" else forward_eps
-        if self.multiple is None or eps is None or isinstance(eps, bool):
+        if self.multiple is None or self.basis is None:
             return None
-        try:
-            eps = float(eps)
-        except (TypeError, ValueError):
-            return None
-        if not math.isfinite(eps) or eps <= 0:
-            return None
-        return self.multiple * eps
+        return multiple_of_eps(self.multiple, self.basis, trailing_eps=trailing_eps, forward_eps=forward_eps)
 
 
 @dataclass(frozen=True, slots=True)

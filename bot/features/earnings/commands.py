@@ -1,51 +1,27 @@
 """Earnings catalysts in chat: /earnings, /subscribe, /unsubscribe, /subscriptions, /setearnings.
 
-The dates, reminders and recaps live in `jobs.earnings.EarningsDesk`; this module declares the
-commands and registers the desk's daily run at 08:00 (reminders, day-of) and 16:30 New York
-(recaps after the close). See bot/features/README.md for what each command says.
+The dates, reminders and recaps live in `EarningsDesk` (desk.py); each command here is bound
+to the feature's desk.
 """
 
 from __future__ import annotations
 
 from datetime import date, timedelta
+from functools import partial
 from typing import Any
 
-from bot.app import App, register_feature
 from bot.core.commands import Access, Arg, ArgKind, Command
 from bot.core.describe import day_name, pct
 from bot.core.errors import UserError
 from bot.core.handlers import TICKER_ARG, fetch_quote
+from bot.core.market import EarningsTime
 from bot.core.messages import Reply
 from bot.core.router import Context, Invocation
-from bot.market.base import EarningsTime
-from jobs.earnings import EVENING, MAX_DAYS_BEFORE, MORNING, EarningsDesk, Report
+from bot.features.earnings.desk import MAX_DAYS_BEFORE, EarningsDesk, Report
 
 WEEK_WORDS = ("WEEK",)
 MAX_DAYS_AHEAD = 400
 _TIME_ORDER = {EarningsTime.BEFORE_OPEN: 0, EarningsTime.UNKNOWN: 1, EarningsTime.AFTER_CLOSE: 2}
-
-
-@register_feature
-async def earnings_feature(app: App) -> None:
-    install(app)
-
-
-def install(app: App) -> EarningsDesk:
-    """Add the earnings desk, its commands and its daily runs to an app."""
-    desk = EarningsDesk(store=app.store, market=app.market, calendar=app.calendar, clock=app.clock, on_queued=app.dispatcher.notify)
-    app.context.extras["earnings"] = desk
-    for command in earnings_commands():
-        app.context.commands.add(command)
-    app.daily_jobs.append((MORNING, desk.run))
-    app.daily_jobs.append((EVENING, desk.run))
-    return desk
-
-
-def desk_of(context: Context) -> EarningsDesk:
-    desk = context.extras.get("earnings")
-    if desk is None:
-        raise RuntimeError("the earnings feature is not installed")
-    return desk
 
 
 def _plural(count: int, word: str) -> str:
@@ -72,15 +48,14 @@ def _reaction_text(desk: EarningsDesk, report: Report) -> str:
 # -- /earnings -------------------------------------------------------------------------
 
 
-async def earnings_command(context: Context, invocation: Invocation, values: dict[str, Any]) -> Reply:
+async def earnings_command(desk: EarningsDesk, context: Context, invocation: Invocation, values: dict[str, Any]) -> Reply:
     ticker = values.get("ticker")
     if ticker is None or ticker in WEEK_WORDS:
-        return await _week(context, invocation)
-    return await _one_ticker(context, invocation, ticker)
+        return await _week(desk, context, invocation)
+    return await _one_ticker(desk, context, invocation, ticker)
 
 
-async def _one_ticker(context: Context, invocation: Invocation, ticker: str) -> Reply:
-    desk = desk_of(context)
+async def _one_ticker(desk: EarningsDesk, context: Context, invocation: Invocation, ticker: str) -> Reply:
     await fetch_quote(context, ticker)  # an unknown ticker gets the core's clear reply
     report = await desk.next_report(ticker)
     lines: list[str] = []
@@ -102,7 +77,7 @@ async def _one_ticker(context: Context, invocation: Invocation, ticker: str) -> 
             )
         else:
             lines.append(f"Last report {day_name(last.day)}, {last.timing}: no prices for the session after it.")
-    subscriptions = dict(await context.store.earnings_subscriptions(invocation.chat))
+    subscriptions = {s.ticker: s.days_before for s in await context.store.earnings.subscriptions(invocation.chat)}
     if ticker in subscriptions:
         days = subscriptions[ticker]
         before = f"a reminder {_plural(days, 'trading day')} before, " if days else ""
@@ -112,10 +87,9 @@ async def _one_ticker(context: Context, invocation: Invocation, ticker: str) -> 
     return Reply(title=title, lines=tuple(lines))
 
 
-async def _week(context: Context, invocation: Invocation) -> Reply:
-    desk = desk_of(context)
-    subscriptions = dict(await context.store.earnings_subscriptions(invocation.chat))
-    tickers = sorted(set(await context.store.watchlist(invocation.chat)) | set(subscriptions))
+async def _week(desk: EarningsDesk, context: Context, invocation: Invocation) -> Reply:
+    subscriptions = {s.ticker: s.days_before for s in await context.store.earnings.subscriptions(invocation.chat)}
+    tickers = sorted(set(await context.store.watches.of_chat(invocation.chat)) | set(subscriptions))
     if not tickers:
         return Reply(
             title="This chat follows no tickers yet.",
@@ -148,15 +122,14 @@ async def _week(context: Context, invocation: Invocation) -> Reply:
 # -- subscriptions ---------------------------------------------------------------------
 
 
-async def subscribe_command(context: Context, invocation: Invocation, values: dict[str, Any]) -> Reply:
-    desk = desk_of(context)
+async def subscribe_command(desk: EarningsDesk, context: Context, invocation: Invocation, values: dict[str, Any]) -> Reply:
     ticker = values["ticker"]
     days = values.get("days")
     days = 1 if days is None else days
     if not 0 <= days <= MAX_DAYS_BEFORE:
         raise UserError(f"Remind 0 to {MAX_DAYS_BEFORE} trading days before, like /subscribe {ticker} 2.")
     await fetch_quote(context, ticker)
-    new = await context.store.subscribe_earnings(invocation.chat, ticker, days, now=context.clock.now())
+    new = await context.store.earnings.subscribe(invocation.chat, ticker, days, now=context.clock.now())
     title = f"This chat now gets {ticker}'s earnings reminders." if new else f"This chat's {ticker} earnings reminders are updated."
     report = await desk.next_report(ticker)
     lines: list[str] = []
@@ -175,16 +148,15 @@ async def subscribe_command(context: Context, invocation: Invocation, values: di
     return Reply(title=title, lines=tuple(lines))
 
 
-async def unsubscribe_command(context: Context, invocation: Invocation, values: dict[str, Any]) -> Reply:
+async def unsubscribe_command(desk: EarningsDesk, context: Context, invocation: Invocation, values: dict[str, Any]) -> Reply:
     ticker = values["ticker"]
-    if not await context.store.unsubscribe_earnings(invocation.chat, ticker):
+    if not await context.store.earnings.unsubscribe(invocation.chat, ticker):
         raise UserError(f"This chat is not subscribed to {ticker}'s earnings. /subscriptions lists them.")
     return Reply(title=f"This chat no longer gets {ticker}'s earnings reminders.")
 
 
-async def subscriptions_command(context: Context, invocation: Invocation, values: dict[str, Any]) -> Reply:
-    desk = desk_of(context)
-    subscriptions = await context.store.earnings_subscriptions(invocation.chat)
+async def subscriptions_command(desk: EarningsDesk, context: Context, invocation: Invocation, values: dict[str, Any]) -> Reply:
+    subscriptions = [(s.ticker, s.days_before) for s in await context.store.earnings.subscriptions(invocation.chat)]
     if not subscriptions:
         return Reply(title="This chat has no earnings subscriptions.", lines=("Add one with /subscribe MSFT (or /subscribe MSFT 3 for a reminder 3 trading days before).",))
     lines = []
@@ -199,8 +171,7 @@ async def subscriptions_command(context: Context, invocation: Invocation, values
 # -- /setearnings ----------------------------------------------------------------------
 
 
-async def setearnings_command(context: Context, invocation: Invocation, values: dict[str, Any]) -> Reply:
-    desk = desk_of(context)
+async def setearnings_command(desk: EarningsDesk, context: Context, invocation: Invocation, values: dict[str, Any]) -> Reply:
     ticker: str = values["ticker"]
     day: date = values["date"]
     timing = EarningsTime(values["time"]) if values.get("time") else None
@@ -227,22 +198,22 @@ async def setearnings_command(context: Context, invocation: Invocation, values: 
     return Reply(title=f"{ticker} earnings set to {day_name(new.day)}, {new.timing}", lines=tuple(lines))
 
 
-def earnings_commands() -> list[Command]:
+def earnings_commands(desk: EarningsDesk) -> list[Command]:
     return [
-        Command("earnings", "The next earnings date of a ticker, or this chat's reports in the coming week", earnings_command,
+        Command("earnings", "The next earnings date of a ticker, or this chat's reports in the coming week", partial(earnings_command, desk),
                 args=(Arg("ticker", ArgKind.TICKER, "A ticker, or week (the default) for this chat's tickers", required=False),),
                 examples=("/earnings MSFT", "/earnings week"),
                 details="For a ticker: the date, its timing (before the open / after the close), the days left, and how the stock "
                         "moved after its last report (the gap at the open and the change at the close)."),
-        Command("subscribe", "Earnings reminders and a recap for a ticker in this chat", subscribe_command, access=Access.CHAT_MANAGER,
+        Command("subscribe", "Earnings reminders and a recap for a ticker in this chat", partial(subscribe_command, desk), access=Access.CHAT_MANAGER,
                 args=(TICKER_ARG, Arg("days", ArgKind.INTEGER, f"Remind this many trading days before (1 by default, 0 to {MAX_DAYS_BEFORE})", required=False)),
                 examples=("/subscribe MSFT", "/subscribe META 3"),
                 details="A reminder DAYS trading days before, one on the day (at 08:00 New York), and a recap after the close of the "
                         "first session trading on the news (the same day for bmo, the next session for amc or an unknown time)."),
-        Command("unsubscribe", "Stop a ticker's earnings reminders in this chat", unsubscribe_command, access=Access.CHAT_MANAGER,
+        Command("unsubscribe", "Stop a ticker's earnings reminders in this chat", partial(unsubscribe_command, desk), access=Access.CHAT_MANAGER,
                 args=(TICKER_ARG,), examples=("/unsubscribe MSFT",)),
-        Command("subscriptions", "This chat's earnings subscriptions and their next dates", subscriptions_command, examples=("/subscriptions",)),
-        Command("setearnings", "Set or correct a ticker's next earnings date", setearnings_command, access=Access.ADMIN,
+        Command("subscriptions", "This chat's earnings subscriptions and their next dates", partial(subscriptions_command, desk), examples=("/subscriptions",)),
+        Command("setearnings", "Set or correct a ticker's next earnings date", partial(setearnings_command, desk), access=Access.ADMIN,
                 args=(TICKER_ARG, Arg("date", ArgKind.DATE, "The report day, like 2025-01-29"),
                       Arg("time", ArgKind.CHOICE, "bmo (before the open) or amc (after the close); if omitted, the provider's for that day, else unknown", required=False, choices=("bmo", "amc"))),
                 examples=("/setearnings MSFT 2025-01-29 amc", "/setearnings GOOG 2025-02-04"),

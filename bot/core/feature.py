@@ -1,0 +1,70 @@
+"""The feature seam: how a feature (primers, earnings, baskets) plugs into the bot.
+
+A feature is one package under `bot/features/`. It is built by the wiring with the services it
+needs passed in, and it declares, in one place, everything it adds:
+
+- `commands()`: its chat commands (added to the one command table);
+- `daily_jobs()`: jobs the market timer runs once a day at a market time;
+- `quote_listeners()`: parts that look at every price check's quotes;
+- `alert_kinds()`: how its alert kinds read (title, lines, tone) and which buttons they carry;
+- `start()`: loading its state before the bot serves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import Protocol
+
+from bot.core.commands import Command
+from bot.core.market import Quote
+from bot.core.messages import Action, Alert, AlertKind, Tone
+
+Describe = Callable[[Alert], tuple[str, list[str], Tone]]
+Actions = Callable[[Alert], tuple[Action, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class DailyJob:
+    """A job run once per exchange calendar day, once the exchange's local time passes `at`."""
+
+    at: time
+    run: Callable[[date], Awaitable[object]]
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class AlertKindSpec:
+    """How one kind of alert reads, and the buttons it carries (None: the default ones)."""
+
+    describe: Describe
+    actions: Actions | None = None
+
+
+class QuoteListener(Protocol):
+    """A part that looks at each check's quotes (and may queue alerts of its own)."""
+
+    def tickers(self) -> Iterable[str]:
+        """Tickers it needs quotes for, besides those with rules."""
+        ...
+
+    async def on_quotes(self, quotes: dict[str, Quote], *, session: date, now: datetime) -> int:
+        """Look at the quotes; return how many deliveries it queued."""
+        ...
+
+
+class Feature(Protocol):
+    name: str
+
+    def commands(self) -> Sequence[Command]: ...
+
+    def daily_jobs(self) -> Sequence[DailyJob]: ...
+
+    def quote_listeners(self) -> Sequence[QuoteListener]: ...
+
+    def alert_kinds(self) -> Mapping[AlertKind, AlertKindSpec]: ...
+
+    async def start(self) -> None:
+        """Load state and seed data; a problem stops start-up (ConfigError-worded UserError-free)."""
+        ...

@@ -1,0 +1,246 @@
+"""The rules owner: the only code that creates, changes, snoozes or removes a rule.
+
+A rule lives in two places, storage and the engine's in-memory index, and they must never
+disagree: every change here writes storage first and then updates the index, and a check
+that could not be recorded reloads the index from storage. Commands, features and jobs ask
+this component; none of them touches `RuleStore` or the engine's rules directly.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+
+from bot.core.calendar import Calendar
+from bot.core.clock import Clock
+from bot.core.engine import CheckResult, RuleEngine, is_price_rule
+from bot.core.market import MarketData, MarketDataError, Quote, Split
+from bot.core.messages import Envelope
+from bot.core.models import Direction, LevelName, Rule, RuleKind, RuleSource, TickerState, UserRef
+from bot.core.ports import CheckStore, RuleStore
+
+log = logging.getLogger(__name__)
+
+PEAK_LOOKBACK_DAYS = 365  # drawdowns are measured from the 52-week high close
+
+
+def level_direction(name: LevelName, threshold: float, quote: Quote | None) -> Direction:
+    """Which way a level is approached: from where the price is now, or by its name without a price."""
+    if quote is not None and threshold > 0:
+        return Direction.UP if threshold > quote.price else Direction.DOWN
+    return Direction.UP if name is LevelName.EXIT else Direction.DOWN
+
+
+def _replaces(new: Rule, old: Rule) -> bool:
+    """A ticker has one analyst level of each name and one watch rule of each kind."""
+    if new.source is RuleSource.ANALYST:
+        return old.source is RuleSource.ANALYST and old.level_name == new.level_name
+    if new.source is RuleSource.WATCH:
+        return old.source is RuleSource.WATCH and old.kind is new.kind
+    return False
+
+
+class RuleBook:
+    def __init__(
+        self,
+        *,
+        store: RuleStore,
+        checks: CheckStore,
+        engine: RuleEngine,
+        market: MarketData,
+        calendar: Calendar,
+        clock: Clock,
+    ) -> None:
+        self._store = store
+        self._checks = checks
+        self._engine = engine
+        self._market = market
+        self._calendar = calendar
+        self._clock = clock
+
+    async def load(self) -> None:
+        """Build the engine's index from storage (at start, and after a failed write)."""
+        self._engine.load(await self._store.all(), await self._checks.ticker_states())
+
+    # -- reading -------------------------------------------------------------------------
+
+    def tickers(self) -> list[str]:
+        return self._engine.tickers()
+
+    def rule_count(self) -> int:
+        return self._engine.rule_count()
+
+    def rules_of(self, ticker: str) -> list[Rule]:
+        return self._engine.rules_of(ticker)
+
+    def state(self, ticker: str) -> TickerState | None:
+        return self._engine.state(ticker)
+
+    async def get(self, rule_id: int) -> Rule | None:
+        return await self._store.get(rule_id)
+
+    async def member_rules(self, owner: UserRef) -> list[Rule]:
+        return await self._store.of_member(owner)
+
+    async def count_member_rules(self, owner: UserRef) -> int:
+        return await self._store.count_of_member(owner)
+
+    async def analyst_levels(self, ticker: str | None = None) -> list[Rule]:
+        return await self._store.analyst_levels(ticker)
+
+    # -- changing rules --------------------------------------------------------------------
+
+    def prepare(self, rule: Rule, quote: Quote | None) -> float | None:
+        """Set a new rule's armed flag from where its ticker stands; return the figure that
+        already meets it (then it waits for the next crossing, session or peak), or None."""
+        if quote is None:
+            rule.armed = None if is_price_rule(rule) else True
+            return None
+        return self._engine.prepare(rule, quote)
+
+    async def add(self, rule: Rule, quote: Quote | None) -> tuple[Rule, float | None]:
+        """Store and index a new rule, armed from the quote. Returns it with its id, and what
+        `prepare` found already met."""
+        met = self.prepare(rule, quote)
+        return await self._save(rule), met
+
+    async def remove(self, rules: Sequence[Rule]) -> None:
+        await self._store.delete([rule.id for rule in rules])
+        for rule in rules:
+            self._engine.remove(rule.id)
+
+    async def clear_levels(self, ticker: str, name: LevelName | None) -> list[Rule]:
+        """Remove one of a ticker's analyst levels (or all) and return what was removed."""
+        removed = [r for r in await self._store.analyst_levels(ticker) if name is None or r.level_name is name]
+        await self.remove(removed)
+        return removed
+
+    async def snooze(self, rule: Rule, until: datetime) -> None:
+        await self._store.set_snooze(rule.id, until)
+        for live in self._engine.rules_of(rule.ticker):
+            if live.id == rule.id:
+                live.snoozed_until = until
+
+    async def set_analyst_level(
+        self,
+        ticker: str,
+        name: LevelName,
+        price: float | None,
+        note: str | None,
+        quote: Quote | None,
+        *,
+        multiple: float | None = None,
+        basis: str | None = None,
+    ) -> Rule:
+        """Store an analyst level, replacing the ticker's level of that name. It alerts when the
+        price reaches it from where it is now. A valuation level (`multiple` x EPS of `basis`)
+        without a usable price is stored inactive, at 0, where it can never fire."""
+        threshold = price if price is not None and price > 0 else 0.0
+        rule = Rule(id=0, ticker=ticker, kind=RuleKind.CROSS, threshold=threshold, source=RuleSource.ANALYST,
+                    direction=level_direction(name, threshold, quote), level_name=name, note=note or None,
+                    multiple=multiple, basis=basis if multiple is not None else None)
+        self.prepare(rule, quote)
+        return await self._save(rule)
+
+    async def move_valuation_levels(self, ticker: str, moves: Iterable[tuple[Rule, float]], quote: Quote | None) -> list[Rule]:
+        """Move valuation levels to today's price (multiple x EPS; 0 when EPS is unusable)."""
+        moved = []
+        for rule, price in moves:
+            assert rule.level_name is not None
+            rule.threshold = price
+            rule.direction = level_direction(rule.level_name, price, quote)
+            self.prepare(rule, quote)
+            await self._store.update_level(rule.id, threshold=price, direction=rule.direction, armed=rule.armed)
+            moved.append(rule)
+        if moved:
+            await self._reindex(ticker, self._engine.state(ticker))
+        return moved
+
+    async def ensure_watch_rules(self, ticker: str, *, selloff_pct: float, drawdown_pct: float) -> None:
+        """The per-ticker sell-off and drawdown rules every watching chat hears from."""
+        wanted = {RuleKind.MOVE: selloff_pct, RuleKind.DRAWDOWN: drawdown_pct}
+        existing = {r.kind: r for r in await self._store.of_ticker(ticker) if r.source is RuleSource.WATCH}
+        for kind, threshold in wanted.items():
+            rule = existing.get(kind)
+            if rule is not None and rule.threshold == threshold:
+                continue
+            await self.seed_peak(ticker)
+            new = Rule(id=0, ticker=ticker, kind=kind, threshold=threshold, source=RuleSource.WATCH, direction=Direction.DOWN)
+            new.armed = rule.armed if rule is not None else True
+            await self._save(new)
+
+    async def seed_peak(self, ticker: str, session: date | None = None) -> None:
+        """Give the engine a ticker's 52-week high close (before `session`, today's by default),
+        for drawdowns, when it has rules that need one and no peak yet."""
+        if not self._engine.needs_peak(ticker):
+            return
+        if session is None:
+            session = self._calendar.last_closed_or_open_session(self._clock.now())
+        try:
+            bars = await self._market.history(ticker, session - timedelta(days=PEAK_LOOKBACK_DAYS), session)
+        except MarketDataError:
+            log.warning("no history for %s; its peak starts at the next price", ticker)
+            return
+        closes = [bar.close for bar in bars if bar.day < session]
+        if closes:
+            self._engine.seed_peak(ticker, max(closes))
+
+    async def _save(self, rule: Rule) -> Rule:
+        replacing = [old.id for old in await self._store.of_ticker(rule.ticker) if _replaces(rule, old)]
+        stored = await self._store.add(rule, now=self._clock.now(), replacing=replacing)
+        if rule.source in (RuleSource.ANALYST, RuleSource.WATCH):  # shared rules: the ticker's index is rebuilt
+            await self._reindex(rule.ticker, self._engine.state(rule.ticker))
+        else:
+            self._engine.add(stored)
+        return stored
+
+    async def _reindex(self, ticker: str, state: TickerState | None) -> None:
+        self._engine.replace_ticker(ticker, await self._store.of_ticker(ticker), state)
+
+    # -- the check -------------------------------------------------------------------------
+
+    def needs_peak(self, ticker: str) -> bool:
+        return self._engine.needs_peak(ticker)
+
+    def evaluate(self, quote: Quote, *, now: datetime) -> CheckResult:
+        """The engine's verdict on a quote: what fired and what re-armed (recorded by `record_check`)."""
+        return self._engine.evaluate(quote, now=now)
+
+    def rebase(self, quote: Quote) -> CheckResult:
+        """Take a quote as the ticker's new baseline without firing anything."""
+        return self._engine.rebase(quote)
+
+    async def record_check(self, results: Sequence[CheckResult], envelopes: Sequence[Envelope], *, now: datetime) -> int:
+        """Persist a check's rule state with the deliveries it owes, atomically. If that fails,
+        the index is reloaded from storage (so memory never runs ahead of what was saved) and
+        the error is raised."""
+        armed: dict[int, bool | None] = {}
+        for result in results:
+            armed.update(result.armed_changes)
+        try:
+            return await self._checks.record_check(states=[r.state for r in results], armed_changes=armed, envelopes=envelopes, now=now)
+        except Exception:
+            log.exception("price check: could not record the check; reloading rule state from storage")
+            await self.load()
+            raise
+
+    async def split_applied(self, ticker: str, day: date) -> bool:
+        return await self._checks.split_applied(ticker, day)
+
+    async def apply_split(self, ticker: str, split: Split, envelopes: Sequence[Envelope]) -> bool:
+        """Divide a ticker's price rules, last price and peak by a split's ratio, once, with its
+        notices. False if this split was applied before."""
+        if not await self._checks.apply_split(ticker, split.day, split.ratio, envelopes=envelopes, now=self._clock.now()):
+            return False
+        stored = (await self._checks.ticker_states()).get(ticker)
+        if stored is None and (baseline := self._engine.state(ticker)) is not None:
+            # a ticker never checked has its baseline in memory only: rescale it there
+            stored = replace(
+                baseline,
+                last_price=baseline.last_price / split.ratio if baseline.last_price else None,
+                peak=baseline.peak / split.ratio if baseline.peak else None,
+            )
+        await self._reindex(ticker, stored)
+        return True

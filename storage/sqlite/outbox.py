@@ -1,0 +1,84 @@
+"""The outbox: deliveries written with the change that owes them, sent once by the dispatcher."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+import aiosqlite
+
+from bot.core.messages import Alert, Delivery, Envelope
+from bot.core.models import ChatRef
+from bot.core.ports import OutboxCounts, StorageError
+from storage.sqlite.database import Database, insert_envelopes
+from storage.sqlite.rows import chat_of
+
+
+class SqliteOutboxStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def enqueue(self, envelopes: Iterable[Envelope], *, now: datetime) -> int:
+        async with self._db.transaction() as tx:
+            return await insert_envelopes(tx, envelopes, now=now)
+
+    async def due(self, *, now: datetime, platforms: Iterable[str], limit: int = 100) -> list[Delivery]:
+        names = sorted(set(platforms))
+        if not names:
+            return []
+        marks = ",".join("?" for _ in names)
+        rows = await self._db.fetchall(
+            f"""SELECT id, platform, chat_id, chat_kind, payload, attempts FROM outbox
+                WHERE status = 'pending' AND next_attempt_at <= ? AND platform IN ({marks})
+                ORDER BY id LIMIT ?""",
+            (now.isoformat(), *names, limit),
+        )
+        return [_delivery(r) for r in rows]
+
+    async def pending_for_chat(self, chat: ChatRef) -> list[Delivery]:
+        rows = await self._db.fetchall(
+            """SELECT id, platform, chat_id, chat_kind, payload, attempts FROM outbox
+               WHERE status = 'pending' AND platform = ? AND chat_id = ? ORDER BY id""",
+            (chat.platform, chat.chat_id),
+        )
+        return [_delivery(r) for r in rows]
+
+    async def next_due_at(self, platforms: Iterable[str]) -> datetime | None:
+        names = sorted(set(platforms))
+        if not names:
+            return None
+        marks = ",".join("?" for _ in names)
+        row = await self._db.fetchone(f"SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending' AND platform IN ({marks})", names)
+        return datetime.fromisoformat(row[0]) if row and row[0] else None
+
+    async def mark_sent(self, delivery_id: int, *, now: datetime) -> None:
+        await self._db.write(
+            "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1 WHERE id = ? AND status = 'pending'",
+            (now.isoformat(), delivery_id),
+        )
+
+    async def mark_retry(self, delivery_id: int, *, at: datetime, error: str, count: bool = True) -> None:
+        await self._db.write(
+            "UPDATE outbox SET attempts = attempts + ?, next_attempt_at = ?, last_error = ? WHERE id = ? AND status = 'pending'",
+            (int(count), at.isoformat(), error[:500], delivery_id),
+        )
+
+    async def next_attempt_at(self, delivery_id: int) -> datetime:
+        row = await self._db.fetchone("SELECT next_attempt_at FROM outbox WHERE id = ?", (delivery_id,))
+        if row is None:
+            raise StorageError(f"no delivery {delivery_id}")
+        return datetime.fromisoformat(row["next_attempt_at"])
+
+    async def mark_dead(self, delivery_id: int, *, error: str) -> None:
+        await self._db.write(
+            "UPDATE outbox SET status = 'dead', attempts = attempts + 1, last_error = ? WHERE id = ?", (error[:500], delivery_id)
+        )
+
+    async def counts(self) -> OutboxCounts:
+        rows = await self._db.fetchall("SELECT status, COUNT(*) AS n FROM outbox GROUP BY status")
+        counts = {r["status"]: r["n"] for r in rows}
+        return OutboxCounts(counts.get("pending", 0), counts.get("sent", 0), counts.get("dead", 0))
+
+
+def _delivery(row: aiosqlite.Row) -> Delivery:
+    return Delivery(id=row["id"], chat=chat_of(row), alert=Alert.from_json(row["payload"]), attempts=row["attempts"])

@@ -1,0 +1,64 @@
+"""Rows to values and values to columns, shared by the SQLite stores."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import aiosqlite
+
+from bot.core.models import ChatKind, ChatRef, Direction, LevelName, Rule, RuleKind, RuleSource, TickerState, UserRef
+
+
+def day(text: str | None) -> date | None:
+    return date.fromisoformat(text) if text else None
+
+
+def day_text(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def armed_to_db(armed: bool | None) -> int | None:
+    return None if armed is None else int(armed)
+
+
+def moment_text(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def chat_of(row: aiosqlite.Row, platform: str = "platform", chat_id: str = "chat_id", kind: str = "chat_kind") -> ChatRef:
+    return ChatRef(row[platform], row[chat_id], ChatKind(row[kind] or "private"))
+
+
+def rule_of(row: aiosqlite.Row) -> Rule:
+    owner = UserRef(row["owner_platform"], row["owner_id"], row["owner_name"] or "") if row["owner_platform"] else None
+    chat = chat_of(row, "chat_platform", "chat_id", "chat_kind") if row["chat_platform"] else None
+    return Rule(
+        id=row["id"],
+        ticker=row["ticker"],
+        kind=RuleKind(row["kind"]),
+        threshold=row["threshold"],
+        source=RuleSource(row["source"]),
+        direction=Direction(row["direction"]),
+        owner=owner,
+        chat=chat,
+        level_name=LevelName(row["level_name"]) if row["level_name"] else None,
+        note=row["note"],
+        armed=None if row["armed"] is None else bool(row["armed"]),
+        snoozed_until=datetime.fromisoformat(row["snoozed_until"]) if row["snoozed_until"] else None,
+        created_at=datetime.fromisoformat(row["created_at"]),
+        multiple=row["multiple"],
+        basis=row["basis"],
+        met_session=day(row["met_session"]),
+    )
+
+
+def state_of(row: aiosqlite.Row) -> TickerState:
+    return TickerState(
+        ticker=row["ticker"],
+        last_price=row["last_price"],
+        session=day(row["session"]),
+        max_up_pct=row["max_up_pct"],
+        max_down_pct=row["max_down_pct"],
+        peak=row["peak"],
+        max_drawdown_pct=row["max_drawdown_pct"],
+    )
