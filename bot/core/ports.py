@@ -287,29 +287,14 @@ class Records(Protocol):
     def seeds(self) -> PrimerSeedStore: ...
 
 
-class Storage(Protocol):
+class Storage(Records, Protocol):
     """Every storage port of one database."""
 
     @property
     def rules(self) -> RuleStore: ...
 
     @property
-    def watches(self) -> WatchStore: ...
-
-    @property
-    def prefs(self) -> MemberPrefStore: ...
-
-    @property
     def chats(self) -> ChatStore: ...
-
-    @property
-    def baskets(self) -> BasketStore: ...
-
-    @property
-    def earnings(self) -> EarningsStore: ...
-
-    @property
-    def seeds(self) -> PrimerSeedStore: ...
 
     @property
     def checks(self) -> CheckStore: ...

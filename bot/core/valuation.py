@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import math
-
-from bot.core.market import Fundamentals
+from bot.core.market import Fundamentals, clean_price
 
 EPS_BASES = {"pe": "trailing", "fpe": "forward"}  # /setlevel NVDA exit pe 45 | fpe 40
 
@@ -12,16 +10,8 @@ EPS_BASES = {"pe": "trailing", "fpe": "forward"}  # /setlevel NVDA exit pe 45 | 
 def multiple_of_eps(multiple: float, basis: str, *, trailing_eps: object = None, forward_eps: object = None) -> float | None:
     """multiple x EPS of the basis (trailing for pe, forward for fpe), or None when that EPS is
     missing, non-finite or not positive (a multiple of a loss is no price target)."""
-    eps = trailing_eps if basis == "pe" else forward_eps
-    if eps is None or isinstance(eps, bool):
-        return None
-    try:
-        value = float(eps)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    if not math.isfinite(value) or value <= 0:
-        return None
-    return multiple * value
+    eps = clean_price(trailing_eps if basis == "pe" else forward_eps)
+    return None if eps is None else multiple * eps
 
 
 def valuation_price(fundamentals: Fundamentals | None, multiple: float, basis: str) -> float | None:
