@@ -14,11 +14,14 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import signal
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, time
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.config import Config, ConfigError
 from bot.core.calendar import Calendar
@@ -36,6 +39,8 @@ from bot.core.router import CommandRouter, Context
 from bot.core.routing import Routing
 from bot.core.rules import RuleBook
 from bot.core.settings import Settings
+from bot.core.status import status_commands
+from bot.core.vitals import Vitals
 from bot.features import FEATURE_NAMES
 from bot.market.calendar import MarketCalendar
 from jobs.dispatch import Dispatcher
@@ -43,6 +48,9 @@ from jobs.price_check import PriceCheck
 from jobs.scheduler import MarketScheduler, MarketTimer
 from jobs.splits import SplitGuard
 from storage.sqlite import SqliteStorage
+
+if TYPE_CHECKING:
+    from bot.monitor import Monitor
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +68,21 @@ def make_market(config: Config, clock: Clock, calendar: Calendar) -> MarketData:
     from bot.market.yfinance_provider import YFinanceMarket
 
     return YFinanceMarket(clock=clock, calendar=calendar, timeout=config.market.timeout_seconds)
+
+
+def tickerbell_version() -> str:
+    try:
+        return version("tickerbell")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def default_commands() -> CommandTable:
+    """The core's commands, then /status; features add theirs."""
+    table = core_commands()
+    for command in status_commands():
+        table.add(command)
+    return table
 
 
 def settings_of(config: Config) -> Settings:
@@ -137,14 +160,16 @@ class App:
         # busy check cycle does not re-scan a million long-lived objects (see `make bench`).
         gc.collect()
         gc.freeze()
+        vitals = Vitals(version=tickerbell_version(), started_at=clock.now(), poll_seconds=config.market.poll_seconds)
         chats = ChatDirectory(storage.chats, clock)
         routing = Routing(watches=storage.watches, prefs=storage.prefs, chats=chats)
-        dispatcher = Dispatcher(storage.outbox, chats, {}, clock)
+        dispatcher = Dispatcher(storage.outbox, chats, {}, clock, vitals=vitals)
         context = Context(settings=settings, store=storage, rules=rules, chats=chats, routing=routing, market=market,
-                          calendar=calendar, clock=clock, commands=commands or core_commands(), wake_dispatcher=dispatcher.notify)
+                          calendar=calendar, clock=clock, commands=commands or default_commands(), wake_dispatcher=dispatcher.notify,
+                          vitals=vitals)
         splits = SplitGuard(rules=rules, routing=routing, market=market, clock=clock, on_queued=dispatcher.notify)
         price_check = PriceCheck(rules=rules, routing=routing, splits=splits, market=market, calendar=calendar, clock=clock,
-                                 on_queued=dispatcher.notify)
+                                 on_queued=dispatcher.notify, vitals=vitals)
         app = cls(config, clock, calendar, storage, market, rules, chats, context, CommandRouter(context), dispatcher, price_check, splits)
         app.daily_jobs.append(DailyJob(SPLIT_SWEEP_AT, splits.sweep, "split sweep"))
         try:
@@ -178,8 +203,19 @@ class App:
         """The market timer: price checks in sessions, daily jobs at market times (live and replay alike)."""
         return MarketTimer(clock=self.clock, calendar=self.calendar, check=self.price_check.run_once, daily_jobs=self.daily_jobs)
 
+    @property
+    def vitals(self) -> Vitals:
+        return self.context.vitals
+
+    def monitor(self, *, host: str, port: int) -> Monitor:
+        """The /metrics and /healthz endpoint over this app's vitals (not started)."""
+        from bot.monitor import Monitor, Sources
+
+        return Monitor(Sources(self.context.vitals, self.storage.stats, self.rules, self.calendar, self.clock), host=host, port=port)
+
     def add_adapter(self, adapter: Adapter) -> None:
         self.adapters[adapter.platform] = adapter
+        self.context.vitals.adapters[adapter.platform] = True
         self.dispatcher.adapters[adapter.platform] = adapter
 
     async def close(self) -> None:
@@ -192,8 +228,8 @@ class App:
         await self.storage.close()
 
 
-def enabled_adapters(app: App, stop: asyncio.Event) -> list[Adapter]:
-    """The adapters the config enables; the console when none is."""
+def enabled_adapters(app: App, stop: asyncio.Event, *, on_interrupt: Callable[[], None] | None = None) -> list[Adapter]:
+    """The adapters the config enables; the console when none is. `on_interrupt`: Ctrl-C at the console's prompt."""
     config = app.config
     describer = app.describer()
     adapters: list[Adapter] = []
@@ -208,42 +244,128 @@ def enabled_adapters(app: App, stop: asyncio.Event) -> list[Adapter]:
     if config.console.enabled or not adapters:
         from bot.adapters.console import ConsoleAdapter
 
-        adapters.append(ConsoleAdapter(app.router, user=config.console.user, on_end_of_input=stop.set, describer=describer))
+        adapters.append(ConsoleAdapter(app.router, user=config.console.user, on_end_of_input=stop.set, on_interrupt=on_interrupt, describer=describer))
     return adapters
 
 
-async def run_live(config: Config, *, clock: Clock | None = None, stop: asyncio.Event | None = None) -> None:
-    """The live bot: adapters, the market timer and the dispatcher until SIGINT/SIGTERM."""
+async def run_live(
+    config: Config, *, clock: Clock | None = None, stop: asyncio.Event | None = None, adapters: Sequence[Adapter] | None = None
+) -> tuple[signal.Signals | None, list[str]]:
+    """The live bot: adapters, the market timer and the dispatcher until SIGINT/SIGTERM (or `stop`).
+
+    Returns the signal that stopped it (None for `stop` or the console's end of input) and
+    what could not be stopped in time. Every step of the stop is bounded, so the whole stop
+    takes under 5 s even when a platform or a provider does not answer: a running market tick
+    gets 2 s (then it is cancelled), and meanwhile the dispatcher 0.5 s (a send cut short stays in
+    the outbox) and the adapters 1.5 s (stopped together); then closing the market data and the
+    storage 1 s. Everything not sent stays in the outbox.
+    `adapters` replaces the ones the config enables (tests).
+    """
     config.check_tokens()  # a missing token stops start-up before anything connects
     stop = stop or asyncio.Event()
+    received: list[signal.Signals] = []
     loop = asyncio.get_running_loop()
+
+    def on_signal(signum: signal.Signals, how: str = "received") -> None:
+        if not received:
+            log.info("%s %s", signum.name, how)
+        received.append(signum)
+        stop.set()
+
+    handled: list[signal.Signals] = []
     for signum in (signal.SIGINT, signal.SIGTERM):
         try:
-            loop.add_signal_handler(signum, stop.set)
-        except (NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, on_signal, signum)
+            handled.append(signum)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no signals here
             pass
-    app = await App.create(config, clock=clock)
-    scheduler = None
-    dispatcher_task = None
-    try:
-        for adapter in enabled_adapters(app, stop):
+
+    async def bounded(what: str, work: Awaitable[object], seconds: float) -> bool:
+        """Await `work` for at most `seconds`; else cancel it, wait 0.2 s more at most, log, and go on.
+        (Not asyncio.wait_for: it waits for a cancelled task to finish, however long that takes.)"""
+        task = asyncio.ensure_future(work)
+        await asyncio.wait({task}, timeout=seconds)
+        if not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=0.2)
+            log.warning("stopping: %s did not finish within %.1f s; abandoned", what, seconds)
+            abandoned.append(what)
+            return False
+        if not task.cancelled() and task.exception() is not None:
+            log.error("stopping: %s failed", what, exc_info=task.exception())
+        return True
+
+    async def start_adapters() -> None:
+        for adapter in adapters if adapters is not None else enabled_adapters(app, stop, on_interrupt=lambda: on_signal(signal.SIGINT, "(Ctrl-C at the console prompt)")):
+            starting_now[:] = [adapter.platform]
             await adapter.start()
             app.add_adapter(adapter)
             log.info("adapter %s started", adapter.platform)
-        scheduler = MarketScheduler(app.timer(), poll_seconds=config.market.poll_seconds)
-        scheduler.start()
-        dispatcher_task = asyncio.create_task(app.dispatcher.run(stop), name="dispatcher")
-        log.info("tickerbell is running with %s; %d rules on %d tickers", ", ".join(app.adapters), app.rules.rule_count(), len(app.rules.tickers()))
-        await stop.wait()
-        log.info("stopping")
-    finally:
-        if scheduler is not None:
-            await scheduler.stop()
-        if dispatcher_task is not None:
+        starting_now.clear()
+
+    async def started() -> bool:
+        """Start the adapters unless a stop comes first (a platform may hang at start-up); False if stopped."""
+        starting = asyncio.ensure_future(start_adapters())
+        stopping = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if starting.done():
+            starting.result()  # a start-up failure (ConfigError) goes up as it is
+            return not stop.is_set()
+        log.info("stopped while the %s adapter was starting: its start is cancelled", "".join(starting_now))
+        starting.cancel()
+        await bounded(f"cancelling the {''.join(starting_now)} adapter's start", asyncio.wait({starting}), 1.0)
+        return False
+
+    async def stop_ticking(scheduler: MarketScheduler | None) -> None:
+        if scheduler is not None and not await scheduler.stop(timeout=2.0):
+            abandoned.append("a market tick (cancelled)")
+
+    async def stop_delivery(dispatching: asyncio.Task[None] | None) -> None:
+        if dispatching is not None:
+            await bounded("the dispatcher", dispatching, 0.5)
+        stopping = list(app.adapters.values())
+        app.adapters.clear()  # stopped here, each bounded; App.close() must not stop them again
+        await asyncio.gather(*(bounded(f"stopping the {a.platform} adapter", a.stop(), 1.5) for a in stopping))
+
+    async def start_monitor() -> Monitor | None:
+        """/metrics and /healthz, from the start (it says "starting" until the bot serves)."""
+        if not config.metrics.enabled:
+            return None
+        monitor = app.monitor(host=config.metrics.host, port=config.metrics.port)
+        try:
+            await monitor.start()
+        except OSError as problem:
+            where = f"{config.metrics.host}:{config.metrics.port}"
+            why = os.strerror(problem.errno).lower() if problem.errno else str(problem)
+            raise ConfigError(f"{config.origin('metrics', 'port')}: [metrics] port: cannot listen on {where} ({why})") from None
+        return monitor
+
+    abandoned: list[str] = []
+    starting_now: list[str] = []  # the platform whose adapter is starting
+    try:
+        app = await App.create(config, clock=clock)
+        scheduler: MarketScheduler | None = None
+        dispatching: asyncio.Task[None] | None = None
+        monitor: Monitor | None = None
+        try:
+            monitor = await start_monitor()
+            if not stop.is_set() and await started():
+                scheduler = MarketScheduler(app.timer(), poll_seconds=config.market.poll_seconds)
+                scheduler.start()
+                dispatching = asyncio.create_task(app.dispatcher.run(stop), name="dispatcher")
+                app.vitals.ready = True
+                log.info("tickerbell is running with %s; %d rules on %d tickers", ", ".join(app.adapters), app.rules.rule_count(), len(app.rules.tickers()))
+                await stop.wait()
+            log.info("stopping")
+        finally:
             stop.set()
-            try:
-                await asyncio.wait_for(dispatcher_task, timeout=5)
-            except (TimeoutError, asyncio.CancelledError):
-                dispatcher_task.cancel()
-        await app.close()
-        log.info("stopped cleanly")
+            app.vitals.ready = False
+            await asyncio.gather(bounded("the market timer", stop_ticking(scheduler), 2.5), stop_delivery(dispatching))
+            if monitor is not None:
+                await bounded("the monitoring endpoint", monitor.stop(), 0.5)
+            await bounded("closing the market data and the storage", app.close(), 1.0)
+    finally:
+        for signum in handled:
+            loop.remove_signal_handler(signum)
+    return (received[0] if received else None), abandoned

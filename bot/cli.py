@@ -1,4 +1,10 @@
-"""The `tickerbell` command: run, replay, demo."""
+"""The `tickerbell` command: run, replay, demo.
+
+`tickerbell run` exits 0 after SIGTERM (or the console's end of input) and 130 after SIGINT,
+within 5 s. If something could not be stopped in time (a task, or a thread stuck in a
+provider call that would keep the interpreter alive), it is named in one log line and the
+process exits at once with `os._exit`, after the logs are flushed.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +12,27 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sys
+import threading
+import time
 from collections.abc import Mapping
 from datetime import date
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import NoReturn
 
+from bot import logs
 from bot.config import CONFIG_ENV, Config, ConfigError, load_config
 from seeds import seeds_path
 
+log = logging.getLogger(__name__)
+
 DEMO_FROM, DEMO_TO = date(2025, 1, 21), date(2025, 1, 31)
 LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR"]
+EXIT_SIGINT = 128 + signal.SIGINT  # 130, as a shell reports a Ctrl-C
+LEFTOVER_GRACE = 0.3  # seconds for tasks still pending after run_live to unwind once cancelled
+THREAD_GRACE = 0.3  # seconds for worker threads to end once their pools are shut down
 
 
 def package_version() -> str:
@@ -39,8 +55,9 @@ def _options(*, defaults: bool) -> argparse.ArgumentParser:
     that it does not overwrite a value given before the command (argparse copies a subcommand's
     values over the top level's)."""
     options = argparse.ArgumentParser(add_help=False)
-    level, config = ("WARNING", None) if defaults else (argparse.SUPPRESS, argparse.SUPPRESS)
+    level, log_format, config = ("WARNING", "text", None) if defaults else (argparse.SUPPRESS, argparse.SUPPRESS, argparse.SUPPRESS)
     options.add_argument("--log-level", choices=LOG_LEVELS, default=level, help="log detail on stderr (default WARNING)")
+    options.add_argument("--log-format", choices=logs.FORMATS, default=log_format, help="log lines as text or one JSON object a line (default text)")
     options.add_argument("--config", type=Path, default=config, help=f"a TOML config file (see config.example.toml; default: ${CONFIG_ENV} if set)")
     return options
 
@@ -82,17 +99,22 @@ def read_config(option: Path | None, environ: Mapping[str, str] | None = None) -
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.setup(args.log_level, args.log_format)
     for chatty in ("httpx", "apscheduler", "yfinance"):  # one line per event of ours; theirs only when they matter
         logging.getLogger(chatty).setLevel(logging.DEBUG if args.log_level == "DEBUG" else logging.WARNING)
+    try:
+        return _command(args)
+    finally:
+        logs.finish()
+
+
+def _command(args: argparse.Namespace) -> int:
     try:
         config = read_config(args.config)
         if args.command == "run":
             config.check_tokens()  # before anything connects
-            from bot.app import run_live
-
-            asyncio.run(run_live(config))
-        elif args.command == "replay":
+            return serve(config)
+        if args.command == "replay":
             from bot.replay import read_script, run_replay
 
             script = read_script(args.script) if args.script else None
@@ -116,8 +138,84 @@ def main(argv: list[str] | None = None) -> int:
         print(f"tickerbell: {problem}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        return 130
+        return EXIT_SIGINT
     return 0
+
+
+def serve(config: Config) -> int:
+    """`tickerbell run` on its own event loop, whose teardown never waits without bound; the exit code.
+
+    asyncio.run() would wait for every leftover task and for the default thread pool, so a
+    thread stuck in a provider call could hold the process for minutes. Here each wait is
+    bounded, and what is left is named and abandoned (see `exit_abandoning`).
+    """
+    from bot.app import run_live
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    abandoned: list[str] = []
+    try:
+        stopped_by, abandoned = loop.run_until_complete(run_live(config))
+        code = EXIT_SIGINT if stopped_by == signal.SIGINT else 0
+    except ConfigError as problem:
+        print(f"tickerbell: {problem}", file=sys.stderr)
+        code = 2
+    except KeyboardInterrupt:  # before the loop's own signal handlers were set
+        code = EXIT_SIGINT
+    except Exception:
+        log.exception("tickerbell stopped on an unexpected error")
+        code = 1
+    finally:
+        leftovers = close_loop(loop, grace=LEFTOVER_GRACE)
+        asyncio.set_event_loop(None)
+    leftovers += lingering_threads(grace=THREAD_GRACE)
+    if leftovers:  # the interpreter would wait for them at exit
+        exit_abandoning(code, [*abandoned, *leftovers])
+    if abandoned:
+        log.warning("stopped; not finished in time: %s", ", ".join(abandoned))
+    elif code in (0, EXIT_SIGINT):
+        log.info("stopped cleanly")
+    return code
+
+
+def close_loop(loop: asyncio.AbstractEventLoop, *, grace: float) -> list[str]:
+    """Cancel the tasks still pending, give them `grace` seconds, close the loop; the tasks left behind."""
+    try:
+        tasks = [task for task in asyncio.all_tasks(loop) if not task.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            loop.run_until_complete(asyncio.wait(tasks, timeout=grace))
+        for task in tasks:
+            if task.done() and not task.cancelled():
+                task.exception()  # retrieved: no "exception was never retrieved" at exit
+        gens = loop.create_task(loop.shutdown_asyncgens())
+        loop.run_until_complete(asyncio.wait([gens], timeout=grace))
+        return [f"task {task.get_name()}" for task in tasks if not task.done()]
+    finally:
+        loop.close()  # shuts the default thread pool down without waiting for it
+
+
+def lingering_threads(*, grace: float) -> list[str]:
+    """Non-daemon threads still running after `grace` seconds (the interpreter would wait for them), by name."""
+    deadline = time.monotonic() + grace
+    others = [t for t in threading.enumerate() if t is not threading.current_thread() and not t.daemon]
+    for thread in others:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return [f"thread {thread.name}" for thread in others if thread.is_alive()]
+
+
+def exit_abandoning(code: int, abandoned: list[str]) -> NoReturn:
+    """Name what is abandoned in one log line, flush the logs and exit now, without waiting for it."""
+    log.warning("exiting with code %d without waiting for %s (still running after the stop)", code, ", ".join(abandoned))
+    logs.finish()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 if __name__ == "__main__":

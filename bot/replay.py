@@ -21,6 +21,7 @@ from typing import TextIO
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn
 
+from bot import logs
 from bot.adapters.console.render import Line, render_alert, render_reply, save_image
 from bot.app import App
 from bot.config import Config, ConfigError
@@ -152,7 +153,8 @@ async def run_replay(
             if progress:
                 progress.start()
             try:
-                await replay_app(app, clock, start, end, progress=advance)
+                with logs.through(progress.console if progress else None):  # log lines above the bar, not over it
+                    await replay_app(app, clock, start, end, progress=advance)
             finally:
                 if progress:
                     progress.stop()
@@ -195,6 +197,7 @@ async def _run_script(app: App, lines: list[str], output: ReplayOutput, *, jsonl
 
 
 def _progress_bar(total: int) -> Progress:
+    """A bar on stderr, gone when done. Log lines print through its console (`logs.through`), above it."""
     return Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} sessions"), console=Console(stderr=True), transient=True)
 
 

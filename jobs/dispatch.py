@@ -22,6 +22,7 @@ from bot.core.clock import Clock
 from bot.core.delivery import Adapter, ChatUnavailable, RetryLater
 from bot.core.messages import Delivery
 from bot.core.ports import OutboxStore
+from bot.core.vitals import Vitals
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ class _Outcome(Enum):
     WAIT = "wait"  # flood control: this chat must wait
     FAILED = "failed"  # this delivery failed; retried with backoff until MAX_ATTEMPTS
     GONE = "gone"  # the chat cannot receive messages any more
+    GIVEN_UP = "given_up"  # failed MAX_ATTEMPTS times: never sent
 
 
 class Dispatcher:
@@ -51,7 +53,9 @@ class Dispatcher:
         *,
         batch: int = 100,
         max_chats: int = 16,
+        vitals: Vitals | None = None,
     ) -> None:
+        self.vitals = vitals or Vitals()
         self.outbox = outbox
         self.chats = chats
         self.adapters = dict(adapters)
@@ -96,7 +100,7 @@ class Dispatcher:
                 if outcome is _Outcome.SENT:
                     sent += 1
                     continue
-                if outcome is _Outcome.FAILED:
+                if outcome in (_Outcome.FAILED, _Outcome.GIVEN_UP):
                     continue  # this one is retried later; the chat's next ones need not wait for it
                 if outcome is _Outcome.WAIT and (held := self.chats.held_until(delivery.chat)) is not None:
                     await self._wait_behind(deliveries[index + 1 :], held)  # the rest of this chat waits as long
@@ -108,6 +112,11 @@ class Dispatcher:
             await self.outbox.mark_retry(later.id, at=until, error="waiting behind an earlier delivery", count=False)
 
     async def _deliver(self, delivery: Delivery) -> _Outcome:
+        outcome = await self._attempt(delivery)
+        self.vitals.delivered(delivery.chat.platform, outcome.value)
+        return outcome
+
+    async def _attempt(self, delivery: Delivery) -> _Outcome:
         adapter = self.adapters[delivery.chat.platform]
         now = self.clock.now()
         try:
@@ -127,9 +136,9 @@ class Dispatcher:
             return _Outcome.GONE
         except Exception as problem:  # a failing adapter must not stop the others
             if delivery.attempts + 1 >= MAX_ATTEMPTS:
-                await self.outbox.mark_dead(delivery.id, error=f"gave up after {MAX_ATTEMPTS} attempts: {problem!r}")
+                await self.outbox.mark_dead(delivery.id, error=f"gave up after {MAX_ATTEMPTS} attempts: {problem!r}", now=now)
                 log.error("delivery %d to %s failed %d times (%s); giving up", delivery.id, delivery.chat.key, MAX_ATTEMPTS, type(problem).__name__)
-                return _Outcome.FAILED
+                return _Outcome.GIVEN_UP
             delay = backoff_seconds(delivery.attempts)
             retry_at = now + timedelta(seconds=delay)
             await self.outbox.mark_retry(delivery.id, at=retry_at, error=repr(problem))

@@ -9,6 +9,7 @@ that records the rules firing, and the dispatcher is woken to deliver them.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -20,6 +21,7 @@ from bot.core.feature import QuoteListener
 from bot.core.market import MarketData, MarketDataError, Quote, Split
 from bot.core.routing import Routing, merge_watch_firings
 from bot.core.rules import RuleBook
+from bot.core.vitals import Vitals
 from jobs.splits import SplitGuard
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,8 @@ class CheckSummary:
     splits: list[Split] = field(default_factory=list)
     suspect: list[str] = field(default_factory=list)  # jumped with no split to explain it
     error: str | None = None
+    idle: bool = False  # nothing to check: no rules and no listeners
+    fired: list[str] = field(default_factory=list)  # the kind of each alert found
 
 
 class PriceCheck:
@@ -48,7 +52,9 @@ class PriceCheck:
         calendar: Calendar,
         clock: Clock,
         on_queued: Callable[[], None] | None = None,
+        vitals: Vitals | None = None,
     ) -> None:
+        self.vitals = vitals or Vitals()
         self.rules = rules
         self.routing = routing
         self.splits = splits
@@ -59,6 +65,14 @@ class PriceCheck:
         self.listeners: list[QuoteListener] = []  # features that watch the same quotes (baskets)
 
     async def run_once(self) -> CheckSummary:
+        """One check, reported to the vitals (count, duration, provider errors, what fired)."""
+        started = time.perf_counter()
+        summary = await self._check()
+        if not summary.idle:
+            self.vitals.check_done(at=self.clock.now(), seconds=time.perf_counter() - started, error=summary.error, fired=summary.fired)
+        return summary
+
+    async def _check(self) -> CheckSummary:
         summary = CheckSummary()
         tickers = self.rules.tickers()
         now = self.clock.now()
@@ -81,11 +95,12 @@ class PriceCheck:
         is nothing to check or the provider failed (no data, no alert)."""
         extra = sorted({t for listener in self.listeners for t in listener.tickers()} - set(tickers))
         if not tickers and not extra:
+            summary.idle = True
             return None
         try:
             return await self.market.quotes(tickers + extra)
         except MarketDataError as problem:
-            log.warning("price check skipped: market data unavailable (%s)", type(problem).__name__)
+            log.warning("price check skipped: market data unavailable: %s", problem.reason)
             summary.error = str(problem) or type(problem).__name__
             return None
 
@@ -129,6 +144,7 @@ class PriceCheck:
         """Every firing of the check, a watched ticker's sell-off and drawdown merged into one."""
         firings = [firing for result in results for firing in merge_watch_firings(result.firings)]
         summary.alerts += len(firings)
+        summary.fired += [firing.alert.kind.value for firing in firings]
         return firings
 
     async def _tell_listeners(self, quotes: dict[str, Quote], session: date, now: datetime) -> int:

@@ -70,8 +70,13 @@ class MarketScheduler:
     """APScheduler calling `timer.tick` every `poll_seconds` on the running loop.
 
     Stopping pauses the scheduler, lets a tick that is under way finish (APScheduler's
-    shutdown would cancel it mid-write), then shuts down.
+    shutdown would cancel it mid-write) for up to `timeout` seconds, then cancels it (a
+    provider call may hang; the tick's writes are transactions, so a cancelled one leaves
+    nothing half-done), and shuts down.
     """
+
+    STOP_TIMEOUT = 2.0  # seconds a running tick may take to finish at shutdown
+    CANCEL_GRACE = 0.2  # seconds a cancelled tick may take to unwind before it is left behind
 
     def __init__(self, timer: MarketTimer, *, poll_seconds: int) -> None:
         self.timer = timer
@@ -91,15 +96,24 @@ class MarketScheduler:
         )
         self.scheduler.start()
 
-    async def stop(self, *, timeout: float = 10.0) -> None:  # noqa: ASYNC109 (how long a running tick may finish)
+    async def stop(self, *, timeout: float = STOP_TIMEOUT) -> bool:  # noqa: ASYNC109 (how long a running tick may finish)
+        """Stop ticking; True if no tick had to be abandoned."""
         self.scheduler.pause()
-        running = self._running
-        if running is not None and not running.done():
-            try:
-                await asyncio.wait_for(asyncio.shield(running), timeout)
-            except (TimeoutError, Exception):
-                log.warning("a market tick was still running at shutdown; it was abandoned")
+        finished = await self._let_finish(timeout)
         self.scheduler.shutdown(wait=False)
+        return finished
+
+    async def _let_finish(self, timeout: float) -> bool:  # noqa: ASYNC109
+        running = self._running
+        if running is None or running.done():
+            return True
+        await asyncio.wait({running}, timeout=timeout)
+        if running.done():
+            return True
+        running.cancel()
+        await asyncio.wait({running}, timeout=self.CANCEL_GRACE)
+        log.warning("a market tick was still running %.1f s after the stop; it was cancelled", timeout)
+        return False
 
     async def _tick(self) -> None:
         # Run the tick as its own task, so that a shutdown waits for it instead of cancelling it.

@@ -82,6 +82,8 @@ BAD_INPUT = [
     ("/unsubscribe", ALICE, "Ticker is missing. Usage: /unsubscribe TICKER"),
     ("/unsubscribe MSFT", ALICE, "This chat is not subscribed to MSFT's earnings"),
     ("/subscriptions extra", ALICE, "Unexpected extra input 'extra'"),
+    ("/status", ALICE, "/status is for the bot's admins"),
+    ("/status now", ANALYST, "Unexpected extra input 'now'. Usage: /status"),
     ("/setearnings MSFT 2025-02-03", ALICE, "/setearnings is for the bot's admins"),
     ("/setearnings MSFT", ANALYST, "Date is missing. Usage: /setearnings TICKER DATE [bmo|amc]"),
     ("/setearnings MSFT 2025-13-40", ANALYST, "Date must be a date like 2025-01-29, not '2025-13-40'"),

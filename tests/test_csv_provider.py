@@ -81,3 +81,23 @@ async def test_the_long_lower_case_layout_reads_too(calendar: MarketCalendar) ->
         pytest.skip(f"long histories not found at {data}")
     market, _ = market_at(data, ny(date(2025, 1, 27), 17), calendar)
     assert round((await market.quotes(["NVDA"]))["NVDA"].price, 2) == 118.42
+
+
+async def test_a_price_file_that_cannot_be_read_is_an_outage_with_its_reason(tmp_path: Path, calendar: MarketCalendar) -> None:
+    from bot.core.market import MarketDataError
+
+    (tmp_path / "NVDA.csv").write_bytes(b"Date,Open,High,Low,Close\n2025-01-24,\xff\xfe,1,1,1\n")
+    (tmp_path / "AVGO.csv").mkdir()  # a folder where the file should be: an OSError on open
+    (tmp_path / "MSFT.csv").write_text("Date,Open,High,Low,Close\n2025-01-24,10,11,9,10\n")
+    market, _ = market_at(tmp_path, ny(date(2025, 1, 24), 17), calendar)
+
+    with pytest.raises(MarketDataError) as caught:
+        await market.quotes(["NVDA"])
+    assert caught.value.reason == "the price file NVDA.csv cannot be read: it is not UTF-8 text"
+    with pytest.raises(MarketDataError, match=r"^the price file AVGO.csv cannot be read: is a directory$"):
+        await market.history("AVGO", date(2025, 1, 1), date(2025, 1, 24))
+    # in a batch, the files that read are served and the unreadable one is absent
+    assert set(await market.quotes(["NVDA", "MSFT"])) == {"MSFT"}
+    # not remembered as "no data": once the file is fixed, it is read
+    (tmp_path / "NVDA.csv").write_text("Date,Open,High,Low,Close\n2025-01-24,10,11,9,10\n")
+    assert (await market.quotes(["NVDA"]))["NVDA"].price == 10.0

@@ -232,3 +232,57 @@ def test_a_drawdown_rule_set_after_the_deepest_point_waits_for_a_new_peak() -> N
     assert fired(engine, 125, session=DAY2) == []  # 16.7 %, but 20 % was already reached from this peak
     fired(engine, 151, session=DAY3)  # a new peak
     assert fired(engine, 128, session=date(2025, 1, 30)) == [late.id]
+
+
+# -- rules saved without a price (the market data was down): the same test at the first check
+
+
+def test_a_move_rule_saved_without_a_price_after_the_move_waits_for_the_next_session() -> None:
+    engine = RuleEngine()
+    late = rule(RuleKind.MOVE, 10, armed=None)
+    engine.add(late)
+    result = engine.evaluate(quote(88), now=T0)  # the first price: the session is already 12 % down
+    assert result.firings == [] and result.armed_changes[late.id] is False
+    assert late.met_session == DAY1
+    assert fired(engine, 85) == []  # deeper, the same session
+    assert fired(engine, 89, session=DAY2) == [late.id]
+
+
+def test_a_move_rule_saved_without_a_price_before_the_move_fires_on_it() -> None:
+    engine = RuleEngine()
+    early = rule(RuleKind.MOVE, 10, armed=None)
+    engine.add(early)
+    assert engine.evaluate(quote(97), now=T0).armed_changes[early.id] is True
+    assert fired(engine, 89) == [early.id]
+
+
+def test_a_drawdown_rule_saved_without_a_price_past_its_threshold_waits_for_a_new_peak() -> None:
+    engine = RuleEngine()
+    deep = rule(RuleKind.DRAWDOWN, 20, direction=Direction.DOWN, armed=None)
+    engine.add(deep)
+    engine.seed_peak("NVDA", 150.0)  # the price check seeds the peak before it evaluates
+    result = engine.evaluate(quote(105), now=T0)  # 30 % below the peak when first seen
+    assert result.firings == [] and result.armed_changes[deep.id] is False
+    assert fired(engine, 100, session=DAY2) == []  # deeper, the same peak
+    assert fired(engine, 151, session=DAY3) == []  # a new peak re-arms it
+    assert fired(engine, 115, session=date(2025, 1, 30)) == [deep.id]
+
+
+def test_a_drawdown_rule_saved_without_a_price_short_of_its_threshold_fires_when_reached() -> None:
+    engine = RuleEngine()
+    shallow = rule(RuleKind.DRAWDOWN, 20, direction=Direction.DOWN, armed=None)
+    engine.add(shallow)
+    engine.seed_peak("NVDA", 150.0)
+    assert engine.evaluate(quote(130), now=T0).armed_changes[shallow.id] is True  # 13.3 %
+    assert fired(engine, 119, session=DAY2) == [shallow.id]  # 20.7 %
+
+
+def test_rules_loaded_without_a_price_take_their_baseline_at_the_first_check() -> None:
+    """After a restart the rules come from storage (`load`), still waiting for a price."""
+    engine = RuleEngine()
+    below, move = rule(RuleKind.BELOW, 120, armed=None), rule(RuleKind.MOVE, 10, armed=None)
+    engine.load([below, move], {})
+    result = engine.evaluate(quote(88), now=T0)  # below 120 and 12 % down already
+    assert result.firings == []
+    assert (result.armed_changes[below.id], result.armed_changes[move.id]) == (False, False)
+    assert fired(engine, 89, session=DAY2) == [move.id]  # the next session, a new move

@@ -84,10 +84,12 @@ async def test_snooze_quiets_an_alert_for_24_hours_a_day(make_harness) -> None:
     await chat.say("/alert NVDA below 130", user=ALICE)
     await chat.at(ny(FRIDAY, 17, 30))
     chat.clock.set(ny(MONDAY, 9, 0))
-    assert "snoozed for 1 day" in await chat.say("/snooze 1", user=ALICE)
+    snoozed = await chat.say("/snooze 1", user=ALICE)
+    assert "snoozed for 1 day" in snoozed
+    assert "NVDA below $130.00 is quiet until 2025-01-28 09:00 ET." in snoozed  # market time, like everything else
     assert "You have no alert #1" in await chat.say("/snooze 1", user=BOB)
     assert await chat.at(ny(MONDAY, 16, 5)) == []  # crossed while snoozed: quiet
-    assert "snoozed until 2025-01-28 14:00 UTC" in await chat.say("/alerts", user=ALICE)
+    assert "snoozed until 2025-01-28 09:00 ET" in await chat.say("/alerts", user=ALICE)
     assert await chat.at(ny(date(2025, 1, 28), 16, 5)) == []  # awake again, but the crossing was consumed
     assert "#1 NVDA below $130.00 · fired; re-arms when the price moves back" in await chat.say("/alerts", user=ALICE)
 

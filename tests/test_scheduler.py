@@ -109,3 +109,46 @@ async def test_stopping_lets_a_running_tick_finish(calendar: MarketCalendar) -> 
     release.set()
     await asyncio.wait_for(stopping, timeout=5)
     assert finished == [True]  # not cancelled mid-write
+
+
+async def test_a_tick_that_does_not_finish_is_cancelled_after_the_timeout(calendar: MarketCalendar, caplog) -> None:
+    started, cancelled = asyncio.Event(), []
+
+    async def hung_check() -> None:  # a provider call that never answers
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.append(True)
+            raise
+
+    timer = MarketTimer(clock=ReplayClock(ny(date(2025, 1, 27), 10, 0)), calendar=calendar, check=hung_check)
+    scheduler = MarketScheduler(timer, poll_seconds=60)
+    scheduler.start()
+    await asyncio.wait_for(started.wait(), timeout=5)
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    assert await asyncio.wait_for(scheduler.stop(timeout=0.1), timeout=2) is False
+    assert loop.time() - began < 0.1 + MarketScheduler.CANCEL_GRACE + 0.2
+    assert cancelled == [True]
+    assert "it was cancelled" in caplog.text
+    assert not scheduler.scheduler.running
+
+
+async def test_a_tick_that_ignores_its_cancellation_is_left_behind_in_bounded_time(calendar: MarketCalendar) -> None:
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def stubborn_check() -> None:
+        started.set()
+        while not release.is_set():
+            try:
+                await release.wait()
+            except asyncio.CancelledError:
+                continue  # swallows the cancellation, as a careless library might
+
+    timer = MarketTimer(clock=ReplayClock(ny(date(2025, 1, 27), 10, 0)), calendar=calendar, check=stubborn_check)
+    scheduler = MarketScheduler(timer, poll_seconds=60)
+    scheduler.start()
+    await asyncio.wait_for(started.wait(), timeout=5)
+    assert await asyncio.wait_for(scheduler.stop(timeout=0.05), timeout=2) is False
+    release.set()  # let it end, so the test leaves nothing running

@@ -577,6 +577,7 @@ PORTS: dict[str, type] = {
     "seeds": ports.PrimerSeedStore,
     "checks": ports.CheckStore,
     "outbox": ports.OutboxStore,
+    "stats": ports.StatsStore,
 }
 
 

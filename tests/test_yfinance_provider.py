@@ -10,6 +10,8 @@ import asyncio
 import logging
 import subprocess
 import sys
+import threading
+import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -27,7 +29,7 @@ from bot.core.market import (
     Split,
 )
 from bot.market.calendar import MarketCalendar
-from bot.market.yfinance_provider import YFinanceMarket, _translate
+from bot.market.yfinance_provider import DaemonThreads, YFinanceMarket, _translate
 from tests.fakes.yahoo import CRUMB, FakeYahoo, count_cycle_requests
 
 pytestmark = pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")
@@ -186,8 +188,10 @@ async def test_garbage_from_yahoo_is_a_market_data_error(fake, make_market, endp
         "quoteSummary": lambda: market.fundamentals("NVDA"),
     }[endpoint]
 
-    with pytest.raises(MarketDataError, match="malformed"):
+    with pytest.raises(MarketDataError) as caught:
         await call()
+    assert str(caught.value) == "Yahoo Finance sent an answer we could not read"
+    assert caught.value.reason == str(caught.value)
 
 
 async def test_a_summary_of_the_wrong_shape_gives_no_figures(fake, make_market):
@@ -230,11 +234,12 @@ async def test_a_hanging_yahoo_is_abandoned_after_the_timeout_and_the_loop_stays
     side = asyncio.create_task(bystander())
     call = market.quotes(["NVDA"]) if endpoint == "quote" else market.history("NVDA", date(2024, 6, 5), date(2024, 6, 7))
     started = loop.time()
-    with pytest.raises(MarketDataError, match=r"no answer within 0\.5 s") as caught:
+    with pytest.raises(MarketDataError) as caught:
         await call
     failed_at = loop.time()
 
     assert type(caught.value) is MarketDataError
+    assert caught.value.reason == "cannot reach Yahoo Finance: no answer within 0.5 s"
     assert 0.45 <= failed_at - started < 3.0
     assert side.done() and side.result() < failed_at
     # closing does not wait for the thread still stuck on the request
@@ -256,8 +261,9 @@ async def test_transient_errors_are_retried(fake, make_market):
 async def test_without_retries_a_transient_error_is_a_market_data_error(fake, make_market):
     fake.fail_next["quote"] = (2, 503)
 
-    with pytest.raises(MarketDataError, match="HTTP 503"):
+    with pytest.raises(MarketDataError) as caught:
         await make_market(retries=0).quotes(["NVDA"])
+    assert caught.value.reason == "Yahoo Finance answered HTTP 503"
     assert fake.count("quote") == 2
 
 
@@ -269,6 +275,7 @@ async def test_a_429_backs_off_and_refuses_calls_until_the_back_off_ends(fake, m
     with pytest.raises(RateLimited) as first:
         await market.quotes(["NVDA"])
     assert first.value.retry_after == 60.0
+    assert first.value.reason == "Yahoo Finance is rate-limiting us; retrying in 1 min"
 
     fake.rate_limited = False
     asked = fake.count()
@@ -276,6 +283,7 @@ async def test_a_429_backs_off_and_refuses_calls_until_the_back_off_ends(fake, m
     with pytest.raises(RateLimited) as refused:
         await market.quotes(["NVDA"])
     assert refused.value.retry_after == pytest.approx(30.0)
+    assert str(refused.value) == "Yahoo Finance is rate-limiting us; retrying in 30 s"
     with pytest.raises(RateLimited):
         await market.history("NVDA", date(2024, 6, 5), date(2024, 6, 7))
     with pytest.raises(RateLimited):
@@ -288,6 +296,7 @@ async def test_a_429_backs_off_and_refuses_calls_until_the_back_off_ends(fake, m
     with pytest.raises(RateLimited) as second:
         await market.quotes(["NVDA"])
     assert second.value.retry_after == 120.0
+    assert second.value.reason == "Yahoo Finance is rate-limiting us; retrying in 2 min"
 
     fake.rate_limited = False
     clock.set(MONDAY_AFTER_CLOSE + timedelta(seconds=182))
@@ -314,30 +323,138 @@ async def test_an_unreachable_yahoo_is_a_market_data_error(fake, make_market, ca
     await market.quotes(["NVDA"])  # cookie and crumb in hand
     await fake.close()  # then Yahoo goes away: connection refused
 
-    with pytest.raises(MarketDataError, match="network error") as caught:
+    with pytest.raises(MarketDataError) as caught:
         await market.quotes(["NVDA"])
 
     assert type(caught.value) is MarketDataError
+    assert caught.value.reason == "cannot reach Yahoo Finance: no answer within 10 s"  # refused: no answer at all
     assert CRUMB not in caplog.text + str(caught.value)
+
+
+async def test_a_host_name_that_cannot_be_looked_up_says_so(fake, make_market, caplog):
+    caplog.set_level(logging.WARNING, logger="bot.market.yfinance_provider")
+    fake.dns_down = True  # a real lookup of an .invalid name: no resolver knows it
+    market = make_market(retries=1, timeout=5.0)
+
+    with pytest.raises(MarketDataError) as caught:
+        await market.quotes(["NVDA"])
+    with pytest.raises(MarketDataError) as history:
+        await market.history("NVDA", date(2024, 6, 5), date(2024, 6, 7))
+
+    assert caught.value.reason == "cannot reach Yahoo Finance: DNS lookup failed"
+    assert history.value.reason == "cannot reach Yahoo Finance: DNS lookup failed"
+    logged = [r.getMessage() for r in caplog.records if r.name == "bot.market.yfinance_provider"]
+    assert logged and all("cannot reach Yahoo Finance: DNS lookup failed" in line for line in logged)
+    assert not any("HTTP 0" in line for line in logged)
+    assert fake.count() == 0  # nothing reached the server
+
+
+def _curl_error(kind: str, message: str, code: int) -> Exception:
+    """A curl_cffi exception as its session raises it: with a response whose status is 0."""
+    from curl_cffi.requests import exceptions
+
+    class NoAnswer:
+        status_code = 0
+
+    return getattr(exceptions, kind)(message, code, NoAnswer())
 
 
 @pytest.mark.parametrize(
     ("error", "expected", "kind"),
     [
         (requests.ConnectionError("Max retries exceeded with url: /v7/finance/quote?crumb=Fk3.yT9rQx2&symbols=NVDA"),
-         "network error", "_Transient"),
-        (requests.ReadTimeout("Read timed out. url: /v8/finance/chart/NVDA?crumb=Fk3.yT9rQx2"), "no answer", "_TimedOut"),
+         "cannot reach Yahoo Finance: no answer within 20 s", "_Transient"),
+        (requests.ReadTimeout("Read timed out. url: /v8/finance/chart/NVDA?crumb=Fk3.yT9rQx2"),
+         "cannot reach Yahoo Finance: no answer within 20 s", "_TimedOut"),
         (requests.HTTPError("401 Client Error: Unauthorized for url: /v7/finance/quote?crumb=Fk3.yT9rQx2"),
-         "HTTP 401", "MarketDataError"),
-        (KeyError("currentTradingPeriod"), "malformed", "MarketDataError"),
+         "Yahoo Finance answered HTTP 401", "_Problem"),
+        (KeyError("currentTradingPeriod"), "Yahoo Finance sent an answer we could not read", "_Unreadable"),
+        (_curl_error("DNSError", "Failed to perform, curl: (6) Could not resolve host: query2.finance.yahoo.com", 6),
+         "cannot reach Yahoo Finance: DNS lookup failed", "_Transient"),
+        (_curl_error("ConnectionError", "Failed to perform, curl: (7) Failed to connect to query2.finance.yahoo.com port 443", 7),
+         "cannot reach Yahoo Finance: no answer within 20 s", "_Transient"),
+        (_curl_error("Timeout", "Failed to perform, curl: (28) Operation timed out after 21001 milliseconds", 28),
+         "cannot reach Yahoo Finance: no answer within 20 s", "_TimedOut"),
     ],
 )
-def test_library_errors_are_translated_without_the_crumb(error, expected, kind):
-    translated = _translate(error)
+def test_library_errors_are_translated_into_plain_reasons_without_the_crumb(error, expected, kind):
+    translated = _translate(error, timeout=20.0)
 
     assert isinstance(translated, MarketDataError) and type(translated).__name__ == kind
-    assert expected in str(translated)
-    assert CRUMB not in str(translated)
+    assert str(translated) == translated.reason == expected
+    assert "HTTP 0" not in str(translated)
+    assert CRUMB not in str(translated) + translated.detail
+
+
+# -- threads: a stuck call never holds up shutdown ------------------------------------
+
+
+async def test_a_call_stuck_in_its_thread_does_not_hold_up_aclose(make_market):
+    market = make_market()
+    started, release = threading.Event(), threading.Event()
+    ran_on: list[threading.Thread] = []
+
+    def stuck(yf: object) -> None:
+        ran_on.append(threading.current_thread())
+        started.set()
+        release.wait(30)
+
+    call = asyncio.create_task(market._call("a stuck call", stuck))
+    try:
+        for _ in range(200):
+            if started.is_set():
+                break
+            await asyncio.sleep(0.01)
+        assert started.is_set()
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        await market.aclose()
+        assert loop.time() - began < 0.5
+        assert ran_on[0].daemon  # never joined at the interpreter's exit
+    finally:
+        release.set()
+        call.cancel()
+
+
+def test_daemon_threads_run_calls_on_at_most_their_workers_and_skip_cancelled_ones():
+    threads = DaemonThreads(2, "test")
+    gate = threading.Event()
+    names: list[str] = []
+
+    def held(n: int) -> int:
+        names.append(threading.current_thread().name)
+        gate.wait(5)
+        return n * 10
+
+    first, second, queued = threads.submit(held, 1), threads.submit(held, 2), threads.submit(held, 3)
+    skipped = threads.submit(held, 4)
+    assert skipped.cancel()  # still queued: never runs
+    failing = threads.submit(lambda: 1 / 0)
+    gate.set()
+    assert [f.result(5) for f in (first, second, queued)] == [10, 20, 30]
+    with pytest.raises(ZeroDivisionError):
+        failing.result(5)
+    assert len(names) == 3 and set(names) <= {"test-0", "test-1"}
+    threads.shutdown(wait=True)
+    with pytest.raises(RuntimeError):
+        threads.submit(held, 5)
+
+
+def test_a_stopped_process_does_not_wait_for_a_stuck_call():
+    code = (
+        "import threading, time\n"
+        "from bot.market.yfinance_provider import DaemonThreads\n"
+        "threads = DaemonThreads(2, 'stuck')\n"
+        "threads.submit(threading.Event().wait)\n"  # never returns
+        "time.sleep(0.1)\n"
+        "threads.shutdown(wait=False, cancel_futures=True)\n"
+        "print('done')\n"
+    )
+    began = time.monotonic()
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30,
+                         cwd=Path(__file__).resolve().parent.parent)
+    assert out.stdout.strip() == "done" and out.returncode == 0
+    assert time.monotonic() - began < 10  # a ThreadPoolExecutor would keep it alive for good
 
 
 # -- history, splits, earnings, fundamentals ----------------------------------------

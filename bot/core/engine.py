@@ -12,6 +12,10 @@ rules a move actually crossed instead of looping over every rule:
 - `drawdown` rules fire when the fall from the ticker's peak reaches N %, once per
   peak: a new peak re-arms them.
 
+A rule saved before any price was seen for it (`armed is None`, as while the market data
+is down) takes its baseline at the first check, by the same rule `prepare` applies to a new
+rule with a quote: a condition already met then waits for the next crossing, session or peak.
+
 The engine is pure: it changes its in-memory index and returns what happened;
 the price-check job persists that and queues the alerts in one transaction.
 """
@@ -69,7 +73,7 @@ class _Book:
     move_up: _Ladder = field(default_factory=_Ladder)
     move_down: _Ladder = field(default_factory=_Ladder)
     drawdown: _Ladder = field(default_factory=_Ladder)
-    baseline_pending: set[int] = field(default_factory=set)  # price rules with no price seen yet
+    baseline_pending: set[int] = field(default_factory=set)  # rules with no price seen yet (armed is None)
     fired_moves: set[int] = field(default_factory=set)  # move rules fired this session
     fired_drawdowns: set[int] = field(default_factory=set)  # drawdown rules fired since the peak
 
@@ -137,10 +141,10 @@ class RuleEngine:
         for rule in rules:
             book.rules[rule.id] = rule
             key = (rule.threshold, rule.id)
+            if rule.armed is None:
+                book.baseline_pending.add(rule.id)
             if is_price_rule(rule):
                 entries["rising" if is_rising(rule) else "falling"].append(key)
-                if rule.armed is None:
-                    book.baseline_pending.add(rule.id)
             elif rule.kind is RuleKind.MOVE:
                 if rule.direction in (Direction.UP, Direction.EITHER):
                     entries["move_up"].append(key)
@@ -163,10 +167,10 @@ class RuleEngine:
             book = self._books[rule.ticker] = _Book()
         book.rules[rule.id] = rule
         self._ticker_of[rule.id] = rule.ticker
+        if rule.armed is None:
+            book.baseline_pending.add(rule.id)
         if is_price_rule(rule):
             (book.rising if is_rising(rule) else book.falling).add(rule.threshold, rule.id)
-            if rule.armed is None:
-                book.baseline_pending.add(rule.id)
         elif rule.kind is RuleKind.MOVE:
             if rule.direction in (Direction.UP, Direction.EITHER):
                 book.move_up.add(rule.threshold, rule.id)
@@ -243,6 +247,15 @@ class RuleEngine:
         if state.last_price is None:  # never checked: this quote is its baseline
             self.start_session(quote)
             state.last_price = quote.price
+        met = self._already_met(rule, state, quote)
+        rule.armed = met is None
+        return met
+
+    @staticmethod
+    def _already_met(rule: Rule, state: TickerState, quote: Quote) -> float | None:
+        """The figure that already meets a rule at this quote (the price, the session's largest
+        move, the deepest drawdown since the peak), or None. A move rule met is marked quiet
+        for the quote's session."""
         met: float | None = None
         if is_price_rule(rule):
             met = quote.price if condition_holds(rule, quote.price) else None
@@ -262,7 +275,6 @@ class RuleEngine:
             now_deep = (1 - quote.price / peak) * 100
             deepest = max(state.max_drawdown_pct if state.peak == peak else 0.0, now_deep)
             met = deepest if deepest >= rule.threshold else None
-        rule.armed = met is None
         return met
 
     def start_session(self, quote: Quote) -> None:
@@ -308,7 +320,7 @@ class RuleEngine:
         self.start_session(quote)
         armed.update(self._pending_armed.pop(ticker, {}))
 
-        self._set_baselines(book, price, armed)
+        self._set_baselines(book, state, quote, armed)
         previous = state.last_price
         if previous is not None:
             self._check_price_rules(book, quote, previous, firings, armed, now)
@@ -317,11 +329,19 @@ class RuleEngine:
         state.last_price = price
         return CheckResult(ticker=ticker, firings=firings, armed_changes=armed, state=state)
 
-    def _set_baselines(self, book: _Book, price: float, armed: dict[int, bool | None]) -> None:
+    def _set_baselines(self, book: _Book, state: TickerState, quote: Quote, armed: dict[int, bool | None]) -> None:
+        """Arm the rules that had seen no price, as `prepare` would have with this quote: one
+        already met waits (a price rule for the next crossing, a move rule for the next session,
+        a drawdown rule for a new peak). Runs after the session started, before any firing."""
         for rule_id in book.baseline_pending:
             rule = book.rules[rule_id]
-            rule.armed = not condition_holds(rule, price)
+            met = self._already_met(rule, state, quote)
+            rule.armed = met is None
             armed[rule_id] = rule.armed
+            if met is not None and rule.kind is RuleKind.MOVE:
+                book.fired_moves.add(rule_id)  # the next session re-arms it
+            elif met is not None and rule.kind is RuleKind.DRAWDOWN:
+                book.fired_drawdowns.add(rule_id)  # a new peak re-arms it
         book.baseline_pending.clear()
 
     def _check_price_rules(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from bot.core.commands import Access, Arg, ArgKind, Command, CommandTable, parse_number
@@ -25,23 +26,66 @@ TICKER_ARG = Arg("ticker", ArgKind.TICKER, "A ticker such as NVDA, TSM or ^SOX")
 # -- shared helpers --------------------------------------------------------------------
 
 
+def unknown_ticker(ticker: str) -> UserError:
+    return UserError(f"Unknown ticker {ticker}: the market data has no price for it. Check the symbol (indexes start with ^, like ^SOX).")
+
+
+def unavailable_text(problem: MarketDataError) -> str:
+    """'Market data is unavailable: cannot reach Yahoo Finance: DNS lookup failed. Try again in a minute.'"""
+    again = "Try again after that." if isinstance(problem, RateLimited) else "Try again in a minute."
+    return f"Market data is unavailable: {problem.reason}. {again}"
+
+
 async def fetch_quote(context: Context, ticker: str) -> Quote:
     """The latest quote, or a UserError that says why there is none."""
     quotes = await fetch_quotes(context, [ticker])
     quote = quotes.get(ticker)
     if quote is None:
-        raise UserError(f"Unknown ticker {ticker}: the market data has no price for it. Check the symbol (indexes start with ^, like ^SOX).")
+        raise unknown_ticker(ticker)
     return quote
 
 
 async def fetch_quotes(context: Context, tickers: list[str]) -> dict[str, Quote]:
+    """The latest quotes, or a UserError that says why the market data is unavailable."""
     try:
         return await context.market.quotes(tickers)
-    except RateLimited as limited:
-        raise UserError(f"The market data provider asked us to slow down; try again in about {max(1, round(limited.retry_after))} s.") from None
-    except MarketDataError:
-        log.warning("market data unavailable for %s", ",".join(tickers[:5]))
-        raise UserError("Market data is unavailable right now. Try again in a minute.") from None
+    except MarketDataError as problem:
+        log.warning("market data unavailable for %s: %s", ",".join(tickers[:5]), problem.reason)
+        raise UserError(unavailable_text(problem)) from None
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """What a command that saves something learned of its tickers: their quotes, or, when the
+    market data cannot be asked now, why (`outage`), and the command is saved unverified."""
+
+    quotes: dict[str, Quote]
+    outage: MarketDataError | None = None
+
+    def quote(self, ticker: str) -> Quote | None:
+        return self.quotes.get(ticker)
+
+    def saved_unverified(self, tickers: str) -> str:
+        """The first line of a reply saved during an outage."""
+        reason = self.outage.reason if self.outage else "no answer"
+        return f"Saved anyway: the market data provider cannot be reached now ({reason}), so {tickers} could not be verified."
+
+
+async def look_up(context: Context, tickers: list[str]) -> Lookup:
+    """The quotes of tickers a command is about to save. When the provider cannot answer now,
+    a Lookup with the reason (the command is saved, and checked at the first price); when it
+    answers without a ticker, a UserError (an unknown ticker is refused, as always)."""
+    try:
+        quotes = await context.market.quotes(tickers)
+    except MarketDataError as problem:
+        log.warning("market data unavailable for %s: %s; saved unverified", ",".join(tickers[:5]), problem.reason)
+        return Lookup({}, problem)
+    unknown = [t for t in tickers if t not in quotes]
+    if len(unknown) == 1:
+        raise unknown_ticker(unknown[0])
+    if unknown:
+        raise UserError(f"Unknown tickers {', '.join(unknown)}: the market data has no price for them.")
+    return Lookup(quotes)
 
 
 def quote_line(quote: Quote, context: Context) -> str:
@@ -67,9 +111,9 @@ def rule_label(rule: Rule) -> str:
     return f"{rule.ticker} {name} {money(rule.threshold)}"
 
 
-def rule_status(rule: Rule, now: datetime) -> str:
+def rule_status(rule: Rule, now: datetime, zone: tzinfo) -> str:
     if rule.snoozed_until and rule.snoozed_until > now:
-        return f"snoozed until {rule.snoozed_until.strftime('%Y-%m-%d %H:%M UTC')}"
+        return f"snoozed until {market_time(rule.snoozed_until, zone)}"
     if rule.armed is None:
         return "waiting for the first price"
     if rule.armed:
@@ -79,6 +123,17 @@ def rule_status(rule: Rule, now: datetime) -> str:
     if rule.kind is RuleKind.DRAWDOWN:
         return "fired; re-arms after a new peak"
     return "fired; re-arms when the price moves back"
+
+
+def when_data_returns(rule: Rule) -> str:
+    """What a rule saved without a price checks at its first price (the same test as with one)."""
+    if rule.kind is RuleKind.MOVE:
+        return f"When data returns: if the session's move has already reached {plain_pct(rule.threshold)}, the alert starts with the next session."
+    if rule.kind is RuleKind.DRAWDOWN:
+        return (f"When data returns: its peak (the 52-week high close) is read, and if {rule.ticker} is already "
+                f"{plain_pct(rule.threshold)} or more below it, the alert waits for a new peak.")
+    side = "above" if is_rising(rule) else "below"
+    return f"When data returns: if {rule.ticker} is already {side} {money(rule.threshold)}, it waits for the next crossing."
 
 
 def already_text(rule: Rule, quote: Quote | None, met: float | None) -> str | None:
@@ -174,15 +229,19 @@ async def alert_command(context: Context, invocation: Invocation, values: dict[s
     most = context.settings.max_alerts_per_user
     if await context.rules.count_member_rules(owner) >= most:
         raise UserError(f"You have {most} alerts, the most allowed. Remove one with /unalert ID first.")
-    quote = await fetch_quote(context, ticker)
+    lookup = await look_up(context, [ticker])
+    quote = lookup.quote(ticker)
     rule = Rule(id=0, ticker=ticker, kind=kind, threshold=value, source=RuleSource.MEMBER, direction=direction, owner=owner, chat=invocation.chat)
     if kind is RuleKind.DRAWDOWN:
-        await context.rules.seed_peak(ticker)
+        await context.rules.seed_peak(ticker)  # while data is down it fails quietly: the check seeds it
     stored, met = await context.rules.add(rule, quote)
-    already = already_text(stored, quote, met)
-    lines = [f"Now {quote_line(quote, context)}."]
-    if already:
-        lines.append(already)
+    if quote is None:
+        lines = [lookup.saved_unverified(ticker), when_data_returns(stored)]
+    else:
+        lines = [f"Now {quote_line(quote, context)}."]
+        already = already_text(stored, quote, met)
+        if already:
+            lines.append(already)
     where = "here" if invocation.chat.kind.value == "private" else "in this chat, mentioning you"
     lines.append(f"I'll tell you {where}. See yours with /alerts; remove it with /unalert {stored.id}.")
     return Reply(title=f"Alert #{stored.id} set: {rule_label(stored)}", lines=tuple(lines), tone=Tone.NEUTRAL)
@@ -192,8 +251,8 @@ async def alerts_command(context: Context, invocation: Invocation, values: dict[
     rules = await context.rules.member_rules(invocation.user)
     if not rules:
         return Reply(title="You have no alerts.", lines=("Set one with /alert NVDA below 120, /alert NVDA move 10 or /alert NVDA drawdown 20.",), private=True)
-    now = context.clock.now()
-    lines = tuple(f"#{r.id} {rule_label(r)} · {rule_status(r, now)}" for r in rules)
+    now, zone = context.clock.now(), context.calendar.tz
+    lines = tuple(f"#{r.id} {rule_label(r)} · {rule_status(r, now, zone)}" for r in rules)
     return Reply(title=f"Your alerts ({len(rules)})", lines=lines, footer="Remove one with /unalert ID.", private=True)
 
 
@@ -217,7 +276,8 @@ async def snooze_command(context: Context, invocation: Invocation, values: dict[
         raise UserError("Snooze for 1 to 30 days, like /snooze 12 1.")
     until = context.clock.now() + timedelta(days=days)
     await context.rules.snooze(rule, until)
-    return Reply(title=f"Alert #{rule.id} snoozed for {days} day{'s' if days > 1 else ''}.", lines=(f"{rule_label(rule)} is quiet until {until.strftime('%Y-%m-%d %H:%M UTC')}.",))
+    quiet = f"{rule_label(rule)} is quiet until {market_time(until, context.calendar.tz)}."
+    return Reply(title=f"Alert #{rule.id} snoozed for {days} day{'s' if days > 1 else ''}.", lines=(quiet,))
 
 
 async def dm_command(context: Context, invocation: Invocation, values: dict[str, Any]) -> Reply:
@@ -240,21 +300,23 @@ async def dm_command(context: Context, invocation: Invocation, values: dict[str,
 
 async def watch_command(context: Context, invocation: Invocation, values: dict[str, Any]) -> Reply:
     ticker = values["ticker"]
-    quote = await fetch_quote(context, ticker)
+    lookup = await look_up(context, [ticker])
+    quote = lookup.quote(ticker)
     added = await context.store.watches.add(invocation.chat, ticker, now=context.clock.now())
     alerts = context.settings
     await context.rules.ensure_watch_rules(ticker, selloff_pct=alerts.selloff_pct, drawdown_pct=alerts.drawdown_pct)
     levels = await context.rules.analyst_levels(ticker)
     level_text = ", ".join(f"{r.level_name} {level_value_text(r)}" for r in levels if r.level_name) or "none set yet"
     title = f"This chat now follows {ticker}." if added else f"This chat already follows {ticker}."
-    return Reply(
-        title=title,
-        lines=(
-            f"Now {quote_line(quote, context)}.",
-            f"You'll hear when it crosses the analyst's levels ({level_text}), falls {plain_pct(alerts.selloff_pct)} in a day, "
-            f"or falls {plain_pct(alerts.drawdown_pct)} from its peak.",
-        ),
+    if quote is None:
+        lines = [lookup.saved_unverified(ticker), "When data returns: its price and its peak (the 52-week high close) are read, and the watch starts from them."]
+    else:
+        lines = [f"Now {quote_line(quote, context)}."]
+    lines.append(
+        f"You'll hear when it crosses the analyst's levels ({level_text}), falls {plain_pct(alerts.selloff_pct)} in a day, "
+        f"or falls {plain_pct(alerts.drawdown_pct)} from its peak."
     )
+    return Reply(title=title, lines=tuple(lines))
 
 
 async def unwatch_command(context: Context, invocation: Invocation, values: dict[str, Any]) -> Reply:
@@ -268,13 +330,19 @@ async def watchlist_command(context: Context, invocation: Invocation, values: di
     tickers = await context.store.watches.of_chat(invocation.chat)
     if not tickers:
         return Reply(title="This chat follows no tickers.", lines=("Follow one with /watch NVDA.",))
-    quotes: dict[str, Quote] = {}
-    try:
-        quotes = await context.market.quotes(tickers)
-    except MarketDataError:
-        pass
+    quotes, down = await quotes_or_reason(context, tickers)
     lines = tuple(f"{t}: {quote_line(quotes[t], context)}" if t in quotes else f"{t}: no price right now" for t in tickers)
-    return Reply(title=f"This chat follows {len(tickers)} ticker{'s' if len(tickers) > 1 else ''}", lines=lines)
+    return Reply(title=f"This chat follows {len(tickers)} ticker{'s' if len(tickers) > 1 else ''}", lines=lines, footer=down)
+
+
+async def quotes_or_reason(context: Context, tickers: list[str]) -> tuple[dict[str, Quote], str | None]:
+    """Quotes for a list that reads well without them; when the provider cannot answer,
+    none and a note that says why ('Market data is unavailable: ...')."""
+    try:
+        return await context.market.quotes(tickers), None
+    except MarketDataError as problem:
+        log.warning("market data unavailable for %s: %s", ",".join(tickers[:5]), problem.reason)
+        return {}, unavailable_text(problem)
 
 
 # -- the analyst's levels --------------------------------------------------------------
@@ -287,8 +355,8 @@ async def fetch_fundamentals(context: Context, ticker: str) -> Fundamentals | No
     """The provider's fundamentals, or None when it has none or cannot answer now."""
     try:
         return await context.market.fundamentals(ticker)
-    except MarketDataError:
-        log.warning("fundamentals unavailable for %s", ticker)
+    except MarketDataError as problem:
+        log.warning("fundamentals unavailable for %s: %s", ticker, problem.reason)
         return None
 
 
@@ -351,11 +419,7 @@ async def levels_command(context: Context, invocation: Invocation, values: dict[
         where = f" for {ticker}" if ticker else ""
         return Reply(title=f"No analyst levels{where} yet.", lines=("Admins set them with /setlevel NVDA entry 120 (or /setlevel NVDA exit pe 45).",))
     tickers = sorted({r.ticker for r in levels})
-    quotes: dict[str, Quote] = {}
-    try:
-        quotes = await context.market.quotes(tickers)
-    except MarketDataError:
-        pass
+    quotes, down = await quotes_or_reason(context, tickers)
     lines = []
     for rule in levels:
         quote = quotes.get(rule.ticker)
@@ -363,9 +427,9 @@ async def levels_command(context: Context, invocation: Invocation, values: dict[
         distance = f" ({pct((rule.threshold / quote.price - 1) * 100)} from {money(quote.price)})" if quote and active else ""
         note = f" · {rule.note}" if rule.note else ""
         lines.append(f"{rule.ticker} {rule.level_name}: {level_value_text(rule)}{distance}{note}")
-    footer = None
+    footer = down
     if any(is_valuation_level(r) for r in levels):
-        footer = "Multiples follow the provider's EPS; their prices are refreshed every morning."
+        footer = " ".join(filter(None, ("Multiples follow the provider's EPS; their prices are refreshed every morning.", down)))
     return Reply(title="The analyst's levels" + (f" for {ticker}" if ticker else ""), lines=tuple(lines), footer=footer)
 
 
@@ -376,35 +440,52 @@ async def setlevel_command(context: Context, invocation: Invocation, values: dic
         raise UserError(f"The note is too long ({len(note)} characters; at most 200).")
     if price is not None and not 0 < price <= 10_000_000:
         raise UserError(f"The price must be above 0, like /setlevel {ticker} {name} 120.")
-    quote = await fetch_quote(context, ticker)
+    lookup = await look_up(context, [ticker])
+    quote = lookup.quote(ticker)
     fundamentals = None
     if multiple is not None and basis is not None:
-        fundamentals = await fetch_fundamentals(context, ticker)
+        if quote is not None:  # while data is down, the morning refresh prices it once data returns
+            fundamentals = await fetch_fundamentals(context, ticker)
         price = valuation_price(fundamentals, multiple, basis)
     rule = await context.rules.set_analyst_level(ticker, name, price, note, quote, multiple=multiple, basis=basis)
-    rising = rule.direction is Direction.UP
-    lines = []
-    if multiple is not None and basis is not None:
-        eps_word = EPS_BASES[basis]
-        if price is None:
-            lines.append(
-                f"The data provider has no usable {eps_word} EPS for {ticker} now, so the level is inactive: "
-                "/levels shows it, and it alerts nothing until EPS is available (checked every morning)."
-            )
-            lines.append(f"Now {quote_line(quote, context)}.")
-        else:
-            eps = fundamentals.trailing_eps if basis == "pe" else fundamentals.forward_eps  # type: ignore[union-attr]
-            lines.append(f"Today that is {money(price)} ({multiple:g} × {eps_word} EPS of {money(eps)}); it follows EPS, refreshed every morning.")
-            lines.append(f"Now {quote_line(quote, context)}; the level is {pct((price / quote.price - 1) * 100)} away.")
+    if quote is None:
+        lines = [lookup.saved_unverified(ticker), *_level_lines_unverified(rule)]
     else:
-        assert price is not None
-        lines.append(f"Now {quote_line(quote, context)}; the level is {pct((price / quote.price - 1) * 100)} away.")
+        lines = _level_lines(context, rule, quote, fundamentals)
     if price is not None:
-        lines.append(f"Chats that /watch {ticker} hear when the price {'rises' if rising else 'falls'} to it.")
+        lines.append(f"Chats that /watch {ticker} hear when the price {'rises' if rule.direction is Direction.UP else 'falls'} to it.")
     if note:
         lines.append(f"Note: {note}")
     what = f"{multiple:g}× {EPS_BASES[basis]} EPS" if multiple is not None and basis is not None else money(price)
     return Reply(title=f"{ticker} {name} level set at {what}", lines=tuple(lines))
+
+
+def _level_lines(context: Context, rule: Rule, quote: Quote, fundamentals: Fundamentals | None) -> list[str]:
+    """A new level's price (a valuation level's with its EPS) and its distance from the quote."""
+    now = f"Now {quote_line(quote, context)}"
+    if not is_valuation_level(rule):
+        return [f"{now}; the level is {pct((rule.threshold / quote.price - 1) * 100)} away."]
+    assert rule.multiple is not None and rule.basis is not None
+    eps_word = EPS_BASES[rule.basis]
+    if not level_is_active(rule):
+        return [
+            f"The data provider has no usable {eps_word} EPS for {rule.ticker} now, so the level is inactive: "
+            "/levels shows it, and it alerts nothing until EPS is available (checked every morning).",
+            f"{now}.",
+        ]
+    eps = fundamentals.trailing_eps if rule.basis == "pe" else fundamentals.forward_eps  # type: ignore[union-attr]
+    return [
+        f"Today that is {money(rule.threshold)} ({rule.multiple:g} × {eps_word} EPS of {money(eps)}); it follows EPS, refreshed every morning.",
+        f"{now}; the level is {pct((rule.threshold / quote.price - 1) * 100)} away.",
+    ]
+
+
+def _level_lines_unverified(rule: Rule) -> list[str]:
+    """What a level saved while the market data is down waits for."""
+    if is_valuation_level(rule):
+        assert rule.basis is not None
+        return [f"Its price ({rule.multiple:g} × {EPS_BASES[rule.basis]} EPS) is set by the morning refresh once data returns; until then it is inactive and alerts nothing."]
+    return [when_data_returns(rule) + " /levels shows its distance then."]
 
 
 async def clearlevel_command(context: Context, invocation: Invocation, values: dict[str, Any]) -> Reply:

@@ -8,7 +8,8 @@ inventing a price: NaN, empty frames and garbage never become a number.
 
 Errors, drawn once:
 
-    MarketDataError            the provider could not answer (network, timeout, garbage)
+    MarketDataError            the provider could not answer (network, timeout, garbage);
+    │                          `reason` says why in plain words, for people and the log
     └── RateLimited            the provider asked us to slow down; retry after `retry_after` s
 """
 
@@ -23,15 +24,33 @@ from typing import Protocol, runtime_checkable
 
 
 class MarketDataError(Exception):
-    """The provider could not answer this time (network, timeout, malformed reply)."""
+    """The provider could not answer this time (network, timeout, malformed reply).
+
+    `reason` says why in words a chat member can read, such as "cannot reach Yahoo Finance:
+    DNS lookup failed"; `str()` is the reason. Providers set it; nobody shows a status code alone.
+    """
+
+    def __init__(self, reason: str = "the market data provider did not answer") -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return self.reason
 
 
 class RateLimited(MarketDataError):
     """The provider asked us to slow down."""
 
-    def __init__(self, message: str, *, retry_after: float) -> None:
-        super().__init__(message)
+    def __init__(self, reason: str, *, retry_after: float) -> None:
+        super().__init__(reason)
         self.retry_after = retry_after
+
+
+def wait_words(seconds: float) -> str:
+    """A wait in plain words: '45 s', '2 min' (rounded up, so never shorter than the wait)."""
+    if seconds < 60:
+        return f"{max(1, math.ceil(seconds))} s"
+    return f"{math.ceil(seconds / 60)} min"
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,18 @@ class OutboxCounts:
 
 
 @dataclass(frozen=True, slots=True)
+class StoreStats:
+    """What the database holds, counted for `/status` and `/metrics`."""
+
+    rules: int
+    watches: int  # (chat, ticker) pairs
+    chats: int  # distinct chats that follow a ticker or basket, get earnings, or hold an alert
+    pending: int  # deliveries not sent yet
+    oldest_pending_at: datetime | None
+    given_up: int  # deliveries given up (dead) since the `since` asked for
+
+
+@dataclass(frozen=True, slots=True)
 class BasketState:
     """What was last told about a basket."""
 
@@ -262,9 +274,17 @@ class OutboxStore(Protocol):
         """Try a delivery again at `at`; `count=False` when it was never attempted."""
         ...
 
-    async def mark_dead(self, delivery_id: int, *, error: str) -> None: ...
+    async def mark_dead(self, delivery_id: int, *, error: str, now: datetime) -> None:
+        """Give a delivery up (it is never sent)."""
+        ...
 
     async def counts(self) -> OutboxCounts: ...
+
+
+class StatsStore(Protocol):
+    async def snapshot(self, *, since: datetime) -> StoreStats:
+        """Counts of rules, watches, chats and the outbox; deliveries given up since `since`."""
+        ...
 
 
 class Records(Protocol):
@@ -285,6 +305,9 @@ class Records(Protocol):
 
     @property
     def seeds(self) -> PrimerSeedStore: ...
+
+    @property
+    def stats(self) -> StatsStore: ...
 
 
 class Storage(Records, Protocol):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.core.calendar import Calendar
 from bot.core.chats import ChatDirectory
@@ -24,6 +24,7 @@ from bot.core.ports import Records
 from bot.core.routing import Routing
 from bot.core.rules import RuleBook
 from bot.core.settings import Settings
+from bot.core.vitals import Vitals
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,7 @@ class Context:
     clock: Clock
     commands: CommandTable
     wake_dispatcher: Callable[[], None] = _nothing  # new deliveries were queued
+    vitals: Vitals = field(default_factory=Vitals)  # what the running bot observes about itself (/status)
 
     def is_admin(self, user: UserRef) -> bool:
         return self.settings.is_admin(user.key)

@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 
 from bot.core.calendar import Calendar
 from bot.core.clock import Clock
-from bot.core.engine import CheckResult, RuleEngine, is_price_rule
+from bot.core.engine import CheckResult, RuleEngine
 from bot.core.market import MarketData, MarketDataError, Quote, Split
 from bot.core.messages import Envelope
 from bot.core.models import Direction, LevelName, Rule, RuleKind, RuleSource, TickerState, UserRef
@@ -94,9 +94,11 @@ class RuleBook:
 
     def prepare(self, rule: Rule, quote: Quote | None) -> float | None:
         """Set a new rule's armed flag from where its ticker stands; return the figure that
-        already meets it (then it waits for the next crossing, session or peak), or None."""
+        already meets it (then it waits for the next crossing, session or peak), or None.
+        Without a quote (the market data is down) the rule waits for its first price, and the
+        engine applies the same test then (`armed = None`)."""
         if quote is None:
-            rule.armed = None if is_price_rule(rule) else True
+            rule.armed = None
             return None
         return self._engine.prepare(rule, quote)
 
@@ -180,8 +182,8 @@ class RuleBook:
             session = self._calendar.last_closed_or_open_session(self._clock.now())
         try:
             bars = await self._market.history(ticker, session - timedelta(days=PEAK_LOOKBACK_DAYS), session)
-        except MarketDataError:
-            log.warning("no history for %s; its peak starts at the next price", ticker)
+        except MarketDataError as problem:
+            log.warning("no history for %s (%s); its peak is asked for again at the next check", ticker, problem.reason)
             return
         closes = [bar.close for bar in bars if bar.day < session]
         if closes:

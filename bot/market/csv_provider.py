@@ -9,6 +9,10 @@ applied) or raw as traded. Each split is checked against the closes around it: a
 about the ratio means the file is raw there; no jump means it was adjusted. Either way
 the provider serves *as-traded* prices, like a live feed, so the engine sees a split as
 a split (and rescales rules) and never as a crash.
+
+A price file that cannot be read (permissions, not UTF-8, a broken CSV) is an outage, not an
+unknown ticker: `MarketDataError("the price file NVDA.csv cannot be read: permission denied")`,
+asked again on the next call. A file without price columns, or with garbage rows, is no data.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from pathlib import Path
 
 from bot.core.calendar import Calendar
 from bot.core.clock import Clock
-from bot.core.market import Bar, EarningsEvent, EarningsTime, Fundamentals, Quote, Split, clean_price
+from bot.core.market import Bar, EarningsEvent, EarningsTime, Fundamentals, MarketDataError, Quote, Split, clean_price
 
 log = logging.getLogger(__name__)
 
@@ -74,13 +78,22 @@ class CsvMarket:
     # -- the protocol ------------------------------------------------------------------
 
     async def quotes(self, tickers: Sequence[str]) -> dict[str, Quote]:
+        """The quotes a feed would show now. A ticker whose file cannot be read is absent, unless
+        no ticker could be served: then the first such file's MarketDataError is raised."""
         self.requests += 1
         now = self.clock.now()
         result: dict[str, Quote] = {}
+        failures: list[MarketDataError] = []
         for ticker in dict.fromkeys(tickers):
-            quote = self.quote_at(ticker, now)
+            try:
+                quote = self.quote_at(ticker, now)
+            except MarketDataError as problem:
+                failures.append(problem)
+                continue
             if quote is not None:
                 result[ticker] = quote
+        if failures and not result:
+            raise failures[0]
         return result
 
     async def history(self, ticker: str, start: date, end: date) -> list[Bar]:
@@ -145,6 +158,7 @@ class CsvMarket:
     # -- loading -------------------------------------------------------------------------
 
     def _load(self, ticker: str) -> _Series | None:
+        """The ticker's series (None without a file); MarketDataError when its file cannot be read."""
         key = ticker.upper()
         if key in self._series:
             return self._series[key]
@@ -154,7 +168,9 @@ class CsvMarket:
             try:
                 series = self._read_series(key, path)
             except (OSError, csv.Error, UnicodeDecodeError) as problem:
-                log.warning("csv market: cannot read %s: %s", path.name, problem)
+                reason = f"the price file {path.name} cannot be read: {_why(problem)}"
+                log.warning("csv market: %s", reason)
+                raise MarketDataError(reason) from None  # not remembered: asked again next time
         self._series[key] = series
         return series
 
@@ -246,6 +262,15 @@ def _read_table(path: Path) -> list[dict[str, str]]:
     except (OSError, csv.Error, UnicodeDecodeError) as problem:
         log.warning("csv market: cannot read %s: %s", path.name, problem)
         return []
+
+
+def _why(problem: Exception) -> str:
+    """Why a file could not be read, in a few plain words."""
+    if isinstance(problem, UnicodeDecodeError):
+        return "it is not UTF-8 text"
+    if isinstance(problem, OSError) and problem.strerror:
+        return problem.strerror.lower()
+    return str(problem) or type(problem).__name__
 
 
 def _parse_day(text: str | None) -> date | None:

@@ -15,14 +15,24 @@ What each method asks Yahoo (through yfinance, never around it):
                     `Ticker.calendar` (quoteSummary `calendarEvents`).
     fundamentals()  `Ticker.info`: quoteSummary, a one-symbol quote and a timeseries request.
 
-Every blocking call runs in a small dedicated thread pool, under `asyncio.wait_for`: a call
-that hangs is abandoned after `timeout` seconds (its thread is left to finish on its own)
-and the event loop never waits on the network. Transient failures (connection errors, HTTP
+Every blocking call runs in a small pool of *daemon* threads of our own (`DaemonThreads`),
+under `asyncio.wait_for`: a call that hangs is abandoned after `timeout` seconds (its thread is
+left to finish on its own), the event loop never waits on the network, and neither `aclose()`
+nor the interpreter's exit waits for a stuck call (`ThreadPoolExecutor` joins its threads at
+exit, which kept a stopped bot alive for minutes). Transient failures (connection errors, HTTP
 5xx) are retried with exponential back-off by `stamina`; a timeout is not retried, so a
 hanging Yahoo costs one `timeout` per call rather than one per attempt. Yahoo's 429 becomes
 `RateLimited`, and the provider then refuses every call (raising `RateLimited`, without a
 request) until its back-off, doubled on each consecutive 429, has passed on the injected
 clock.
+
+Every error carries a `reason` in plain words (the library's own text goes to the log only):
+
+    DNS failure                  "cannot reach Yahoo Finance: DNS lookup failed"
+    refused, reset, timeout      "cannot reach Yahoo Finance: no answer within 20 s"
+    HTTP 429                     "Yahoo Finance is rate-limiting us; retrying in 2 min"
+    HTTP 4xx, 5xx                "Yahoo Finance answered HTTP 503"
+    malformed answer             "Yahoo Finance sent an answer we could not read"
 
 yfinance is configured process-wide on first use (it keeps one session and one crumb per
 process): `yf.config.debug.hide_exceptions = False` so that it raises instead of logging
@@ -39,10 +49,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import queue
 import re
 import threading
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, Future
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -62,6 +73,7 @@ from bot.core.market import (
     RateLimited,
     Split,
     clean_price,
+    wait_words,
 )
 
 log = logging.getLogger(__name__)
@@ -99,6 +111,15 @@ _TRANSIENT_NAMES = frozenset(
         "DNSError",
     }
 )
+_DNS_NAMES = frozenset({"DNSError", "NameResolutionError", "gaierror"})
+_DNS_WORDS = (
+    "could not resolve host",  # curl (curl_cffi), error 6
+    "failed to resolve",  # urllib3 (requests)
+    "name or service not known",
+    "temporary failure in name resolution",
+    "nodename nor servname",
+    "getaddrinfo failed",
+)
 _CRUMB = re.compile(r"(crumb=)[^&\s'\"]+", re.IGNORECASE)
 _QUERY = re.compile(r"\?[^\s'\")]+")
 _STATUS = re.compile(r"HTTP Error (\d{3})|\b(\d{3}) (?:Client|Server) Error")
@@ -106,16 +127,93 @@ _STATUS = re.compile(r"HTTP Error (\d{3})|\b(\d{3}) (?:Client|Server) Error")
 _YF_LOCK = threading.Lock()
 
 
-class _Transient(MarketDataError):
+class _Problem(MarketDataError):
+    """A failure inside the provider: `reason` for people, `detail` (the library's words) for the log."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(reason)
+        self.detail = detail
+
+
+class _Transient(_Problem):
     """Worth another attempt: connection trouble, HTTP 5xx."""
 
 
-class _NoData(MarketDataError):
+class _NoData(_Problem):
     """Yahoo answered that it has nothing for this ticker (404, no timezone, no prices)."""
 
 
-class _TimedOut(MarketDataError):
+class _TimedOut(_Problem):
     """No answer within the timeout; the call was abandoned."""
+
+
+class _Unreadable(_Problem):
+    """Yahoo answered something we could not read (truncated JSON, the wrong shape)."""
+
+
+UNREADABLE = "Yahoo Finance sent an answer we could not read"
+CLOSED = "the Yahoo Finance connection is closed (the bot is stopping)"
+
+
+class DaemonThreads(Executor):
+    """At most `workers` daemon threads running submitted calls, started as needed.
+
+    Unlike `ThreadPoolExecutor`, whose threads are joined when the interpreter exits, a thread
+    stuck on the network here never keeps a stopped process alive, and `shutdown()` never
+    waits for it unless asked to.
+    """
+
+    def __init__(self, workers: int, name: str) -> None:
+        self._workers = workers
+        self._name = name
+        self._jobs: queue.SimpleQueue[tuple[Future[Any], Callable[..., Any], tuple[Any, ...], dict[str, Any]] | None] = queue.SimpleQueue()
+        self._idle = threading.Semaphore(0)
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        """Queue `fn(*args, **kwargs)`; a thread picks it up (a new one while fewer than `workers` exist)."""
+        future: Future[T] = Future()
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("cannot schedule new calls after shutdown")
+            self._jobs.put((future, fn, args, kwargs))
+            if not self._idle.acquire(blocking=False) and len(self._threads) < self._workers:
+                thread = threading.Thread(target=self._work, name=f"{self._name}-{len(self._threads)}", daemon=True)
+                self._threads.append(thread)
+                thread.start()
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Refuse new calls and let idle threads end; a running call is never interrupted."""
+        with self._lock:
+            self._closed = True
+            if cancel_futures:
+                while True:
+                    try:
+                        job = self._jobs.get_nowait()
+                    except queue.Empty:
+                        break
+                    if job is not None:
+                        job[0].cancel()
+            for _ in self._threads:
+                self._jobs.put(None)  # one "stop" per thread
+            threads = list(self._threads)
+        if wait:
+            for thread in threads:
+                thread.join()
+
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            future, fn, args, kwargs = job
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(fn(*args, **kwargs))
+                except BaseException as exc:  # handed to the caller, like ThreadPoolExecutor
+                    future.set_exception(exc)
+            del job, future, fn, args, kwargs  # hold nothing while waiting for the next call
+            self._idle.release()
 
 
 class YFinanceMarket:
@@ -152,7 +250,7 @@ class YFinanceMarket:
         self._session = session
         self._backoff = float(rate_limit_backoff)
         self._max_backoff = float(max_rate_limit_backoff)
-        self._executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="tickerbell-yfinance")
+        self._executor = DaemonThreads(max_workers, "tickerbell-yfinance")
         self._yf: Any = None
         self._backoff_until: datetime | None = None
         self._strikes = 0
@@ -259,7 +357,7 @@ class YFinanceMarket:
         return None if info is None else _fundamentals(ticker, info)
 
     async def aclose(self) -> None:
-        """Stop the thread pool without waiting for calls still stuck on the network."""
+        """Stop the threads at once: calls still stuck on the network are abandoned (daemon threads)."""
         self._closed = True
         self._executor.shutdown(wait=False, cancel_futures=True)
 
@@ -276,7 +374,7 @@ class YFinanceMarket:
 
     async def _call(self, what: str, fn: Callable[..., T], *args: Any) -> T:
         if self._closed:
-            raise MarketDataError("the yfinance provider is closed")
+            raise MarketDataError(CLOSED)
         self._check_backoff()
         loop = asyncio.get_running_loop()
         try:
@@ -298,19 +396,20 @@ class YFinanceMarket:
             self._strikes = 0
             raise
         except MarketDataError as exc:
-            log.warning("yfinance %s failed: %s", what, exc)
+            detail = exc.detail if isinstance(exc, _Problem) else ""
+            log.warning("yfinance %s failed: %s%s", what, exc.reason, f" ({detail})" if detail else "")
             raise
         raise MarketDataError(f"yfinance {what}: no attempt was made")  # pragma: no cover
 
     async def _attempt(self, loop: asyncio.AbstractEventLoop, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         try:
             future = loop.run_in_executor(self._executor, self._in_thread, fn, args)
-        except RuntimeError as exc:  # the pool was shut down
-            raise MarketDataError("the yfinance provider is closed") from exc
+        except RuntimeError as exc:  # the threads were shut down
+            raise MarketDataError(CLOSED) from exc
         try:
             return await asyncio.wait_for(future, self._timeout)
         except TimeoutError:
-            raise _TimedOut(f"no answer within {self._timeout:g} s (call abandoned)") from None
+            raise _TimedOut(_no_answer(self._timeout), "call abandoned") from None
 
     def _in_thread(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         try:
@@ -318,7 +417,7 @@ class YFinanceMarket:
         except MarketDataError:
             raise
         except Exception as exc:
-            raise _translate(exc) from None
+            raise _translate(exc, timeout=self._timeout) from None
 
     def _yfinance(self) -> Any:
         if self._yf is None:
@@ -339,15 +438,15 @@ class YFinanceMarket:
             return
         remaining = (until - self._clock.now()).total_seconds()
         if remaining > 0:
-            raise RateLimited(f"Yahoo rate limit: backing off for another {remaining:.0f} s", retry_after=remaining)
+            raise RateLimited(_rate_limited(remaining), retry_after=remaining)
         self._backoff_until = None
 
     def _start_backoff(self, what: str) -> RateLimited:
         self._strikes += 1
         delay = min(self._backoff * 2 ** (self._strikes - 1), self._max_backoff)
         self._backoff_until = self._clock.now() + timedelta(seconds=delay)
-        log.warning("yfinance %s: Yahoo rate limit (HTTP 429); no requests for %.0f s", what, delay)
-        return RateLimited(f"Yahoo rate limit; retry in {delay:.0f} s", retry_after=delay)
+        log.warning("yfinance %s: Yahoo Finance is rate-limiting us (HTTP 429); no requests for %.0f s", what, delay)
+        return RateLimited(_rate_limited(delay), retry_after=delay)
 
     # -- in the worker threads ----------------------------------------------------
 
@@ -487,19 +586,19 @@ class YFinanceMarket:
 
 def _quote_rows(reply: object) -> list[dict[str, Any]]:
     if not isinstance(reply, dict):
-        raise MarketDataError("malformed quote reply from Yahoo (not an object)")
+        raise _Unreadable(UNREADABLE, "quote reply is not an object")
     body = reply.get("quoteResponse")
     if not isinstance(body, dict):
-        raise MarketDataError("malformed quote reply from Yahoo (no quoteResponse)")
+        raise _Unreadable(UNREADABLE, "quote reply has no quoteResponse")
     result = body.get("result")
     if result is None:
         error = body.get("error")
         if error:
             code = error.get("code") if isinstance(error, dict) else error
-            raise MarketDataError(f"Yahoo quote error: {str(code)[:80]}")
+            raise MarketDataError(f"Yahoo Finance answered with an error: {str(code)[:80]}")
         return []
     if not isinstance(result, list):
-        raise MarketDataError("malformed quote reply from Yahoo (result is not a list)")
+        raise _Unreadable(UNREADABLE, "quote result is not a list")
     return [row for row in result if isinstance(row, dict)]
 
 
@@ -582,32 +681,46 @@ def _forget_cached_pages() -> None:
         pass
 
 
-def _translate(exc: Exception) -> MarketDataError:
-    """Any exception from yfinance or its HTTP client, as a MarketDataError (no secrets)."""
+def _translate(exc: Exception, *, timeout: float) -> MarketDataError:
+    """Any exception from yfinance or its HTTP client, as a MarketDataError whose reason is in
+    plain words; the library's own words (without secrets) are kept as the log's detail."""
     names = {cls.__name__ for cls in type(exc).__mro__}
+    detail = f"{type(exc).__name__}: {_redact(exc)}"
     status = _status(exc, names)
     if "YFRateLimitError" in names or status == 429:
-        return RateLimited("Yahoo rate limit (HTTP 429)", retry_after=0.0)
+        return RateLimited(_rate_limited(0.0), retry_after=0.0)  # the back-off sets the real wait
     if status is not None:
         if status == 404:
-            return _NoData("Yahoo has no data (HTTP 404)")
+            return _NoData("Yahoo Finance has no data for it", detail)
         if status >= 500 or status == 408:
-            return _Transient(f"Yahoo answered HTTP {status}")
-        return MarketDataError(f"Yahoo answered HTTP {status}")
+            return _Transient(f"Yahoo Finance answered HTTP {status}", detail)
+        return _Problem(f"Yahoo Finance answered HTTP {status}", detail)
     if "YFTickerMissingError" in names:
-        return _NoData(f"Yahoo has no data ({_redact(exc)})")
+        return _NoData("Yahoo Finance has no data for it", detail)
+    if _is_dns_failure(exc):
+        return _Transient("cannot reach Yahoo Finance: DNS lookup failed", detail)
     if isinstance(exc, (ValueError, KeyError, IndexError, TypeError, AttributeError)):
-        return MarketDataError(f"malformed reply from Yahoo ({type(exc).__name__}: {_redact(exc)})")
+        return _Unreadable(UNREADABLE, detail)
     if isinstance(exc, TimeoutError) or names & _TIMEOUT_NAMES:
-        return _TimedOut(f"no answer in time ({type(exc).__name__})")  # a hang: not retried
+        return _TimedOut(_no_answer(timeout), detail)  # a hang: not retried
     if isinstance(exc, ConnectionError) or names & _TRANSIENT_NAMES:
-        return _Transient(f"network error ({type(exc).__name__}: {_redact(exc)})")
-    return MarketDataError(f"yfinance failed ({type(exc).__name__}: {_redact(exc)})")
+        return _Transient(_no_answer(timeout), detail)
+    return _Problem("the request to Yahoo Finance failed", detail)
+
+
+def _no_answer(timeout: float) -> str:
+    return f"cannot reach Yahoo Finance: no answer within {timeout:g} s"
+
+
+def _rate_limited(retry_after: float) -> str:
+    return f"Yahoo Finance is rate-limiting us; retrying in {wait_words(retry_after)}"
 
 
 def _status(exc: Exception, names: set[str]) -> int | None:
+    """The HTTP status Yahoo answered with; None when there was no answer (curl_cffi reports
+    a failed connection with a response whose status is 0: that is not an HTTP status)."""
     code = getattr(getattr(exc, "response", None), "status_code", None)
-    if isinstance(code, int) and not isinstance(code, bool):
+    if isinstance(code, int) and not isinstance(code, bool) and 100 <= code <= 599:
         return code
     if "HTTPError" in names:
         match = _STATUS.search(str(exc))
@@ -616,14 +729,39 @@ def _status(exc: Exception, names: set[str]) -> int | None:
     return None
 
 
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """The exception and those inside it (causes, contexts, urllib3's `reason`, arguments), a few deep."""
+    todo: list[BaseException] = [exc]
+    seen: set[int] = set()
+    while todo and len(seen) < 10:
+        current = todo.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        inner = (current.__cause__, current.__context__, getattr(current, "reason", None), *current.args)
+        todo.extend(item for item in inner if isinstance(item, BaseException))
+
+
+def _is_dns_failure(exc: BaseException) -> bool:
+    """Whether the host name could not be looked up (curl's DNSError, urllib3's NameResolutionError, gaierror)."""
+    for inner in _causes(exc):
+        if {cls.__name__ for cls in type(inner).__mro__} & _DNS_NAMES:
+            return True
+        text = str(inner).lower()
+        if any(words in text for words in _DNS_WORDS):
+            return True
+    return False
+
+
 def _redact(exc: BaseException) -> str:
-    """The message without query strings (crumb, long symbol lists) or any crumb, shortened."""
-    text = _QUERY.sub("?...", str(exc))
+    """The message on one line, without query strings (crumb, long symbol lists) or any crumb, shortened."""
+    text = _QUERY.sub("?...", " ".join(str(exc).split()))
     return _CRUMB.sub(r"\1<redacted>", text)[:200]
 
 
 def _public(exc: MarketDataError) -> MarketDataError:
-    """Internal subclasses stay internal: callers see MarketDataError or RateLimited."""
-    if type(exc) in (_Transient, _NoData, _TimedOut):
-        return MarketDataError(str(exc))
+    """Internal subclasses stay internal: callers see MarketDataError (with its reason) or RateLimited."""
+    if isinstance(exc, _Problem):
+        return MarketDataError(exc.reason)
     return exc

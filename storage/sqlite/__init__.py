@@ -12,6 +12,7 @@ from storage.sqlite.earnings import SqliteEarningsStore
 from storage.sqlite.outbox import SqliteOutboxStore
 from storage.sqlite.rules import SqliteRuleStore
 from storage.sqlite.seeds import SqlitePrimerSeedStore
+from storage.sqlite.stats import SqliteStatsStore
 from storage.sqlite.watches import SqliteMemberPrefStore, SqliteWatchStore
 
 
@@ -30,6 +31,7 @@ class SqliteStorage:
         self.seeds = SqlitePrimerSeedStore(db)
         self.checks = SqliteCheckStore(db)
         self.outbox = SqliteOutboxStore(db)
+        self.stats = SqliteStatsStore(db)
 
     @classmethod
     async def open(cls, path: str | Path) -> SqliteStorage:

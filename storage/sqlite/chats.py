@@ -45,8 +45,8 @@ class SqliteChatStore:
                     if r["fallback_platform"]
                 ]
                 await tx.execute(
-                    "UPDATE outbox SET status = 'dead', last_error = ? WHERE status = 'pending' AND platform = ? AND chat_id = ?",
-                    (f"chat inactive: {reason}", chat.platform, chat.chat_id),
+                    "UPDATE outbox SET status = 'dead', last_error = ?, dead_at = ? WHERE status = 'pending' AND platform = ? AND chat_id = ?",
+                    (f"chat inactive: {reason}", now.isoformat(), chat.platform, chat.chat_id),
                 )
                 await insert_envelopes(tx, reroutes, now=now)
             return before != active

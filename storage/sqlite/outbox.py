@@ -69,9 +69,10 @@ class SqliteOutboxStore:
             raise StorageError(f"no delivery {delivery_id}")
         return datetime.fromisoformat(row["next_attempt_at"])
 
-    async def mark_dead(self, delivery_id: int, *, error: str) -> None:
+    async def mark_dead(self, delivery_id: int, *, error: str, now: datetime) -> None:
         await self._db.write(
-            "UPDATE outbox SET status = 'dead', attempts = attempts + 1, last_error = ? WHERE id = ?", (error[:500], delivery_id)
+            "UPDATE outbox SET status = 'dead', attempts = attempts + 1, last_error = ?, dead_at = ? WHERE id = ?",
+            (error[:500], now.isoformat(), delivery_id),
         )
 
     async def counts(self) -> OutboxCounts:

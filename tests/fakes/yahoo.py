@@ -22,7 +22,9 @@ as Yahoo does. Misbehaviour is switched on per endpoint kind ("quote", "chart",
 "quoteSummary", "timeseries", "earnings", "crumb", "cookie"): `hang` (never answers
 until close), `garbage` (truncated JSON), `wrong_shape` (valid JSON, wrong shape),
 `fail_next[kind] = (count, status)` and `rate_limited` (429 on every data endpoint).
-Every request is recorded in `requests`.
+`dns_down` makes the session send every request to a host name that cannot be looked up
+(`*.invalid`, RFC 6761), so the library meets a real DNS failure. Every request is recorded
+in `requests`.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import asyncio
 import json
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,6 +51,7 @@ _COOKIE = (
     "Expires=Thu, 01 Jan 2032 00:00:00 GMT; Domain=.yahoo.com; Path=/; "
     "SameSite=None; Secure; HttpOnly"
 )
+UNRESOLVABLE = "http://yahoo.tickerbell.invalid"  # no resolver knows an .invalid name
 DATA_KINDS = frozenset({"quote", "chart", "quoteSummary", "timeseries", "earnings"})
 _SYNTHETIC = re.compile(r"^SYN\d+$")
 # the moment synthetic quotes are stamped with: the close of 2025-01-27
@@ -75,6 +79,7 @@ class FakeYahoo:
         self.wrong_shape: set[str] = set()
         self.fail_next: dict[str, tuple[int, int]] = {}
         self.rate_limited = False
+        self.dns_down = False
         self.hung = asyncio.Event()  # set when a request is being held
         self._release = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -112,7 +117,7 @@ class FakeYahoo:
         """A requests.Session that reaches this server instead of Yahoo."""
         session = requests.Session()
         session.trust_env = False  # no proxies from the environment
-        adapter = _RewriteToFake(self.base_url)
+        adapter = _RewriteToFake(lambda: UNRESOLVABLE if self.dns_down else self.base_url)
         session.mount("https://", adapter)
         session.mount("http://", adapter)
         return session
@@ -271,14 +276,14 @@ async def count_cycle_requests(n_tickers: int, *, batch_size: int | None = None)
 
 
 class _RewriteToFake(HTTPAdapter):
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: Callable[[], str]) -> None:
         super().__init__()
         self._base_url = base_url
 
     def send(self, request, **kwargs):  # type: ignore[no-untyped-def]
         parts = urlsplit(request.url)
         routed = request.copy()
-        routed.url = f"{self._base_url}/{parts.hostname}{parts.path or '/'}" + (f"?{parts.query}" if parts.query else "")
+        routed.url = f"{self._base_url()}/{parts.hostname}{parts.path or '/'}" + (f"?{parts.query}" if parts.query else "")
         kwargs["proxies"] = {}
         response = super().send(routed, **kwargs)
         # look as if Yahoo answered, so cookies are stored for .yahoo.com

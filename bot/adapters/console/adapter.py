@@ -2,18 +2,30 @@
 
 Meta-commands (not sent to the bot): `:as NAME` speaks as another user, `:whoami`,
 `:quit`. Admins are configured like everyone else, as `console:NAME` in [bot] admins.
-When standard input is not a terminal, each line is a command and the adapter stops
-at the end of input.
+
+Input never blocks the event loop, so a stop never waits on it:
+- a terminal gets a prompt_toolkit prompt (line editing, history with the arrow keys), and
+  log lines and alerts print above it (`patch_stdout`); Ctrl-C there is `on_interrupt`,
+  Ctrl-D the end of input;
+- a pipe or socket is read through the event loop (`connect_read_pipe`);
+- a regular file, /dev/null (which epoll refuses) or a stream without a file descriptor
+  (tests) is read line by line: reading them never waits.
+Except in a terminal, each line is a command and the adapter stops at the end of input.
 """
 
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
+import os
+import selectors
+import stat
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from rich.console import Console
 
@@ -23,9 +35,32 @@ from bot.core.messages import Alert, Reply
 from bot.core.models import ChatKind, ChatRef, UserRef
 from bot.core.router import CommandRouter
 
+if TYPE_CHECKING:
+    from prompt_toolkit import PromptSession
+
 log = logging.getLogger(__name__)
 
 CONSOLE_CHAT = ChatRef("console", "console", ChatKind.PRIVATE)
+MAX_LINE = 64 * 1024  # bytes; a longer piped line is skipped
+NextLine = Callable[[], Awaitable[str | None]]  # the next line typed or piped; None at the end of input
+
+
+def pollable_fd(stream: TextIO) -> int | None:
+    """The stream's file descriptor if the event loop can wait on it (a pipe, socket or terminal).
+    Not for regular files or /dev/null, which epoll refuses (reading them never waits anyway)."""
+    try:
+        fd = stream.fileno()
+        mode = os.fstat(fd).st_mode
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both
+        return None
+    if not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISCHR(mode)):
+        return None
+    with selectors.DefaultSelector() as probe:
+        try:
+            probe.register(fd, selectors.EVENT_READ)
+        except (OSError, ValueError):
+            return None
+    return fd
 
 
 class ConsoleAdapter:
@@ -40,19 +75,27 @@ class ConsoleAdapter:
         stdin: TextIO | None = None,
         output: Console | None = None,
         on_end_of_input: Callable[[], None] | None = None,
+        on_interrupt: Callable[[], None] | None = None,
         prompt: bool | None = None,
+        session: PromptSession[str] | None = None,
         charts_dir: Path = Path("charts"),
     ) -> None:
+        """`prompt`: a prompt_toolkit prompt (default: when stdin is a terminal); `session` replaces its
+        PromptSession (tests). `on_interrupt`: Ctrl-C at the prompt (default: `on_end_of_input`)."""
         self.router = router
         self.describer = describer
         self.user = UserRef("console", user, user)
         self.chat = CONSOLE_CHAT
-        self.stdin = stdin or sys.stdin
+        self.stdin: TextIO = stdin or sys.stdin or io.StringIO()
         self.console = output or Console(highlight=False, soft_wrap=True)
         self.on_end_of_input = on_end_of_input
+        self.on_interrupt = on_interrupt
         self.prompt = self.stdin.isatty() if prompt is None else prompt
+        self.session = session
         self.charts_dir = charts_dir  # where chart images (primer cards) are saved for you to open
         self._task: asyncio.Task[None] | None = None
+        self._interrupted = False  # the input ended with Ctrl-C at the prompt
+        self._left = False  # :quit
 
     # -- Adapter protocol ----------------------------------------------------------------
 
@@ -66,10 +109,9 @@ class ConsoleAdapter:
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
-            try:
-                await task
-            except (asyncio.CancelledError, Exception):
-                pass
+            await asyncio.wait({task})  # a stop of stop() itself still propagates
+            if not task.cancelled() and task.exception() is not None:
+                log.error("console: the input loop failed", exc_info=task.exception())
 
     async def send_alert(self, chat: ChatRef, alert: Alert) -> None:
         self.show(render_alert(alert, self.describer, chat))
@@ -94,18 +136,82 @@ class ConsoleAdapter:
         return replies
 
     async def _read_loop(self) -> None:
-        while True:
-            if self.prompt:
-                self.console.print(f"{self.user.user_id}> ", end="", markup=False)
-            line = await asyncio.to_thread(self.stdin.readline)
-            if line == "":
-                if self.on_end_of_input:
-                    self.on_end_of_input()
-                return
+        async with self._lines() as next_line:
+            while (line := await next_line()) is not None:
+                try:
+                    await self.run_line(line)
+                except Exception:
+                    log.exception("console: handling a line failed")
+                if self._left:
+                    break
+        ended = self.on_interrupt if self._interrupted and self.on_interrupt else self.on_end_of_input
+        if ended:
+            ended()
+
+    def _lines(self) -> AbstractAsyncContextManager[NextLine]:
+        if self.prompt:
+            return self._prompted_lines()
+        fd = pollable_fd(self.stdin)
+        return self._piped_lines(fd) if fd is not None else self._plain_lines()
+
+    @asynccontextmanager
+    async def _prompted_lines(self) -> AsyncIterator[NextLine]:
+        """Lines typed at a prompt_toolkit prompt; everything printed meanwhile goes above it."""
+        from prompt_toolkit import PromptSession
+        from prompt_toolkit.history import InMemoryHistory
+        from prompt_toolkit.input import create_input
+        from prompt_toolkit.patch_stdout import patch_stdout
+
+        session = self.session or PromptSession(history=InMemoryHistory(), input=create_input(self.stdin))
+
+        async def next_line() -> str | None:
             try:
-                await self.run_line(line)
-            except Exception:
-                log.exception("console: handling a line failed")
+                return await session.prompt_async(f"{self.user.user_id}> ", handle_sigint=False)
+            except EOFError:  # Ctrl-D
+                return None
+            except KeyboardInterrupt:  # Ctrl-C: the terminal is in raw mode, so no SIGINT comes
+                self._interrupted = True
+                return None
+
+        with patch_stdout(raw=True):
+            yield next_line
+
+    @asynccontextmanager
+    async def _piped_lines(self, fd: int) -> AsyncIterator[NextLine]:
+        """Lines from a pipe, read by the event loop (no thread blocks on it, so a stop never waits)."""
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=MAX_LINE)
+        was_blocking = os.get_blocking(fd)
+        pipe = os.fdopen(os.dup(fd), "rb", buffering=0)  # the transport closes its own copy, not stdin
+        transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), pipe)
+
+        async def next_line() -> str | None:
+            while True:
+                try:
+                    data = await reader.readline()
+                except ValueError:
+                    log.warning("console: skipped an input line longer than %d bytes", MAX_LINE)
+                    continue
+                return data.decode("utf-8", "replace") if data else None
+
+        try:
+            yield next_line
+        finally:
+            transport.close()
+            try:
+                os.set_blocking(fd, was_blocking)  # O_NONBLOCK is shared with stdin: put it back
+            except OSError:  # stdin was closed meanwhile
+                pass
+
+    @asynccontextmanager
+    async def _plain_lines(self) -> AsyncIterator[NextLine]:
+        """Lines from a regular file or an in-memory stream: reading them never waits."""
+
+        async def next_line() -> str | None:
+            await asyncio.sleep(0)
+            return self.stdin.readline() or None
+
+        yield next_line
 
     def _meta(self, text: str) -> None:
         word, _, rest = text[1:].partition(" ")
@@ -117,8 +223,7 @@ class ConsoleAdapter:
         elif word == "whoami":
             self.show([(f"You are {self.user.key}.", "dim")])
         elif word in ("quit", "exit", "q"):
-            if self.on_end_of_input:
-                self.on_end_of_input()
+            self._left = True
         else:
             self.show([(":as NAME speaks as someone else; :whoami; :quit.", "dim")])
 

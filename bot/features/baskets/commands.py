@@ -8,7 +8,7 @@ from typing import Any
 from bot.core.commands import Access, Arg, ArgKind, Command
 from bot.core.describe import pct, plain_pct
 from bot.core.errors import UserError
-from bot.core.handlers import fetch_quotes
+from bot.core.handlers import fetch_quotes, look_up
 from bot.core.market import Quote
 from bot.core.messages import Reply, Tone
 from bot.core.models import parse_ticker
@@ -52,15 +52,17 @@ async def setbasket_command(desk: BasketDesk, context: Context, invocation: Invo
     tickers = list(dict.fromkeys(parse_ticker(word) for word in values["tickers"].split()))
     if not MIN_MEMBERS <= len(tickers) <= MAX_MEMBERS:
         raise UserError(f"A basket holds {MIN_MEMBERS} to {MAX_MEMBERS} different tickers, like /setbasket {name} NVDA AVGO TSM.")
-    quotes = await fetch_quotes(context, tickers)
-    unknown = [t for t in tickers if t not in quotes]
-    if unknown:
-        raise UserError(f"Unknown ticker{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}: the market data has no price for {'them' if len(unknown) > 1 else 'it'}.")
+    lookup = await look_up(context, tickers)  # unknown tickers are refused; while data is down, saved unverified
     new = await context.store.baskets.set(name, tickers, by=invocation.user.key, now=context.clock.now())
     desk.baskets[name] = tickers
     desk.forget_history(name)
     verb = "made" if new else "changed"
-    return Reply(title=f"Basket {name} {verb}: {' '.join(tickers)}", lines=(f"Chats follow it with /watchbasket {name}.",))
+    lines = []
+    if lookup.outage is not None:
+        lines.append(lookup.saved_unverified(", ".join(tickers)))
+        lines.append(f"When data returns: /basket {name} shows each member's move and the basket's distance from its 52-week high.")
+    lines.append(f"Chats follow it with /watchbasket {name}.")
+    return Reply(title=f"Basket {name} {verb}: {' '.join(tickers)}", lines=tuple(lines))
 
 
 async def clearbasket_command(desk: BasketDesk, context: Context, invocation: Invocation, values: dict[str, Any]) -> Reply:

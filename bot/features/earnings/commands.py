@@ -13,7 +13,7 @@ from typing import Any
 from bot.core.commands import Access, Arg, ArgKind, Command
 from bot.core.describe import day_name, pct
 from bot.core.errors import UserError
-from bot.core.handlers import TICKER_ARG, fetch_quote
+from bot.core.handlers import TICKER_ARG, fetch_quote, look_up
 from bot.core.market import EarningsTime
 from bot.core.messages import Reply
 from bot.core.router import Context, Invocation
@@ -128,11 +128,14 @@ async def subscribe_command(desk: EarningsDesk, context: Context, invocation: In
     days = 1 if days is None else days
     if not 0 <= days <= MAX_DAYS_BEFORE:
         raise UserError(f"Remind 0 to {MAX_DAYS_BEFORE} trading days before, like /subscribe {ticker} 2.")
-    await fetch_quote(context, ticker)
+    lookup = await look_up(context, [ticker])  # while data is down the subscription is saved unverified
     new = await context.store.earnings.subscribe(invocation.chat, ticker, days, now=context.clock.now())
     title = f"This chat now gets {ticker}'s earnings reminders." if new else f"This chat's {ticker} earnings reminders are updated."
     report = await desk.next_report(ticker)
     lines: list[str] = []
+    if lookup.outage is not None:
+        lines.append(lookup.saved_unverified(ticker))
+        lines.append("When data returns: its earnings dates are read from the data provider, and the reminders follow them.")
     if report is None:
         lines.append("No upcoming date is known yet: reminders start once the data provider (or an admin, with /setearnings) gives one.")
     else:

@@ -63,8 +63,8 @@ async def seed_levels(context: Context, primers: dict[str, Primer]) -> list[Rule
     quotes: dict[str, Quote] = {}
     try:
         quotes = await context.market.quotes(tickers)
-    except MarketDataError:
-        log.warning("primer seeds: no quotes at start; levels take their direction from their names")
+    except MarketDataError as problem:
+        log.warning("primer seeds: no quotes at start (%s); levels take their direction from their names", problem.reason)
     fundamentals: dict[str, Fundamentals | None] = {}
     created = []
     for primer, level, spec in todo:
@@ -96,14 +96,14 @@ async def refresh_valuation_levels(context: Context) -> list[Rule]:
     quotes: dict[str, Quote] = {}
     try:
         quotes = await context.market.quotes(tickers)
-    except MarketDataError:
-        log.warning("valuation levels: no quotes; directions follow the level names")
+    except MarketDataError as problem:
+        log.warning("valuation levels: no quotes (%s); directions follow the level names", problem.reason)
     moved: list[Rule] = []
     for ticker in tickers:
         try:
             fundamentals = await context.market.fundamentals(ticker)
-        except MarketDataError:
-            log.warning("valuation levels: no fundamentals for %s now; its levels keep yesterday's price", ticker)
+        except MarketDataError as problem:
+            log.warning("valuation levels: no fundamentals for %s now (%s); its levels keep yesterday's price", ticker, problem.reason)
             continue
         if fundamentals is None:  # nothing at all came back: an outage, not a missing EPS
             log.warning("valuation levels: the provider returned no fundamentals for %s; its levels keep yesterday's price", ticker)
