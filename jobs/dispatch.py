@@ -2,20 +2,33 @@
 
 A failing delivery is retried with backoff for about four hours (MAX_ATTEMPTS), then given up
 and logged, without holding back the chat's later deliveries; only flood control makes a
-chat's later deliveries wait.
+chat's later deliveries wait. Flood control counts from when the platform answered, not from
+when the send began (a send may first wait in the adapter's rate limiter).
 
-A delivery is marked sent only after the adapter returned; a crash in between means it
-goes out again on restart (at least once, never lost). One adapter failing does not stop
-the others: each delivery is tried on its own.
+Each delivery is marked sent as soon as its platform accepted it, before that chat's next send;
+nothing batches sends ahead of their records. Up to `max_chats` chats are served at once, each
+one delivery at a time, so at most `max_chats` deliveries are ever accepted (or being sent) but
+not yet recorded, during a storage pause too (no send starts then). A kill -9 therefore repeats,
+at the next start, at most the sends in flight at that moment: at most one per chat being
+served, at most `max_chats` in all. It loses none.
+
+While this process lives it never sends a delivery twice. When storage refuses a write (a full
+disk, a locked or broken database), the write is kept in memory and retried at each drain
+before anything else; a delivery accepted but not yet recorded is never sent again; and no new
+send starts until every kept write has gone through. The pause and the recovery are logged
+once each. One adapter failing does not stop the others: each delivery is tried on its own.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
+from functools import partial
 
 from bot.core.chats import ChatDirectory
 from bot.core.clock import Clock
@@ -28,6 +41,7 @@ log = logging.getLogger(__name__)
 
 MAX_BACKOFF_SECONDS = 900.0
 MAX_ATTEMPTS = 20  # 5 s, 10 s, ... then every 15 minutes: about four hours in all, then given up
+STORAGE_RETRY_SECONDS = 2.0  # while storage refuses writes, how often the loop tries again
 
 
 def backoff_seconds(attempts: int) -> float:
@@ -41,6 +55,15 @@ class _Outcome(Enum):
     FAILED = "failed"  # this delivery failed; retried with backoff until MAX_ATTEMPTS
     GONE = "gone"  # the chat cannot receive messages any more
     GIVEN_UP = "given_up"  # failed MAX_ATTEMPTS times: never sent
+
+
+@dataclass(frozen=True, slots=True)
+class _Owed:
+    """A write about one delivery that storage refused, kept in memory until it goes through."""
+
+    delivery_id: int
+    sent: bool  # the platform accepted the delivery: this process never sends it again
+    write: Callable[[], Awaitable[object]]
 
 
 class Dispatcher:
@@ -61,31 +84,78 @@ class Dispatcher:
         self.adapters = dict(adapters)
         self.clock = clock
         self.batch = batch
+        self.max_chats = max_chats
         self._wake = asyncio.Event()
         self._concurrency = asyncio.Semaphore(max_chats)
+        self._draining = asyncio.Lock()  # one drain at a time: two would fetch and send the same deliveries
+        self._owed: list[_Owed] = []  # writes storage refused, oldest first
+        self._late: Counter[bool] = Counter()  # owed writes recorded since the pause began: sent or not
 
     def notify(self) -> None:
         """Wake the loop: new deliveries were queued."""
         self._wake.set()
 
+    @property
+    def paused(self) -> bool:
+        """True while storage refuses writes: no send starts until what is owed is recorded."""
+        return bool(self._owed)
+
+    def unrecorded(self) -> frozenset[int]:
+        """Ids of deliveries a platform accepted that storage has not recorded as sent yet."""
+        return frozenset(owed.delivery_id for owed in self._owed if owed.sent)
+
     async def drain_once(self) -> int:
-        """Try every due delivery once; return how many were sent.
+        """Record what is owed, then try every due delivery once; return how many were sent.
 
         Chats are served concurrently (so one chat's flood limit does not hold up the
-        others), each chat's deliveries in order.
+        others), each chat's deliveries in order. Nothing is sent while storage refuses writes.
         """
-        sent = 0
-        while True:
-            due = await self.outbox.due(now=self.clock.now(), platforms=self.adapters, limit=self.batch)
-            if not due:
-                return sent
-            by_chat: dict[str, list[Delivery]] = {}
-            for delivery in due:
-                by_chat.setdefault(delivery.chat.key, []).append(delivery)
-            results = await asyncio.gather(*(self._deliver_chat(deliveries) for deliveries in by_chat.values()))
-            sent += sum(results)
-            if sum(results) == 0 or len(due) < self.batch:
-                return sent
+        async with self._draining:
+            if not await self._settle():
+                return 0
+            sent = 0
+            while not self._owed:
+                due = await self.outbox.due(now=self.clock.now(), platforms=self.adapters, limit=self.batch)
+                if not due:
+                    break
+                results = await asyncio.gather(*(self._deliver_chat(deliveries) for deliveries in _by_chat(due)))
+                sent += sum(results)
+                if sum(results) == 0 or len(due) < self.batch:
+                    break
+            return sent
+
+    async def _settle(self) -> bool:
+        """Retry the writes storage refused, oldest first; True once none is left."""
+        if not self._owed:
+            return True  # nothing owed: no pause to end
+        while self._owed:
+            owed = self._owed[0]
+            try:
+                await owed.write()
+            except Exception:
+                return False  # still refused: the pause was logged when it began
+            del self._owed[0]
+            self._late[owed.sent] += 1
+        log.warning(
+            "storage accepts writes again: %d sent deliveries recorded late (and %d other delivery outcomes); deliveries resume",
+            self._late[True],
+            self._late[False],
+        )
+        self._late.clear()
+        return True
+
+    async def _record(self, delivery_id: int, write: Callable[[], Awaitable[object]], *, sent: bool = False) -> None:
+        """Write a delivery's outcome; if storage refuses, keep the write and pause sending."""
+        try:
+            await write()
+        except Exception as problem:
+            if not self._owed:
+                log.error(
+                    "storage refused a write (%s): deliveries paused until it accepts writes again; "
+                    "deliveries already accepted are kept in memory, recorded then, and never sent twice",
+                    problem,
+                )
+            self._owed.append(_Owed(delivery_id, sent, write))
 
     async def _deliver_chat(self, deliveries: list[Delivery]) -> int:
         """One chat's deliveries in order; stop at the first that cannot go out now."""
@@ -96,6 +166,8 @@ class Dispatcher:
                 await self._wait_behind(deliveries, held)
                 return 0
             for index, delivery in enumerate(deliveries):
+                if self._owed:  # storage refuses writes: no new send
+                    break
                 outcome = await self._deliver(delivery)
                 if outcome is _Outcome.SENT:
                     sent += 1
@@ -109,7 +181,7 @@ class Dispatcher:
 
     async def _wait_behind(self, deliveries: list[Delivery], until: datetime) -> None:
         for later in deliveries:
-            await self.outbox.mark_retry(later.id, at=until, error="waiting behind an earlier delivery", count=False)
+            await self._record(later.id, partial(self.outbox.mark_retry, later.id, at=until, error="waiting behind an earlier delivery", count=False))
 
     async def _deliver(self, delivery: Delivery) -> _Outcome:
         outcome = await self._attempt(delivery)
@@ -117,49 +189,78 @@ class Dispatcher:
         return outcome
 
     async def _attempt(self, delivery: Delivery) -> _Outcome:
+        """Send one delivery and record its outcome, timed from when the platform answered."""
         adapter = self.adapters[delivery.chat.platform]
-        now = self.clock.now()
         try:
             await adapter.send_alert(delivery.chat, delivery.alert)
-        except RetryLater as wait:  # flood control is not a failure: it does not count toward MAX_ATTEMPTS
-            until = now + timedelta(seconds=wait.retry_after)
-            self.chats.hold(delivery.chat, until)
-            await self.outbox.mark_retry(delivery.id, at=until, error=f"retry after {wait.retry_after}s", count=False)
-            log.warning("delivery %d to %s: asked to wait %.1f s", delivery.id, delivery.chat.key, wait.retry_after)
-            return _Outcome.WAIT
+        except RetryLater as wait:
+            return await self._flood_controlled(delivery, wait)
         except ChatUnavailable as gone:
-            # one transaction: the chat goes inactive, its pending deliveries die, and direct
-            # messages that carry a fallback go where their alert was set
-            await self.chats.gone(delivery.chat, str(gone))
-            log.warning("chat %s is unavailable (%s): its deliveries stop until it talks to the bot again", delivery.chat.key, gone)
-            self.notify()
-            return _Outcome.GONE
+            return await self._gone(delivery, gone)
         except Exception as problem:  # a failing adapter must not stop the others
-            if delivery.attempts + 1 >= MAX_ATTEMPTS:
-                await self.outbox.mark_dead(delivery.id, error=f"gave up after {MAX_ATTEMPTS} attempts: {problem!r}", now=now)
-                log.error("delivery %d to %s failed %d times (%s); giving up", delivery.id, delivery.chat.key, MAX_ATTEMPTS, type(problem).__name__)
-                return _Outcome.GIVEN_UP
-            delay = backoff_seconds(delivery.attempts)
-            retry_at = now + timedelta(seconds=delay)
-            await self.outbox.mark_retry(delivery.id, at=retry_at, error=repr(problem))
-            log.warning("delivery %d to %s failed (%s); retrying in %.0f s", delivery.id, delivery.chat.key, type(problem).__name__, delay)
-            return _Outcome.FAILED
-        await self.outbox.mark_sent(delivery.id, now=self.clock.now())
+            return await self._failed(delivery, problem)
+        await self._record(delivery.id, partial(self.outbox.mark_sent, delivery.id, now=self.clock.now()), sent=True)
         return _Outcome.SENT
 
-    async def run(self, stop: asyncio.Event, *, idle_seconds: float = 30.0) -> None:
-        """Deliver until `stop` is set: on every notify, and at least every `idle_seconds`."""
+    async def _flood_controlled(self, delivery: Delivery, wait: RetryLater) -> _Outcome:
+        """Flood control is not a failure (it does not count toward MAX_ATTEMPTS); the wait
+        counts from the platform's answer, for this delivery and for the whole chat."""
+        until = self.clock.now() + timedelta(seconds=wait.retry_after)
+        self.chats.hold(delivery.chat, until)
+        await self._record(delivery.id, partial(self.outbox.mark_retry, delivery.id, at=until, error=f"retry after {wait.retry_after}s", count=False))
+        log.warning("delivery %d to %s: asked to wait %.1f s", delivery.id, delivery.chat.key, wait.retry_after)
+        return _Outcome.WAIT
+
+    async def _gone(self, delivery: Delivery, gone: ChatUnavailable) -> _Outcome:
+        """One transaction: the chat goes inactive, its pending deliveries die, and direct
+        messages that carry a fallback go where their alert was set."""
+        await self._record(delivery.id, partial(self.chats.gone, delivery.chat, str(gone)))
+        log.warning("chat %s is unavailable (%s): its deliveries stop until it talks to the bot again", delivery.chat.key, gone)
+        self.notify()
+        return _Outcome.GONE
+
+    async def _failed(self, delivery: Delivery, problem: Exception) -> _Outcome:
+        """Retry with backoff from now, or give up after MAX_ATTEMPTS."""
+        answered = self.clock.now()
+        if delivery.attempts + 1 >= MAX_ATTEMPTS:
+            error = f"gave up after {MAX_ATTEMPTS} attempts: {problem!r}"
+            await self._record(delivery.id, partial(self.outbox.mark_dead, delivery.id, error=error, now=answered))
+            log.error("delivery %d to %s failed %d times (%s); giving up", delivery.id, delivery.chat.key, MAX_ATTEMPTS, type(problem).__name__)
+            return _Outcome.GIVEN_UP
+        delay = backoff_seconds(delivery.attempts)
+        await self._record(delivery.id, partial(self.outbox.mark_retry, delivery.id, at=answered + timedelta(seconds=delay), error=repr(problem)))
+        log.warning("delivery %d to %s failed (%s); retrying in %.0f s", delivery.id, delivery.chat.key, type(problem).__name__, delay)
+        return _Outcome.FAILED
+
+    async def run(self, stop: asyncio.Event, *, idle_seconds: float = 30.0, retry_seconds: float = STORAGE_RETRY_SECONDS) -> None:
+        """Deliver until `stop` is set: on every notify, at least every `idle_seconds`, and every
+        `retry_seconds` while storage refuses writes or draining fails."""
         while not stop.is_set():
             self._wake.clear()
-            try:
-                await self.drain_once()
-            except Exception:
-                log.exception("dispatcher: draining the outbox failed; trying again shortly")
-            wait = idle_seconds
-            next_due = await self.outbox.next_due_at(self.adapters)
-            if next_due is not None:
-                wait = max(0.05, min(idle_seconds, (next_due - self.clock.now()).total_seconds()))
+            wait = await self._drain_and_plan(idle_seconds, retry_seconds)
             waiters = {asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())}
             _, pending = await asyncio.wait(waiters, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
             for task in pending | waiters:
                 task.cancel()
+
+    async def _drain_and_plan(self, idle_seconds: float, retry_seconds: float) -> float:
+        """Drain once; return how long to wait before the next drain."""
+        try:
+            await self.drain_once()
+            if self._owed:
+                return min(idle_seconds, retry_seconds)
+            next_due = await self.outbox.next_due_at(self.adapters)
+        except Exception:
+            log.exception("dispatcher: draining the outbox failed; trying again shortly")
+            return min(idle_seconds, retry_seconds)
+        if next_due is None:
+            return idle_seconds
+        return max(0.05, min(idle_seconds, (next_due - self.clock.now()).total_seconds()))
+
+
+def _by_chat(due: list[Delivery]) -> list[list[Delivery]]:
+    """Due deliveries grouped by chat, each group in outbox order."""
+    groups: dict[str, list[Delivery]] = {}
+    for delivery in due:
+        groups.setdefault(delivery.chat.key, []).append(delivery)
+    return list(groups.values())

@@ -50,7 +50,9 @@ class ChatDirectory:
         return changed
 
     def hold(self, chat: ChatRef, until: datetime) -> None:
-        """Flood control: nothing goes to this chat before `until`."""
+        """Flood control: nothing goes to this chat before `until`, which counts from the
+        platform's answer (taken after the send returned, not when it began). A later hold
+        only ever extends an earlier one."""
         current = self._held.get(chat.key)
         if current is None or until > current:
             self._held[chat.key] = until

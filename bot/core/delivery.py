@@ -23,6 +23,8 @@ class DeliveryError(Exception):
 
 
 class RetryLater(DeliveryError):
+    """Flood control: nothing more to this chat until `retry_after` seconds after this answer."""
+
     def __init__(self, message: str, *, retry_after: float) -> None:
         super().__init__(message)
         self.retry_after = retry_after
