@@ -99,6 +99,7 @@ class FakeDiscord:
         self.requests: list[Recorded] = []
         self.gateway_log: list[dict[str, Any]] = []  # frames the client sent
         self.messages: dict[int, dict[str, Any]] = {}  # message id -> message object we returned
+        self.nonces: dict[tuple[int, str], int] = {}  # (channel, enforced nonce) -> the message it created
         self.commands: dict[str, list[dict[str, Any]]] = {}  # "global" / guild id -> last PUT body
         self._failures: list[tuple[int | None, int, int, str]] = []  # (channel or any, status, code, message)
         self._sockets: list[web.WebSocketResponse] = []
@@ -340,7 +341,14 @@ class FakeDiscord:
                 if target in (None, channel_id):
                     del self._failures[index]
                     return self._error(status, code, message)
-            return self._json(self._message(channel_id, recorded))
+            nonce = (recorded.json or {}).get("nonce") if isinstance(recorded.json, dict) else None
+            enforced = isinstance(recorded.json, dict) and recorded.json.get("enforce_nonce")
+            if nonce and enforced and (channel_id, nonce) in self.nonces:  # as Discord does: the first message, not a new one
+                return self._json(self.messages[self.nonces[(channel_id, nonce)]])
+            message = self._message(channel_id, recorded)
+            if nonce and enforced:
+                self.nonces[(channel_id, nonce)] = int(message["id"])
+            return self._json(message)
         if parts[0] == "channels" and len(parts) == 4 and method == "PATCH":
             return self._json(self._edit(int(parts[3]), recorded))
         if parts[0] == "interactions" and parts[-1] == "callback":

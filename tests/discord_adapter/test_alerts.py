@@ -211,3 +211,21 @@ async def test_a_member_who_asked_for_dms_gets_their_alert_in_a_direct_message(t
         post = await bot.fake.wait_for(lambda r: r.method == "POST" and r.path == f"/channels/{dm}/messages", after=start)
         assert post.json["embeds"][0]["title"] == "NVDA down 12.49% today"
         assert not any(r.path == f"/channels/{CHANNEL_ID}/messages" for r in bot.fake.requests[start:])  # not in the channel
+
+
+async def test_a_delivery_sent_again_after_a_crash_is_dropped_by_discord(tmp_path):
+    """The same alert to the same channel carries the same nonce with enforce_nonce, so Discord
+    answers a resend (after a crash between its answer and our record) with the first message."""
+    async with running_bot(tmp_path) as bot:
+        start = len(bot.fake.requests)
+        alert = _alert()
+        await bot.adapter.send_alert(CHANNEL, alert)
+        await bot.adapter.send_alert(CHANNEL, alert)  # the resend after a restart
+        await bot.adapter.send_alert(CHANNEL, _alert(note="another"))  # another alert
+        posts = [r for r in bot.fake.requests[start:] if r.method == "POST" and r.path.endswith("/messages")]
+        assert len(posts) == 3
+        first, again, other = (p.json for p in posts)
+        assert first["enforce_nonce"] is True and first["nonce"] == again["nonce"] != other["nonce"]
+        assert len(first["nonce"]) <= 25
+        created = {int(m["id"]) for m in bot.fake.messages.values() if int(m["channel_id"]) == CHANNEL_ID}
+        assert len(created) == 2  # the resend created nothing

@@ -20,6 +20,7 @@ Delivery faults map onto the core's exceptions: 403/404 from a channel is
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import inspect
 import io
 import logging
@@ -514,7 +515,9 @@ class DiscordAdapter:
                 channel: Any = user.dm_channel or await user.create_dm()
             else:
                 channel = client.get_partial_messageable(int(chat.chat_id))
-            await channel.send(**self._message_options(message))
+            # The same delivery always carries the same nonce, and discord.py sends it with
+            # enforce_nonce: if a crash made us send it again, Discord returns the first message.
+            await channel.send(**self._message_options(message), nonce=delivery_nonce(chat, alert))
         except (discord.Forbidden, discord.NotFound) as problem:
             log.warning("discord: channel %s is unavailable: %s", chat.chat_id, _describe(problem))
             raise ChatUnavailable(f"Discord channel {chat.chat_id}: {_describe(problem)}") from None
@@ -602,3 +605,8 @@ def _describe(problem: BaseException | None) -> str:
 
 
 __all__ = ["ActionButton", "DiscordAdapter", "chat_of", "is_chat_manager", "option_word", "user_of"]
+
+
+def delivery_nonce(chat: ChatRef, alert: Alert) -> str:
+    """A nonce that is the same each time this alert is sent to this chat (Discord allows 25 characters)."""
+    return hashlib.sha256(f"{chat.key}\n{alert.to_json()}".encode()).hexdigest()[:25]
