@@ -62,7 +62,7 @@ def make_market(config: Config, clock: Clock, calendar: Calendar) -> MarketData:
         from bot.market.csv_provider import CsvMarket
 
         try:
-            return CsvMarket(config.market.data_dir, clock=clock, calendar=calendar)
+            return CsvMarket(config.market.data_dir, clock=clock, calendar=calendar, timeout=config.market.timeout_seconds)
         except FileNotFoundError as problem:
             raise ConfigError(f"{config.source}: [market] data_dir: {problem}") from None
     from bot.market.yfinance_provider import YFinanceMarket

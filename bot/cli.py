@@ -1,9 +1,10 @@
 """The `tickerbell` command: run, replay, demo.
 
 `tickerbell run` exits 0 after SIGTERM (or the console's end of input) and 130 after SIGINT,
-within 5 s. If something could not be stopped in time (a task, or a thread stuck in a
-provider call that would keep the interpreter alive), it is named in one log line and the
-process exits at once with `os._exit`, after the logs are flushed.
+within 5 s, and 2, with one line on stderr, for a config mistake or a database that cannot be
+used. If something could not be stopped in time (a task, or a thread stuck in a provider call
+that would keep the interpreter alive), it is named in one log line and the process exits at
+once with `os._exit`, after the logs are flushed.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import NoReturn
 
 from bot import logs
 from bot.config import CONFIG_ENV, Config, ConfigError, load_config
+from bot.core.ports import StorageError
 from seeds import seeds_path
 
 log = logging.getLogger(__name__)
@@ -134,7 +136,7 @@ def _command(args: argparse.Namespace) -> int:
                     title="tickerbell demo: the DeepSeek sell-off, 2025-01-21 to 2025-01-31 (prices made from the article's figures)",
                 )
             )
-    except ConfigError as problem:
+    except (ConfigError, StorageError) as problem:  # one line, no traceback: the operator can fix it
         print(f"tickerbell: {problem}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -157,7 +159,7 @@ def serve(config: Config) -> int:
     try:
         stopped_by, abandoned = loop.run_until_complete(run_live(config))
         code = EXIT_SIGINT if stopped_by == signal.SIGINT else 0
-    except ConfigError as problem:
+    except (ConfigError, StorageError) as problem:  # a config mistake, or a database that cannot be used
         print(f"tickerbell: {problem}", file=sys.stderr)
         code = 2
     except KeyboardInterrupt:  # before the loop's own signal handlers were set

@@ -13,24 +13,38 @@ a split (and rescales rules) and never as a crash.
 A price file that cannot be read (permissions, not UTF-8, a broken CSV) is an outage, not an
 unknown ticker: `MarketDataError("the price file NVDA.csv cannot be read: permission denied")`,
 asked again on the next call. A file without price columns, or with garbage rows, is no data.
+
+Files are read off the event loop, in daemon threads (`DaemonThreads`), each read under
+`timeout` seconds: a file that hangs (a stuck network file system; a FIFO in the tests) is
+`MarketDataError("the price file NVDA.csv did not answer within 20 s")` for that ticker alone,
+while the others are served. The stuck read is never started twice, and is left to finish on
+its own: once it does, its prices are used. Until then later calls fail at once, and neither
+`aclose()` nor the process's exit waits for it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import logging
 import math
+import time
 from bisect import bisect_right
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from bot.core.calendar import Calendar
 from bot.core.clock import Clock
-from bot.core.market import Bar, EarningsEvent, EarningsTime, Fundamentals, MarketDataError, Quote, Split, clean_price
+from bot.core.market import Bar, EarningsEvent, EarningsTime, Fundamentals, MarketDataError, Quote, Split, clean_price, wait_words
+from bot.market.yfinance_provider import DaemonThreads  # a small executor of our own; yfinance itself loads lazily
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 _ALIASES = {
     "date": "date",
@@ -59,45 +73,56 @@ class _Series:
         return ratio
 
 
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """A file being read in a worker thread, and when waiting for it stops making sense."""
+
+    future: Future[_Series]
+    deadline: float  # time.monotonic()
+
+
 class CsvMarket:
     """The `MarketData` protocol over a folder of daily CSV files."""
 
-    def __init__(self, folder: str | Path, *, clock: Clock, calendar: Calendar) -> None:
+    def __init__(self, folder: str | Path, *, clock: Clock, calendar: Calendar, timeout: float = 20.0, max_workers: int = 8) -> None:
+        """`timeout`: seconds one file may take to read (`[market] timeout_seconds`)."""
+        if timeout <= 0:
+            raise ValueError("timeout must be positive")
         self.folder = Path(folder)
         if not self.folder.is_dir():
             raise FileNotFoundError(f"market data folder not found: {self.folder}")
         self.clock = clock
         self.calendar = calendar
+        self.timeout = timeout
+        self.max_workers = max_workers
         self._files = {p.stem.upper(): p for p in self.folder.glob("*.csv") if p.stem.lower() not in ("splits", "earnings", "fundamentals")}
         self._all_splits = self._read_splits()
         self._earnings = self._read_earnings()
         self._fundamentals = self._read_fundamentals()
         self._series: dict[str, _Series | None] = {}
+        self._reading: dict[str, _Read] = {}
+        self._threads: DaemonThreads | None = None
         self.requests = 0  # how many calls were made, for benchmarks
 
     # -- the protocol ------------------------------------------------------------------
 
     async def quotes(self, tickers: Sequence[str]) -> dict[str, Quote]:
-        """The quotes a feed would show now. A ticker whose file cannot be read is absent, unless
-        no ticker could be served: then the first such file's MarketDataError is raised."""
+        """The quotes a feed would show now. A ticker whose file cannot be read (or does not answer
+        in time) is absent, unless no ticker could be served: then the first such MarketDataError is raised."""
         self.requests += 1
         now = self.clock.now()
+        wanted = list(dict.fromkeys(tickers))
+        failures = await self._load_all(wanted)
         result: dict[str, Quote] = {}
-        failures: list[MarketDataError] = []
-        for ticker in dict.fromkeys(tickers):
-            try:
-                quote = self.quote_at(ticker, now)
-            except MarketDataError as problem:
-                failures.append(problem)
-                continue
-            if quote is not None:
+        for ticker in wanted:
+            if ticker not in failures and (quote := self._quote(ticker, self._series.get(ticker.upper()), now)) is not None:
                 result[ticker] = quote
         if failures and not result:
-            raise failures[0]
+            raise next(iter(failures.values()))
         return result
 
     async def history(self, ticker: str, start: date, end: date) -> list[Bar]:
-        series = self._load(ticker)
+        series = await self._load(ticker)
         if series is None:
             return []
         lo = bisect_right(series.days, start - _ONE_DAY)
@@ -114,14 +139,18 @@ class CsvMarket:
         return self._fundamentals.get(ticker.upper())
 
     async def aclose(self) -> None:
+        """Forget what was read. A read stuck in its thread is abandoned, not awaited."""
         self._series.clear()
+        self._reading.clear()
+        if self._threads is not None:
+            self._threads.shutdown(wait=False, cancel_futures=True)
+            self._threads = None
 
     # -- quotes --------------------------------------------------------------------------
 
-    def quote_at(self, ticker: str, now: datetime) -> Quote | None:
+    def _quote(self, ticker: str, series: _Series | None, now: datetime) -> Quote | None:
         """The price a live feed would have shown at `now`: the open during a session,
         the close after it, or the latest close before it."""
-        series = self._load(ticker)
         if series is None or not series.bars:
             return None
         session_day = self.calendar.last_closed_or_open_session(now)
@@ -157,22 +186,50 @@ class CsvMarket:
 
     # -- loading -------------------------------------------------------------------------
 
-    def _load(self, ticker: str) -> _Series | None:
-        """The ticker's series (None without a file); MarketDataError when its file cannot be read."""
+    async def _load_all(self, tickers: Sequence[str]) -> dict[str, MarketDataError]:
+        """Read the files of `tickers` not read yet, side by side (a batch waits one timeout at most); the failures by ticker."""
+        unread = [t for t in tickers if t.upper() not in self._series]
+        outcomes = await asyncio.gather(*(self._load(t) for t in unread), return_exceptions=True)
+        failures: dict[str, MarketDataError] = {}
+        for ticker, outcome in zip(unread, outcomes, strict=True):
+            if isinstance(outcome, MarketDataError):
+                failures[ticker] = outcome
+            elif isinstance(outcome, BaseException):
+                raise outcome
+        return failures
+
+    async def _load(self, ticker: str) -> _Series | None:
+        """The ticker's series (None without a file); MarketDataError when its file cannot be read in time."""
         key = ticker.upper()
         if key in self._series:
             return self._series[key]
         path = self._files.get(key)
-        series = None
-        if path is not None:
-            try:
-                series = self._read_series(key, path)
-            except (OSError, csv.Error, UnicodeDecodeError) as problem:
-                reason = f"the price file {path.name} cannot be read: {_why(problem)}"
-                log.warning("csv market: %s", reason)
-                raise MarketDataError(reason) from None  # not remembered: asked again next time
+        series = None if path is None else await self._read_off_loop(key, path)
         self._series[key] = series
         return series
+
+    async def _read_off_loop(self, key: str, path: Path) -> _Series:
+        """Read a price file in a worker thread, waiting until its read's deadline at most."""
+        read = self._reading.get(key)
+        if read is None:
+            future = self._workers().submit(self._read_series, key, path)
+            read = self._reading[key] = _Read(future, time.monotonic() + self.timeout)
+        try:
+            return await _result_within(read.future, read.deadline - time.monotonic())
+        except TimeoutError:
+            reason = f"the price file {path.name} did not answer within {wait_words(self.timeout)}"
+        except (OSError, csv.Error, UnicodeDecodeError) as problem:
+            reason = f"the price file {path.name} cannot be read: {_why(problem)}"
+        finally:
+            if read.future.done() and self._reading.get(key) is read:
+                del self._reading[key]  # a failed read is tried again on the next call
+        log.warning("csv market: %s", reason)
+        raise MarketDataError(reason)
+
+    def _workers(self) -> DaemonThreads:
+        if self._threads is None:
+            self._threads = DaemonThreads(self.max_workers, "tickerbell-csv")
+        return self._threads
 
     def _read_series(self, ticker: str, path: Path) -> _Series:
         bars: list[Bar] = []
@@ -251,6 +308,31 @@ class CsvMarket:
 
 
 _ONE_DAY = date(2000, 1, 2) - date(2000, 1, 1)
+
+
+async def _result_within(future: Future[T], seconds: float) -> T:
+    """A worker thread's result, waiting `seconds` at most (TimeoutError). The thread is never
+    interrupted: a stuck read keeps its thread, and its result is there for a later call."""
+    if not future.done():
+        if seconds <= 0:
+            raise TimeoutError
+        loop = asyncio.get_running_loop()
+        woken: asyncio.Future[None] = loop.create_future()
+
+        def wake(_: Future[T]) -> None:  # in the worker thread
+            try:
+                loop.call_soon_threadsafe(_settle, woken)
+            except RuntimeError:  # the loop is closed: nobody is waiting any more
+                pass
+
+        future.add_done_callback(wake)
+        await asyncio.wait_for(woken, seconds)
+    return future.result()
+
+
+def _settle(woken: asyncio.Future[None]) -> None:
+    if not woken.done():
+        woken.set_result(None)
 
 
 def _read_table(path: Path) -> list[dict[str, str]]:

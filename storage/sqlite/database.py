@@ -2,12 +2,22 @@
 
 Every statement is parameterized. The aggregate stores beside this module share one
 `Database`, so that a change and the deliveries it owes commit in one transaction.
+
+`Database.open` checks the file before anything uses it: that it is a SQLite database, is
+intact (`PRAGMA quick_check`), is not from a newer tickerbell, and can be written. A file
+that fails raises `StorageError` with one line: the file, the problem, what to do.
+
+    var/tickerbell.sqlite3: not a tickerbell database (file is not a database): restore it ...
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import shutil
+import sqlite3
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -20,6 +30,11 @@ from bot.core.messages import Envelope
 from bot.core.ports import StorageError
 
 log = logging.getLogger(__name__)
+
+RESTORE = "restore it from a backup (see OPERATIONS.md) or point [storage] path at a new file"
+WRITABLE = "let the user tickerbell runs as read and write the file and its folder"
+SQLITE_MAGIC = b"SQLite format 3\x00"
+NEARLY_FULL = 256 * 1024  # bytes free below which a failed write is put down to a full disk
 
 
 def migrations() -> list[tuple[int, str]]:
@@ -46,22 +61,53 @@ class Database:
 
     @classmethod
     async def open(cls, path: str | Path) -> Database:
+        """Open the file (creating it and its folder), check it and apply the migrations.
+        Raises StorageError, in one line, when the file cannot be used."""
         path_text = str(path)
+        try:
+            return await cls._open(path_text)
+        except StorageError:
+            raise
+        except (sqlite3.Error, OSError, _Damaged) as problem:
+            log.debug("storage: opening %s failed", path_text, exc_info=True)
+            raise unusable(path_text, problem) from None
+
+    @classmethod
+    async def _open(cls, path_text: str) -> Database:
         if path_text != ":memory:":
-            Path(path_text).parent.mkdir(parents=True, exist_ok=True)
+            _make_folder(path_text)
+            await asyncio.to_thread(_try_opening, path_text)
         conn = await aiosqlite.connect(path_text, isolation_level=None)
         conn.row_factory = aiosqlite.Row
+        database = cls(conn, path_text)
         try:
-            await conn.execute("PRAGMA journal_mode=WAL")
-            await conn.execute("PRAGMA synchronous=NORMAL")
-            await conn.execute("PRAGMA foreign_keys=ON")
-            await conn.execute("PRAGMA busy_timeout=5000")
-            database = cls(conn, path_text)
+            for pragma in ("busy_timeout=5000", "journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"):
+                await conn.execute(f"PRAGMA {pragma}")
+            await database.check_intact()
             await database.migrate()
+            await database.check_writable()
         except BaseException:
-            await conn.close()
+            with contextlib.suppress(Exception):
+                await conn.close()
             raise
         return database
+
+    async def check_intact(self) -> None:
+        """`PRAGMA quick_check`: every page readable and every b-tree well formed (about 0.1 s for 50 MB)."""
+        async with self.conn.execute("PRAGMA quick_check(1)") as cur:
+            row = await cur.fetchone()
+        verdict = str(row[0]) if row else "ok"
+        if verdict != "ok":
+            raise _Damaged(verdict)
+
+    async def check_writable(self) -> None:
+        """Write in a transaction that is rolled back: a read-only file fails here, not at the first alert."""
+        version = await self.schema_version()
+        await self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            await self.conn.execute(f"PRAGMA user_version = {int(version)}")
+        finally:
+            await self._rollback()
 
     async def close(self) -> None:
         await self.conn.close()
@@ -77,9 +123,11 @@ class Database:
         newest = scripts[-1][0]
         if current > newest:
             raise StorageError(
-                f"{self.path} was written by a newer tickerbell (schema {current}; this one knows up to {newest}). "
-                "Upgrade tickerbell or point [storage] path at another file."
+                f"{self.path}: written by a newer tickerbell (schema {current}; this one knows up to {newest}): "
+                "upgrade tickerbell, or point [storage] path at another file"
             )
+        if current == 0 and (others := await self._tables()):
+            raise StorageError(f"{self.path}: not a tickerbell database (it holds other tables: {', '.join(others[:3])}): {RESTORE}")
         for version, script in scripts:
             if version <= current:
                 continue
@@ -91,8 +139,23 @@ class Database:
                 await self.conn.execute(f"PRAGMA user_version = {int(version)}")
                 await self.conn.execute("COMMIT")
             except BaseException:
-                await self.conn.execute("ROLLBACK")
+                await self._rollback()
                 raise
+
+    async def _tables(self) -> list[str]:
+        """The tables in the file, by name (SQLite's own excepted)."""
+        async with self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name") as cur:
+            return [str(row[0]) for row in await cur.fetchall()]
+
+    async def _rollback(self) -> None:
+        """Roll back the open transaction, if SQLite has not already (it does on a full disk);
+        a failing rollback never hides the error that led to it."""
+        if not self.conn.in_transaction:
+            return
+        try:
+            await self.conn.execute("ROLLBACK")
+        except sqlite3.Error as problem:
+            log.warning("storage: rollback on %s failed (%s)", self.path, problem)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -102,10 +165,13 @@ class Database:
             try:
                 yield self.conn
             except BaseException:
-                await self.conn.execute("ROLLBACK")
+                await self._rollback()
                 raise
-            else:
+            try:
                 await self.conn.execute("COMMIT")
+            except BaseException:  # a failed commit leaves no transaction open behind it
+                await self._rollback()
+                raise
 
     async def write(self, sql: str, params: Iterable[object] = ()) -> bool:
         """One statement in its own transaction; True if it changed a row."""
@@ -154,3 +220,123 @@ async def insert_envelopes(tx: aiosqlite.Connection, envelopes: Iterable[Envelop
 def split_sql(script: str) -> list[str]:
     lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+# -- why a file cannot be used, in one line ----------------------------------------------
+
+
+class _Damaged(Exception):
+    """`PRAGMA quick_check` found a problem; the message is its first finding."""
+
+
+def unusable(path_text: str, problem: BaseException) -> StorageError:
+    """StorageError("FILE: PROBLEM (SQLite's words): WHAT TO DO") for an error met opening the file."""
+    path = Path(path_text)
+    reason = _reason(problem)
+    code = getattr(problem, "sqlite_errorname", "") or ""
+    found = _damage(path, problem, code, reason) or _access(path, code, reason)
+    what, remedy = found or (f"cannot be used ({reason})", RESTORE)
+    return StorageError(f"{path_text}: {what}: {remedy}")
+
+
+def _damage(path: Path, problem: BaseException, code: str, reason: str) -> tuple[str, str] | None:
+    """The file's content is not a usable database: not SQLite, cut short, damaged."""
+    if isinstance(problem, _Damaged):
+        return f"damaged (integrity check: {reason})", RESTORE
+    if code == "SQLITE_NOTADB":
+        return f"not a tickerbell database ({reason})", RESTORE
+    if code.startswith("SQLITE_CORRUPT"):
+        cut = _cut_short(path)
+        return (f"truncated to {cut} ({reason})" if cut else f"damaged ({reason})"), RESTORE
+    return None
+
+
+def _access(path: Path, code: str, reason: str) -> tuple[str, str] | None:
+    """The file cannot be reached as it must be: a folder, a full disk, locked, read-only, unreadable."""
+    if path.is_dir():
+        return "is a folder, not a database file", f"point [storage] path at a file, such as {path / 'tickerbell.sqlite3'}"
+    if code == "SQLITE_FULL" or (code.startswith(("SQLITE_IOERR", "SQLITE_CANTOPEN")) and _disk_full(path)):
+        return f"the disk is full ({reason})", "free some space on that disk, then start tickerbell again"
+    if code.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return f"in use by another process ({reason})", "stop the other tickerbell using it, or point [storage] path at another file"
+    if _read_only_mount(path):
+        return f"on a read-only file system ({reason})", "mount it read-write, or point [storage] path at a writable place"
+    if path.exists() and not os.access(path, os.R_OK):
+        return f"not readable by this user ({reason})", WRITABLE
+    if code.startswith("SQLITE_READONLY") or (path.exists() and not os.access(path, os.W_OK)):
+        return f"read-only ({reason})", WRITABLE
+    if code.startswith("SQLITE_CANTOPEN") and not os.access(path.parent, os.W_OK):
+        return f"its folder cannot be written ({reason})", WRITABLE
+    if code.startswith("SQLITE_IOERR"):
+        return f"cannot be read or written ({reason})", f"check the disk (the system log says more), or {RESTORE}"
+    return None
+
+
+def _make_folder(path_text: str) -> None:
+    """Make the file's folder, or say in one line why it cannot be made."""
+    folder = Path(path_text).parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as problem:
+        why = "a file is in its place" if isinstance(problem, FileExistsError) else _reason(problem)
+        raise StorageError(f"{path_text}: its folder {folder} cannot be made ({why}): point [storage] path at a folder tickerbell may write") from None
+
+
+def _try_opening(path_text: str) -> None:
+    """Open and close the file with the standard library, so that a file SQLite cannot open fails
+    here: aiosqlite, failing to connect, leaves its thread to report to a loop that may be closed by then."""
+    sqlite3.connect(path_text).close()
+
+
+def _reason(problem: BaseException) -> str:
+    """The error's own words, on one line."""
+    if isinstance(problem, OSError) and problem.strerror:
+        return problem.strerror.lower()
+    lines = [line.strip() for line in str(problem).splitlines() if line.strip() and not line.startswith("***")]
+    text = lines[0] if lines else type(problem).__name__
+    return text if len(text) <= 120 else text[:119] + "…"
+
+
+def _cut_short(path: Path) -> str | None:
+    """'286,720 of 573,440 bytes' when the file is shorter than its SQLite header says; else None."""
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            header = handle.read(100)
+    except OSError:
+        return None
+    if not header.startswith(SQLITE_MAGIC):
+        return None
+    if len(header) < 100:
+        return f"{size:,} bytes, less than its header"
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(header[28:32], "big")
+    header_size_valid = header[24:28] == header[92:96]  # SQLite's rule for trusting the page count
+    expected = page_size * pages if header_size_valid else 0
+    if expected > size:
+        return f"{size:,} of {expected:,} bytes"
+    if page_size and size % page_size:
+        return f"{size:,} bytes, not a whole number of {page_size:,}-byte pages"
+    return None
+
+
+def _existing(path: Path) -> Path:
+    """The path, or its nearest ancestor that exists (to ask about the disk it is on)."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _disk_full(path: Path) -> bool:
+    try:
+        return shutil.disk_usage(_existing(path)).free < NEARLY_FULL
+    except OSError:
+        return False
+
+
+def _read_only_mount(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(_existing(path)).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False

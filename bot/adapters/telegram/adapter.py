@@ -24,6 +24,12 @@ overall, 20 a minute per group) plus about one a second per chat, with `max_retr
 resend `retry_after` seconds later on its own clock. The adapter also remembers the wait
 per chat and answers further sends to that chat with `RetryLater` without calling Telegram.
 
+Fairness: each chat's commands (and button presses) wait in a queue of their own
+(`ChatLanes`), answered in order by one task per busy chat, so a chat waiting on its own
+pacing never holds up another. At most `chat_queue_limit` (20) wait per chat: beyond that,
+new commands are dropped, the chat gets one "slow down" reply, and one log line gives the
+count once its queue has emptied. On stop, commands still waiting are dropped with a log line.
+
 The token never reaches a log line: httpx (which logs request URLs, token included) is
 raised to WARNING, and a log-record factory replaces the token in every record.
 """
@@ -36,13 +42,16 @@ import copy
 import logging
 import re
 import warnings
-from collections.abc import Awaitable
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from aiolimiter import AsyncLimiter
 from telegram import (
     BotCommand,
+    CallbackQuery,
     Chat,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -106,6 +115,10 @@ PLATFORM = "telegram"
 ALLOWED_UPDATES = ["message", "channel_post", "callback_query", "my_chat_member"]
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 REPLY_RETRY_LIMIT = 10.0  # a reply hit by flood control is re-sent once if the wait is this short
+CHAT_QUEUE_LIMIT = 20  # commands that may wait in one chat's queue; more are dropped
+LANE_STOP_GRACE = 0.5  # seconds a command being answered gets to finish when the adapter stops
+SLOW_DOWN = ("Slow down, please: {limit} commands are already waiting in this chat, and they are answered about one a second. "
+             "Newer ones were dropped; send them again once these are answered.")
 # BadRequest descriptions that mean the bot cannot post in the chat any more.
 _CHAT_GONE = (
     "chat not found",
@@ -297,6 +310,116 @@ def retry_seconds(flood: RetryAfter) -> float:
     return max(0.0, float(value))
 
 
+# -- fairness: one bounded queue of commands per chat -----------------------------------------------
+
+Job = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class _Lane:
+    """One chat's commands waiting to be answered, and the task answering them."""
+
+    chat: ChatRef
+    waiting: deque[tuple[Job, asyncio.Future[None]]] = field(default_factory=deque)
+    worker: asyncio.Task[None] | None = None
+    dropped: int = 0  # since the queue was last empty
+
+
+class ChatLanes:
+    """Each chat's commands in a queue of their own, answered in order by one task per busy chat.
+
+    A chat waiting on its own pacing (about a message a second on Telegram) delays only itself.
+    A queue holds at most `limit` waiting commands: more are dropped, the first drop calls
+    `on_overflow` (the one "slow down" reply), and when the queue empties one log line gives
+    the count. An idle chat holds no task and no memory.
+    """
+
+    def __init__(self, *, limit: int, on_overflow: Callable[[ChatRef], Coroutine[Any, Any, None]]) -> None:
+        self.limit = limit
+        self._on_overflow = on_overflow
+        self._lanes: dict[str, _Lane] = {}
+        self._side: set[asyncio.Task[None]] = set()  # the "slow down" replies being sent
+        self._closed = False
+
+    def submit(self, chat: ChatRef, job: Job) -> asyncio.Future[None] | None:
+        """Queue `job` for `chat`: a future set once it has run (or was dropped at stop); None if dropped now."""
+        if self._closed:
+            return None
+        lane = self._lanes.get(chat.key)
+        if lane is None:
+            lane = self._lanes[chat.key] = _Lane(chat)
+        if len(lane.waiting) >= self.limit:
+            self._drop(lane)
+            return None
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        lane.waiting.append((job, done))
+        if lane.worker is None:
+            lane.worker = asyncio.create_task(self._serve(lane), name=f"telegram chat {chat.key}")
+        return done
+
+    def _drop(self, lane: _Lane) -> None:
+        lane.dropped += 1
+        if lane.dropped == 1:
+            task: asyncio.Task[None] = asyncio.create_task(self._on_overflow(lane.chat), name=f"telegram slow down {lane.chat.key}")
+            self._side.add(task)
+            task.add_done_callback(self._side.discard)
+
+    async def _serve(self, lane: _Lane) -> None:
+        try:
+            while lane.waiting:
+                job, done = lane.waiting.popleft()
+                try:
+                    await job()
+                except Exception:
+                    log.exception("telegram: answering a command in chat %s failed", lane.chat.key)
+                finally:
+                    _settle(done)
+        finally:
+            lane.worker = None
+            if not lane.waiting and self._lanes.get(lane.chat.key) is lane:
+                del self._lanes[lane.chat.key]
+            if lane.dropped:
+                log.warning("telegram: chat %s sent commands faster than they could be answered; %d dropped", lane.chat.key, lane.dropped)
+                lane.dropped = 0
+
+    async def close(self, *, grace: float) -> None:
+        """Take no more commands; drop those waiting (one log line); give those being answered
+        `grace` seconds, then cancel them."""
+        self._closed = True
+        lanes = list(self._lanes.values())
+        waiting = sum(len(lane.waiting) for lane in lanes)
+        for lane in lanes:
+            for _, done in lane.waiting:
+                _settle(done)
+            lane.waiting.clear()
+        if waiting:
+            log.warning("telegram: stopping; %d commands not answered yet were dropped", waiting)
+        running = [lane.worker for lane in lanes if lane.worker is not None] + list(self._side)
+        if running:
+            _, late = await asyncio.wait(running, timeout=grace)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late, timeout=0.1)
+
+
+def _settle(done: asyncio.Future[None]) -> None:
+    if not done.done():
+        done.set_result(None)
+
+
+def _command_or_press(update: Update) -> bool:
+    """An update `_on_command` or `_on_button` takes (a command message, a button press)."""
+    if update.callback_query is not None:
+        return True
+    return (update.message or update.channel_post) is not None and bool(filters.COMMAND.check_update(update))
+
+
+def _one_at_a_time(concurrent_updates: int | bool) -> bool:
+    """Whether python-telegram-bot hands over one update at a time (False, or 1; True means 256)."""
+    return concurrent_updates is False or (concurrent_updates is not True and int(concurrent_updates) <= 1)
+
+
 # -- the adapter --------------------------------------------------------------------------------------
 
 
@@ -314,7 +437,10 @@ class TelegramAdapter:
         member_cache_seconds: float = 300.0,
         rate_limiter: AIORateLimiter | None = None,
         concurrent_updates: int | bool = 8,
+        chat_queue_limit: int = CHAT_QUEUE_LIMIT,
     ) -> None:
+        """`concurrent_updates`: the library's updates handled at once; with False (tests), each
+        update waits until its command is answered, so updates are handled strictly in order."""
         self.config = config
         self._token = token
         self.router = router
@@ -323,8 +449,10 @@ class TelegramAdapter:
         self.member_cache = timedelta(seconds=member_cache_seconds)
         self.rate_limiter = rate_limiter or PacedRateLimiter()
         self.concurrent_updates = concurrent_updates
+        self.chat_queue_limit = chat_queue_limit
         self.username = ""
         self._app: _App | None = None
+        self._lanes: ChatLanes | None = None
         self._stopping = False
         self._managers: dict[tuple[str, str], tuple[bool, datetime]] = {}
 
@@ -367,6 +495,7 @@ class TelegramAdapter:
         try:
             self.username = app.bot.username or ""
             await self._publish_commands(app)
+            self._lanes = ChatLanes(limit=self.chat_queue_limit, on_overflow=self._slow_down)
             self._add_handlers(app)
             await app.start()
             assert app.updater is not None
@@ -457,9 +586,12 @@ class TelegramAdapter:
         try:
             if app.updater is not None and app.updater.running:
                 await app.updater.stop()
+            if self._lanes is not None:
+                await self._lanes.close(grace=LANE_STOP_GRACE)
             if app.running:
                 await app.stop()
         finally:
+            self._lanes = None
             await _quietly(app.shutdown())
 
     # -- updates ---------------------------------------------------------------------------------------------
@@ -468,6 +600,8 @@ class TelegramAdapter:
         """Any update from a chat marked inactive (it blocked or removed us) brings it back."""
         if update.my_chat_member is not None:
             return  # _on_membership decides from the new status
+        if _command_or_press(update):
+            return  # their handlers do it, after queueing them: nothing awaited here can reorder a chat's commands
         chat = update.effective_chat
         if chat is None:
             return
@@ -497,20 +631,35 @@ class TelegramAdapter:
     async def _on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
         chat = update.effective_chat
-        if message is None or chat is None or not message.text:
+        if message is None or chat is None:
             return
-        parsed = self._parse_command(message)
-        if parsed is None:
+        where, message_id = self._chat_ref(chat), message.message_id
+        parsed = self._parse_command(message) if message.text else None
+        sender = _sender(message, chat)
+        if parsed is None or sender is None:
+            await self._set_active(where, True)  # the chat spoke, if not to us
             return
         name, rest = parsed
-        sender = _sender(message, chat)
-        if sender is None:
-            return
         user, anonymous_admin = sender
-        where = self._chat_ref(chat)
-        manager = await self._is_manager(where, user, name, anonymous_admin=anonymous_admin)
-        replies = await self.router.handle_text(f"/{name}{rest}", chat=where, user=user, is_chat_manager=manager)
-        await self._send_replies(where, replies, reply_to=message.message_id)
+
+        async def answer() -> None:
+            await self._set_active(where, True)
+            manager = await self._is_manager(where, user, name, anonymous_admin=anonymous_admin)
+            replies = await self.router.handle_text(f"/{name}{rest}", chat=where, user=user, is_chat_manager=manager)
+            await self._send_replies(where, replies, reply_to=message_id)
+
+        await self._queue(where, answer)
+
+    async def _queue(self, chat: ChatRef, job: Job) -> None:
+        """Hand a command to its chat's queue; with one update at a time, wait until it is answered."""
+        done = self._lanes.submit(chat, job) if self._lanes is not None else None
+        if done is not None and _one_at_a_time(self.concurrent_updates):
+            await done
+
+    async def _slow_down(self, chat: ChatRef) -> None:
+        """The one reply to a chat whose queue overflowed."""
+        notice = Reply(title=SLOW_DOWN.format(limit=self.chat_queue_limit), tone=Tone.WARNING)
+        await self._send_replies(chat, [notice], reply_to=None)
 
     def _parse_command(self, message: Message) -> tuple[str, str] | None:
         """("price", " NVDA") from "/price@ourbot NVDA"; None when it is not for us."""
@@ -546,10 +695,16 @@ class TelegramAdapter:
         decoded = decode_action(query.data)
         message = query.message
         if decoded is None or not isinstance(message, Message) or self.router.commands.get(decoded[0]) is None:
+            if isinstance(message, Message):
+                await self._set_active(self._chat_ref(message.chat), True)
             await self._answer(query, "This button no longer works.")
             return
-        command, args = decoded
         chat = self._chat_ref(message.chat)
+        await self._queue(chat, lambda: self._press(query, message, chat, *decoded))
+
+    async def _press(self, query: CallbackQuery, message: Message, chat: ChatRef, command: str, args: tuple[str, ...]) -> None:
+        """Run a button's command as the member who pressed it, and answer the press (in the chat's queue)."""
+        await self._set_active(chat, True)
         user = UserRef(PLATFORM, str(query.from_user.id), _display_name(query.from_user))
         manager = await self._is_manager(chat, user, command)
         replies = await self.router.handle(Invocation(chat=chat, user=user, command=command, args=args, is_chat_manager=manager))
