@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -363,4 +364,40 @@ def test_a_metrics_port_in_use_stops_start_up_with_one_line(tmp_path: Path) -> N
         port = taken.getsockname()[1]
         err = fails("run", "--config", str(csv_config(tmp_path)), environ={"TICKERBELL_METRICS__ENABLED": "true", "TICKERBELL_METRICS__PORT": str(port)})
     assert err.strip() == f"tickerbell: environment TICKERBELL_METRICS__PORT: [metrics] port: cannot listen on 127.0.0.1:{port} (address already in use)"
+    assert "Traceback" not in err
+
+
+def test_with_the_data_down_a_member_s_alert_is_saved_by_the_running_bot(tmp_path: Path) -> None:
+    """A real `tickerbell run` whose price file hangs (a FIFO nobody writes, as a stuck network
+    share would): the member's /alert is saved with the reason, and the bot still stops cleanly."""
+    data = tmp_path / "prices"
+    data.mkdir()
+    os.mkfifo(data / "NVDA.csv")
+    config = tmp_path / "bot.toml"
+    config.write_text(
+        f'[storage]\npath = "{tmp_path / "db.sqlite3"}"\n[market]\nprovider = "csv"\ndata_dir = "{data}"\ntimeout_seconds = 1\n'
+        '[console]\nenabled = true\n'
+    )
+    proc = tickerbell("run", "--config", str(config), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        proc.stdin.write("/alert NVDA below 100\n/alerts\n")
+        proc.stdin.flush()
+        seen: list[str] = []
+        deadline = time.monotonic() + 30
+        while not any("NVDA below $100.00 · waiting for the first price" in line for line in seen):  # /alerts answered
+            assert time.monotonic() < deadline, "".join(seen)
+            line = proc.stdout.readline()
+            assert line, "".join(seen)
+            seen.append(line)
+        text = "".join(seen)
+        assert re.search(r"Alert #\d+ set: NVDA below \$100\.00", text)
+        assert "Saved anyway: the market data provider cannot be reached now (the price file NVDA.csv did not answer within 1 s)" in text
+        assert "When data returns: if NVDA is already below $100.00, it waits for the next crossing." in text
+        began = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0 and time.monotonic() - began < 5, err
     assert "Traceback" not in err
