@@ -169,7 +169,7 @@ class App:
                           vitals=vitals)
         splits = SplitGuard(rules=rules, routing=routing, market=market, clock=clock, on_queued=dispatcher.notify)
         price_check = PriceCheck(rules=rules, routing=routing, splits=splits, market=market, calendar=calendar, clock=clock,
-                                 on_queued=dispatcher.notify, vitals=vitals)
+                                 on_queued=dispatcher.notify, vitals=vitals, quote_book=context.quotes)
         app = cls(config, clock, calendar, storage, market, rules, chats, context, CommandRouter(context), dispatcher, price_check, splits)
         app.daily_jobs.append(DailyJob(SPLIT_SWEEP_AT, splits.sweep, "split sweep"))
         try:
@@ -201,7 +201,8 @@ class App:
 
     def timer(self) -> MarketTimer:
         """The market timer: price checks in sessions, daily jobs at market times (live and replay alike)."""
-        return MarketTimer(clock=self.clock, calendar=self.calendar, check=self.price_check.run_once, daily_jobs=self.daily_jobs)
+        return MarketTimer(clock=self.clock, calendar=self.calendar, check=self.price_check.run_once, daily_jobs=self.daily_jobs,
+                           paused=lambda: self.dispatcher.paused)
 
     @property
     def vitals(self) -> Vitals:

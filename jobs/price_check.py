@@ -19,6 +19,7 @@ from bot.core.clock import Clock
 from bot.core.engine import CheckResult, Firing
 from bot.core.feature import QuoteListener
 from bot.core.market import MarketData, MarketDataError, Quote, Split
+from bot.core.quotes import QuoteBook
 from bot.core.routing import Routing, merge_watch_firings
 from bot.core.rules import RuleBook
 from bot.core.vitals import Vitals
@@ -53,8 +54,10 @@ class PriceCheck:
         clock: Clock,
         on_queued: Callable[[], None] | None = None,
         vitals: Vitals | None = None,
+        quote_book: QuoteBook | None = None,
     ) -> None:
         self.vitals = vitals or Vitals()
+        self.quote_book = quote_book or QuoteBook()  # the last good quotes, for commands when the provider is slow
         self.rules = rules
         self.routing = routing
         self.splits = splits
@@ -79,6 +82,7 @@ class PriceCheck:
         quotes = await self._fetch_quotes(tickers, summary)
         if quotes is None:
             return summary
+        self.quote_book.remember(quotes)
         session = self.calendar.last_closed_or_open_session(now)
         results = await self._evaluate(tickers, quotes, session, summary, now)
         envelopes = await self.routing.for_firings(self._firings(results, summary))

@@ -31,10 +31,13 @@ class MarketTimer:
         calendar: Calendar,
         check: Callable[[], Awaitable[object]],
         daily_jobs: Sequence[DailyJob] = (),
+        paused: Callable[[], bool] | None = None,
     ) -> None:
         self.clock = clock
         self.calendar = calendar
         self.check = check
+        self.paused = paused  # while True (storage refuses writes), no new check starts
+        self._was_paused = False
         self.daily_jobs = daily_jobs  # each runs once per exchange calendar day, after its market time
         self._closed_checked: date | None = None
         self._daily_done: dict[int, date] = {}
@@ -42,6 +45,8 @@ class MarketTimer:
     async def tick(self) -> str:
         """Do what the market's clock calls for now; return a word for logs and tests."""
         now = self.clock.now()
+        if self._checks_paused():
+            return "paused"
         await self.run_daily_jobs()
         if self.calendar.current_session(now) is not None:
             await self.check()
@@ -53,6 +58,17 @@ class MarketTimer:
             await self.check()
             return "checked-after-close"
         return "idle"
+
+    def _checks_paused(self) -> bool:
+        """Whether storage refuses writes; said once when checks pause and once when they resume."""
+        paused = bool(self.paused and self.paused())
+        if paused != self._was_paused:
+            if paused:
+                log.warning("price checks and daily jobs paused: storage refuses writes (deliveries are paused too)")
+            else:
+                log.warning("storage accepts writes again: price checks and daily jobs resume")
+            self._was_paused = paused
+        return paused
 
     async def run_daily_jobs(self) -> None:
         """Run each daily job whose market time has passed today and that has not run today."""

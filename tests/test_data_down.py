@@ -160,8 +160,12 @@ async def test_reads_while_down_say_why(make_bot) -> None:
     await bot.say("/setbasket ai NVDA AVGO TSM", user=ANALYST)
     bot.market.go_down()
 
-    for line in ("/price NVDA", "/primer NVDA", "/earnings MSFT", "/basket ai"):
+    for line in ("/earnings MSFT", "/basket ai"):
         assert await bot.say(line) == UNAVAILABLE, line
+    for line in ("/price NVDA", "/primer NVDA"):  # /watch saw NVDA's close an hour ago: that price, its age, and why
+        reply = await bot.say(line)
+        assert "$142.60, −1.74% (close of 2025-01-24)" in reply and "That is the last known price, 60 min 0 s old: cannot reach Yahoo Finance: DNS lookup failed." in reply, line
+    assert await bot.say("/price GOOG") == UNAVAILABLE  # never seen: plainly unavailable
     watchlist = await bot.say("/watchlist")
     assert "NVDA: no price right now" in watchlist and UNAVAILABLE in watchlist
     levels = await bot.say("/levels NVDA")  # the primer's seed levels

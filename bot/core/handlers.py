@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.core.commands import Access, Arg, ArgKind, Command, CommandTable, parse_number
 from bot.core.describe import market_time, money, pct, plain_pct
@@ -45,10 +47,51 @@ async def fetch_quote(context: Context, ticker: str) -> Quote:
     return quote
 
 
+T = TypeVar("T")
+
+
+def answer_deadline(context: Context) -> float:
+    """When an interactive command must have its data: `answer_within_seconds` from now (loop time)."""
+    return asyncio.get_running_loop().time() + context.settings.answer_within_seconds
+
+
+async def within(context: Context, work: Awaitable[T], deadline: float | None = None) -> T:
+    """A data-provider call bounded by the command's deadline; past it, a MarketDataError that says so."""
+    deadline = answer_deadline(context) if deadline is None else deadline
+    try:
+        return await asyncio.wait_for(work, max(0.0, deadline - asyncio.get_running_loop().time()))
+    except TimeoutError:
+        limit = context.settings.answer_within_seconds
+        raise MarketDataError(f"the market data provider did not answer within {limit:g} s") from None
+
+
+async def ask_quotes(context: Context, tickers: list[str], deadline: float | None = None) -> dict[str, Quote]:
+    """The latest quotes within the command's deadline, remembered as the last known; or a MarketDataError."""
+    quotes = await within(context, context.market.quotes(tickers), deadline)
+    context.quotes.remember(quotes)
+    return quotes
+
+
+async def quote_or_last(context: Context, ticker: str, deadline: float | None = None) -> tuple[Quote, str | None]:
+    """The quote now; or, when the provider cannot answer in time, the last one seen with a
+    sentence saying how old it is and why; else the UserError that says why there is none."""
+    try:
+        quote = (await ask_quotes(context, [ticker], deadline)).get(ticker)
+    except MarketDataError as problem:
+        last = context.quotes.last(ticker)
+        if last is None:
+            raise UserError(unavailable_text(problem)) from None
+        age = max(0, int((context.clock.now() - last.at).total_seconds()))
+        return last, f"That is the last known price, {age // 60} min {age % 60} s old: {problem.reason}."
+    if quote is None:
+        raise unknown_ticker(ticker)
+    return quote, None
+
+
 async def fetch_quotes(context: Context, tickers: list[str]) -> dict[str, Quote]:
     """The latest quotes, or a UserError that says why the market data is unavailable."""
     try:
-        return await context.market.quotes(tickers)
+        return await ask_quotes(context, tickers)
     except MarketDataError as problem:
         log.warning("market data unavailable for %s: %s", ",".join(tickers[:5]), problem.reason)
         raise UserError(unavailable_text(problem)) from None
@@ -76,7 +119,7 @@ async def look_up(context: Context, tickers: list[str]) -> Lookup:
     a Lookup with the reason (the command is saved, and checked at the first price); when it
     answers without a ticker, a UserError (an unknown ticker is refused, as always)."""
     try:
-        quotes = await context.market.quotes(tickers)
+        quotes = await ask_quotes(context, tickers)
     except MarketDataError as problem:
         log.warning("market data unavailable for %s: %s; saved unverified", ",".join(tickers[:5]), problem.reason)
         return Lookup({}, problem)
@@ -180,7 +223,7 @@ async def help_command(context: Context, invocation: Invocation, values: dict[st
 
 
 async def price_command(context: Context, invocation: Invocation, values: dict[str, Any]) -> Reply:
-    quote = await fetch_quote(context, values["ticker"])
+    quote, stale = await quote_or_last(context, values["ticker"])
     fields = []
     if quote.prev_close:
         fields.append(Field("Previous close", money(quote.prev_close)))
@@ -189,6 +232,7 @@ async def price_command(context: Context, invocation: Invocation, values: dict[s
     tone = Tone.NEUTRAL if not quote.change_pct else (Tone.UP if quote.change_pct > 0 else Tone.DOWN)
     return Reply(
         title=f"{quote.ticker} {quote_line(quote, context)}",
+        lines=(stale,) if stale else (),
         fields=tuple(fields),
         tone=tone,
         footer=f"Price as of {market_time(quote.at, context.calendar.tz)}",
@@ -351,10 +395,10 @@ async def quotes_or_reason(context: Context, tickers: list[str]) -> tuple[dict[s
 MAX_MULTIPLE = 1000.0
 
 
-async def fetch_fundamentals(context: Context, ticker: str) -> Fundamentals | None:
-    """The provider's fundamentals, or None when it has none or cannot answer now."""
+async def fetch_fundamentals(context: Context, ticker: str, deadline: float | None = None) -> Fundamentals | None:
+    """The provider's fundamentals, or None when it has none or cannot answer in time."""
     try:
-        return await context.market.fundamentals(ticker)
+        return await within(context, context.market.fundamentals(ticker), deadline)
     except MarketDataError as problem:
         log.warning("fundamentals unavailable for %s: %s", ticker, problem.reason)
         return None

@@ -21,6 +21,7 @@ from bot.core.market import MarketData
 from bot.core.messages import Reply, error_reply
 from bot.core.models import ChatRef, UserRef, direct_chat
 from bot.core.ports import Records
+from bot.core.quotes import QuoteBook
 from bot.core.routing import Routing
 from bot.core.rules import RuleBook
 from bot.core.settings import Settings
@@ -72,6 +73,7 @@ class Context:
     commands: CommandTable
     wake_dispatcher: Callable[[], None] = _nothing  # new deliveries were queued
     vitals: Vitals = field(default_factory=Vitals)  # what the running bot observes about itself (/status)
+    quotes: QuoteBook = field(default_factory=QuoteBook)  # the last good quote of each ticker
 
     def is_admin(self, user: UserRef) -> bool:
         return self.settings.is_admin(user.key)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Protocol
 
 from bot.core.describe import big_number, day_name, money, pct, timing_words
-from bot.core.handlers import fetch_fundamentals, fetch_quote, level_is_active, level_value_text, quote_line
+from bot.core.handlers import answer_deadline, fetch_fundamentals, level_is_active, level_value_text, quote_line, quote_or_last, within
 from bot.core.market import Bar, MarketDataError, Quote
 from bot.core.messages import Action, Field, Image, Reply, Tone
 from bot.core.models import Rule
@@ -47,20 +48,21 @@ class PrimerShelf:
 
 async def primer_command(shelf: PrimerShelf, context: Context, invocation: Invocation, values: dict[str, Any]) -> Reply:
     ticker = values["ticker"]
-    quote = await fetch_quote(context, ticker)  # an unknown ticker gets the core's clear reply
-    return await primer_card(shelf, context, ticker, quote)
+    deadline = answer_deadline(context)  # the whole card, data included, within answer_within_seconds
+    quote, stale = await quote_or_last(context, ticker, deadline)  # an unknown ticker gets the core's clear reply
+    return await primer_card(shelf, context, ticker, quote, stale=stale, deadline=deadline)
 
 
 def _number(value: float | None, digits: int = 1) -> str:
     return "unavailable" if value is None else f"{value:,.{digits}f}"
 
 
-async def primer_history(context: Context, ticker: str, quote: Quote) -> list[Bar]:
+async def primer_history(context: Context, ticker: str, quote: Quote, deadline: float | None = None) -> list[Bar]:
     """A year of daily bars as of now: the finished sessions before the quote's, then the
     quote itself as the last bar (so a chart in mid-session ends at the current price)."""
     start = quote.session - timedelta(days=RANGE_DAYS)
     try:
-        bars = await context.market.history(ticker, start, quote.session)
+        bars = await within(context, context.market.history(ticker, start, quote.session), deadline)
     except MarketDataError:
         bars = []
     bars = [bar for bar in bars if bar.day < quote.session and bar.close > 0]
@@ -69,6 +71,13 @@ async def primer_history(context: Context, ticker: str, quote: Quote) -> list[Ba
     low = min(quote.day_low or quote.price, quote.price)
     bars.append(Bar(quote.session, open_, high, low, quote.price))
     return bars
+
+
+async def _earnings_line_by(shelf: PrimerShelf, context: Context, ticker: str, deadline: float | None) -> str:
+    try:
+        return await within(context, _next_earnings_line(shelf, context, ticker), deadline)
+    except MarketDataError:
+        return "Next earnings: unavailable right now."
 
 
 async def _next_earnings_line(shelf: PrimerShelf, context: Context, ticker: str) -> str:
@@ -93,11 +102,18 @@ async def _next_earnings_line(shelf: PrimerShelf, context: Context, ticker: str)
     return "Next earnings: no date known."
 
 
-async def primer_card(shelf: PrimerShelf, context: Context, ticker: str, quote: Quote) -> Reply:
-    """The primer as a card: numbers from the provider, words from the seed file, a chart."""
+async def primer_card(
+    shelf: PrimerShelf, context: Context, ticker: str, quote: Quote, *, stale: str | None = None, deadline: float | None = None
+) -> Reply:
+    """The primer as a card: numbers from the provider, words from the seed file, a chart. The
+    provider's figures are asked together, each by `deadline`; what does not come in time reads
+    "unavailable"."""
     primer = shelf.primers.get(ticker)
-    fundamentals = await fetch_fundamentals(context, ticker)
-    bars = await primer_history(context, ticker, quote)
+    fundamentals, bars, earnings_line = await asyncio.gather(
+        fetch_fundamentals(context, ticker, deadline),
+        primer_history(context, ticker, quote, deadline),
+        _earnings_line_by(shelf, context, ticker, deadline),
+    )
     price = quote.price
 
     name = primer.name if primer else (fundamentals.name if fundamentals and fundamentals.name else None)
@@ -108,6 +124,8 @@ async def primer_card(shelf: PrimerShelf, context: Context, ticker: str, quote: 
     else:
         lines.append(f"No analyst notes for {ticker} yet: the live figures only.")
     lines.append(f"Now {quote_line(quote, context)}.")
+    if stale:
+        lines.append(stale)
 
     closes = [bar.close for bar in bars]
     low, high = min(closes), max(closes)
@@ -131,7 +149,7 @@ async def primer_card(shelf: PrimerShelf, context: Context, ticker: str, quote: 
         lines.append("Levels: none set.")
     if primer:
         lines.extend(f"• {bullet}" for bullet in primer.thesis)
-    lines.append(await _next_earnings_line(shelf, context, ticker))
+    lines.append(earnings_line)
 
     f = fundamentals
     fields = (
