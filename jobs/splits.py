@@ -17,7 +17,7 @@ from datetime import date, datetime
 
 from bot.core.clock import Clock
 from bot.core.describe import money
-from bot.core.engine import CheckResult
+from bot.core.engine import CheckResult, is_price_rule
 from bot.core.market import MarketData, MarketDataError, Quote, Split
 from bot.core.messages import Alert, AlertKind
 from bot.core.models import Rule, RuleSource
@@ -148,7 +148,7 @@ def split_notice_figures(split: Split, rules: list[Rule]) -> dict[str, object]:
     changes = [
         f"{_rule_name(r)}: {money(r.threshold)} → {money(r.threshold / split.ratio)}"
         for r in rules
-        if r.kind.value in ("above", "below", "cross")
+        if is_price_rule(r)
     ]
     return {"ratio": split.ratio, "changes": changes, "split_day": split.day.isoformat()}
 
