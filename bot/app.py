@@ -28,6 +28,7 @@ from bot.core.calendar import Calendar
 from bot.core.chats import ChatDirectory
 from bot.core.clock import Clock, LiveClock
 from bot.core.commands import CommandTable
+from bot.core.cooldown import Cooldown
 from bot.core.delivery import Adapter
 from bot.core.describe import AlertDescriber
 from bot.core.engine import RuleEngine
@@ -40,6 +41,7 @@ from bot.core.routing import Routing
 from bot.core.rules import RuleBook
 from bot.core.settings import Settings
 from bot.core.status import status_commands
+from bot.core.ticks import TickSource
 from bot.core.vitals import Vitals
 from bot.features import FEATURE_NAMES
 from bot.market.calendar import MarketCalendar
@@ -47,6 +49,7 @@ from jobs.dispatch import Dispatcher
 from jobs.price_check import PriceCheck
 from jobs.scheduler import MarketScheduler, MarketTimer
 from jobs.splits import SplitGuard
+from jobs.stream import StreamedMarket, StreamFeed
 from storage.sqlite import SqliteStorage
 
 if TYPE_CHECKING:
@@ -134,6 +137,7 @@ class App:
     alert_kinds: dict[AlertKind, AlertKindSpec] = field(default_factory=dict)
     features: list[Feature] = field(default_factory=list)
     adapters: dict[str, Adapter] = field(default_factory=dict)
+    feed: StreamFeed | None = None  # streamed quotes, when configured
 
     @classmethod
     async def create(
@@ -146,15 +150,24 @@ class App:
         calendar: Calendar | None = None,
         commands: CommandTable | None = None,
         features: Sequence[str] | None = None,
+        stream: TickSource | None = None,
     ) -> App:
-        """Build the app. `features=None` builds every feature; tests may name fewer (or none)."""
+        """Build the app. `features=None` builds every feature; tests may name fewer (or none).
+        `stream`: a tick source (tests); else Yahoo's streamer when the config asks for it with the
+        yfinance provider the app makes itself."""
         clock = clock or LiveClock()
         calendar = calendar or MarketCalendar(config.market.exchange)
+        if stream is None and market is None and config.market.stream and config.market.provider == "yfinance":
+            from bot.market.stream import YahooStream
+
+            stream = YahooStream(url=config.market.stream_url, clock=clock)
         market = market or make_market(config, clock, calendar)
+        if stream is not None:
+            market = StreamedMarket(market)
         storage = await SqliteStorage.open(storage_path or config.storage.path)
         settings = settings_of(config)
         rules = RuleBook(store=storage.rules, checks=storage.checks, engine=RuleEngine(rearm_band_pct=settings.rearm_band_pct),
-                         market=market, calendar=calendar, clock=clock)
+                         market=market, calendar=calendar, clock=clock, cooldown=Cooldown(config.alerts.rearm_cooldown_minutes))
         await rules.load()
         # The rules live as long as the process: move them out of the collector's way, so a
         # busy check cycle does not re-scan a million long-lived objects (see `make bench`).
@@ -172,6 +185,10 @@ class App:
                                  on_queued=dispatcher.notify, vitals=vitals, quote_book=context.quotes)
         app = cls(config, clock, calendar, storage, market, rules, chats, context, CommandRouter(context), dispatcher, price_check, splits)
         app.daily_jobs.append(DailyJob(SPLIT_SWEEP_AT, splits.sweep, "split sweep"))
+        if stream is not None and isinstance(market, StreamedMarket):
+            app.feed = StreamFeed(source=stream, check=price_check, market=market, calendar=calendar, clock=clock, vitals=vitals,
+                                  poll_seconds=config.market.poll_seconds, tick_seconds=config.market.tick_seconds,
+                                  extended_hours=config.market.extended_hours)
         try:
             for feature in build_features(context, storage, FEATURE_NAMES if features is None else features):
                 await app.add_feature(feature)
@@ -201,7 +218,8 @@ class App:
 
     def timer(self) -> MarketTimer:
         """The market timer: price checks in sessions, daily jobs at market times (live and replay alike)."""
-        return MarketTimer(clock=self.clock, calendar=self.calendar, check=self.price_check.run_once, daily_jobs=self.daily_jobs,
+        check = self.feed.poll if self.feed is not None else self.price_check.run_once
+        return MarketTimer(clock=self.clock, calendar=self.calendar, check=check, daily_jobs=self.daily_jobs,
                            paused=lambda: self.dispatcher.paused)
 
     @property
@@ -348,6 +366,7 @@ async def run_live(
         app = await App.create(config, clock=clock)
         scheduler: MarketScheduler | None = None
         dispatching: asyncio.Task[None] | None = None
+        streaming: asyncio.Task[None] | None = None
         monitor: Monitor | None = None
         try:
             monitor = await start_monitor()
@@ -355,6 +374,7 @@ async def run_live(
                 scheduler = MarketScheduler(app.timer(), poll_seconds=config.market.poll_seconds)
                 scheduler.start()
                 dispatching = asyncio.create_task(app.dispatcher.run(stop), name="dispatcher")
+                streaming = asyncio.create_task(app.feed.run(), name="quote stream") if app.feed is not None else None
                 app.vitals.ready = True
                 log.info("tickerbell is running with %s; %d rules on %d tickers", ", ".join(app.adapters), app.rules.rule_count(), len(app.rules.tickers()))
                 await stop.wait()
@@ -362,6 +382,9 @@ async def run_live(
         finally:
             stop.set()
             app.vitals.ready = False
+            if streaming is not None:
+                streaming.cancel()
+                await bounded("the quote stream", asyncio.wait({streaming}), 0.5)
             await asyncio.gather(bounded("the market timer", stop_ticking(scheduler), 2.5), stop_delivery(dispatching))
             if monitor is not None:
                 await bounded("the monitoring endpoint", monitor.stop(), 0.5)

@@ -45,6 +45,10 @@ class MarketConfig:
     poll_seconds: int = 60
     timeout_seconds: float = 20.0
     exchange: str = "XNYS"
+    stream: bool = True  # streamed quotes (with the yfinance provider); polling stays as the fallback
+    stream_url: str = "wss://streamer.finance.yahoo.com/?version=2"
+    tick_seconds: float = 1.0  # each ticker's latest streamed price is checked at most this often
+    extended_hours: bool = False  # ticks before the open and after the close fire every rule, not only levels
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,7 @@ class AlertsConfig:
     rearm_band_pct: float = 1.0
     selloff_pct: float = 5.0  # a watched ticker falling this much in a day alerts the chat
     drawdown_pct: float = 20.0  # ... or this much from its 52-week high
+    rearm_cooldown_minutes: float = 30.0  # at most one alert per rule in this time
 
 
 @dataclass(frozen=True)
@@ -294,6 +299,7 @@ def _build(reader: _Reader) -> Config:
         poll_seconds=poll,
         timeout_seconds=timeout,
         exchange=_get(reader, t, "market", "exchange", MarketConfig.exchange, str),
+        **_stream_keys(reader, t),
     )
 
     t = reader.section("alerts")
@@ -301,6 +307,7 @@ def _build(reader: _Reader) -> Config:
         rearm_band_pct=_percent(reader, t, "rearm_band_pct", AlertsConfig.rearm_band_pct, 0.0, 20.0),
         selloff_pct=_percent(reader, t, "selloff_pct", AlertsConfig.selloff_pct, 0.1, 100.0),
         drawdown_pct=_percent(reader, t, "drawdown_pct", AlertsConfig.drawdown_pct, 0.1, 99.0),
+        rearm_cooldown_minutes=_cooldown(reader, t),
     )
 
     t = reader.section("console")
@@ -340,6 +347,25 @@ def _build(reader: _Reader) -> Config:
         raise reader.fail("metrics", "port", "a TCP port from 1 to 65535", port)
     metrics = MetricsConfig(enabled=_get(reader, t, "metrics", "enabled", False, bool), host=host, port=port)
     return Config(bot, storage, market, alerts, console, telegram, discord, metrics, source=reader.source, overrides=dict(reader.overrides))
+
+
+def _stream_keys(reader: _Reader, table: dict[str, Any]) -> dict[str, Any]:
+    """[market] stream, stream_url, tick_seconds, extended_hours."""
+    url = _get(reader, table, "market", "stream_url", MarketConfig.stream_url, str)
+    if not re.match(r"^wss?://[^\s]+$", url):
+        raise reader.fail("market", "stream_url", "a ws:// or wss:// URL", url)
+    tick = _get(reader, table, "market", "tick_seconds", MarketConfig.tick_seconds, float)
+    if not 0.1 <= tick <= 60:
+        raise reader.fail("market", "tick_seconds", "a number of seconds from 0.1 to 60", tick)
+    return {"stream": _get(reader, table, "market", "stream", MarketConfig.stream, bool), "stream_url": url, "tick_seconds": tick,
+            "extended_hours": _get(reader, table, "market", "extended_hours", MarketConfig.extended_hours, bool)}
+
+
+def _cooldown(reader: _Reader, table: dict[str, Any]) -> float:
+    value: float = _get(reader, table, "alerts", "rearm_cooldown_minutes", AlertsConfig.rearm_cooldown_minutes, float)
+    if not 0 <= value <= 1440:
+        raise reader.fail("alerts", "rearm_cooldown_minutes", "a number of minutes from 0 to 1440", value)
+    return value
 
 
 def _percent(reader: _Reader, table: dict[str, Any], key: str, default: float, low: float, high: float) -> float:

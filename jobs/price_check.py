@@ -84,15 +84,32 @@ class PriceCheck:
             return summary
         self.quote_book.remember(quotes)
         session = self.calendar.last_closed_or_open_session(now)
-        results = await self._evaluate(tickers, quotes, session, summary, now)
-        envelopes = await self.routing.for_firings(self._firings(results, summary))
-        summary.queued = await self.rules.record_check(results, envelopes, now=now)
+        summary.queued = await self._judge(tickers, quotes, session, summary, now)
         summary.queued += await self._tell_listeners(quotes, session, now)
         if summary.stale:
             log.info("price check: stale quotes for %s", ", ".join(summary.stale[:10]))
         if summary.queued and self.on_queued:
             self.on_queued()
         return summary
+
+    async def check_quotes(self, quotes: dict[str, Quote], *, now: datetime) -> CheckSummary:
+        """The same check on quotes that came by themselves (streamed ticks): no fetch, and the
+        listeners keep to the polls. Guard, evaluate, route and record are the poll's own steps."""
+        summary = CheckSummary()
+        self.quote_book.remember(quotes)
+        known = set(self.rules.tickers())
+        tickers = [ticker for ticker in quotes if ticker in known]
+        session = self.calendar.last_closed_or_open_session(now)
+        summary.queued = await self._judge(tickers, quotes, session, summary, now)
+        if summary.queued and self.on_queued:
+            self.on_queued()
+        return summary
+
+    async def _judge(self, tickers: list[str], quotes: dict[str, Quote], session: date, summary: CheckSummary, now: datetime) -> int:
+        """Guard, evaluate, route, record: what a poll and a streamed tick share. Returns the deliveries queued."""
+        results = await self._evaluate(tickers, quotes, session, summary, now)
+        envelopes = await self.routing.for_firings(self._firings(results, summary))
+        return await self.rules.record_check(results, envelopes, now=now)
 
     async def _fetch_quotes(self, tickers: list[str], summary: CheckSummary) -> dict[str, Quote] | None:
         """Quotes for every ticker with rules and every ticker a listener needs; None when there

@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 
 from bot.core.calendar import Calendar
 from bot.core.clock import Clock
+from bot.core.cooldown import Cooldown
 from bot.core.engine import CheckResult, RuleEngine
 from bot.core.market import MarketData, MarketDataError, Quote, Split
 from bot.core.messages import Envelope
@@ -52,7 +53,9 @@ class RuleBook:
         market: MarketData,
         calendar: Calendar,
         clock: Clock,
+        cooldown: Cooldown | None = None,
     ) -> None:
+        self.cooldown = cooldown or Cooldown()  # at most one alert per rule per cooldown
         self._store = store
         self._checks = checks
         self._engine = engine
@@ -207,8 +210,9 @@ class RuleBook:
         return self._engine.needs_peak(ticker)
 
     def evaluate(self, quote: Quote, *, now: datetime) -> CheckResult:
-        """The engine's verdict on a quote: what fired and what re-armed (recorded by `record_check`)."""
-        return self._engine.evaluate(quote, now=now)
+        """The engine's verdict on a quote: what fired and what re-armed (recorded by `record_check`),
+        less the firings of rules still within their re-arm cooldown (their disarm is kept)."""
+        return self.cooldown.admit(self._engine.evaluate(quote, now=now), now)
 
     def rebase(self, quote: Quote) -> CheckResult:
         """Take a quote as the ticker's new baseline without firing anything."""
@@ -222,7 +226,9 @@ class RuleBook:
         for result in results:
             armed.update(result.armed_changes)
         try:
-            return await self._checks.record_check(states=[r.state for r in results], armed_changes=armed, envelopes=envelopes, now=now)
+            queued = await self._checks.record_check(states=[r.state for r in results], armed_changes=armed, envelopes=envelopes, now=now)
+            self.cooldown.stamp(results, now)
+            return queued
         except Exception:
             log.exception("price check: could not record the check; reloading rule state from storage")
             await self.load()

@@ -55,6 +55,11 @@ def prices_lines(context: Context, now: datetime) -> list[str]:
     good = vitals.last_good_check_at
     lines = [f"Prices: last good check {market_time(good, tz)} ({duration(now - good)} ago), every {vitals.poll_seconds} s in sessions."
              if good else f"Prices: no good check yet (checked every {vitals.poll_seconds} s in sessions)."]
+    if vitals.price_feed == "streaming":
+        tick = f", last tick {duration(now - vitals.last_tick_at)} ago" if vitals.last_tick_at else ""
+        lines.append(f"Quotes: streaming{tick} ({vitals.price_feed_note}); polls add the previous close and day range.")
+    elif vitals.price_feed:
+        lines.append(f"Quotes: polling every {vitals.poll_seconds} s: {vitals.price_feed_note}.")
     if vitals.last_provider_error and vitals.last_provider_error_at:
         when = vitals.last_provider_error_at
         lines.append(f"Last data error {market_time(when, tz)} ({duration(now - when)} ago): {vitals.last_provider_error}")

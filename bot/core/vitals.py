@@ -55,6 +55,10 @@ class Vitals:
     alerts_fired: Counter[str] = field(default_factory=Counter)  # alert kind -> firings found
     deliveries: Counter[tuple[str, str]] = field(default_factory=Counter)  # (platform, outcome) -> count
     adapters: dict[str, bool] = field(default_factory=dict)  # platform -> connected
+    price_feed: str = ""  # with a stream configured: "streaming" or "polling" (the stream down or silent)
+    price_feed_note: str = ""  # why polling, or what the stream follows
+    last_tick_at: datetime | None = None  # the last streamed price received
+    ticks_total: int = 0
 
     def check_done(self, *, at: datetime, seconds: float, error: str | None, fired: list[str]) -> None:
         """A price check finished: when, how long, whether the provider answered, what fired."""

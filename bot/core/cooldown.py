@@ -1,0 +1,58 @@
+"""The re-arm cooldown: at most one alert per rule per `[alerts] rearm_cooldown_minutes`.
+
+The engine re-arms a price rule once the price is back beyond the band, and fires it at the
+next crossing. A price oscillating around a level many times a minute (a streamed feed sees
+every wiggle) would then alert on every swing. The cooldown sits between the engine and the
+routing: a firing within the cooldown of the rule's last alert is dropped, while the engine's
+disarm stays recorded, so the rule needs a fresh re-arm through the band and a new crossing
+after the cooldown to alert again.
+
+Only alerts that were recorded start a cooldown (`stamp` after the check was saved): a check
+that failed to save leaves nothing behind, and its alerts are found again at the next check.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from bot.core.engine import CheckResult
+
+log = logging.getLogger(__name__)
+
+
+class Cooldown:
+    def __init__(self, minutes: float = 0.0) -> None:
+        self.span = timedelta(minutes=max(0.0, minutes))
+        self._last: dict[int, datetime] = {}  # rule id -> when its last recorded alert was found
+        self.suppressed_total = 0
+
+    def admit(self, result: CheckResult, now: datetime) -> CheckResult:
+        """Drop the firings of rules that alerted less than the cooldown ago (in place); the armed changes stay."""
+        if not self.span or not result.firings or not self._last:
+            return result
+        kept = []
+        for firing in result.firings:
+            last = self._last.get(firing.rule.id)
+            if last is not None and now - last < self.span:
+                self.suppressed_total += 1
+                log.info("rule #%d on %s crossed again %.0f s after its last alert; held by the %s min cooldown",
+                         firing.rule.id, firing.rule.ticker, (now - last).total_seconds(), f"{self.span.total_seconds() / 60:g}")
+                continue
+            kept.append(firing)
+        result.firings = kept
+        return result
+
+    def stamp(self, results: Iterable[CheckResult], now: datetime) -> None:
+        """The alerts of a saved check start their rules' cooldowns."""
+        if not self.span:
+            return
+        for result in results:
+            for firing in result.firings:
+                self._last[firing.rule.id] = now
+        if len(self._last) > 4096:
+            self._last = {rule_id: at for rule_id, at in self._last.items() if now - at < self.span}
+
+    def last_alert(self, rule_id: int) -> datetime | None:
+        return self._last.get(rule_id)
