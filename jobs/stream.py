@@ -120,6 +120,7 @@ class StreamFeed:
         self._silenced = False  # polling because the stream went quiet: only a tick brings it back
         self.link = StreamLink.DOWN
         self.batches = 0
+        self.on_batch: Callable[[], None] | None = None  # after each batch is handled (tests wait on it)
         vitals.price_feed, vitals.price_feed_note = POLLING, "the stream is not connected yet"
         market.on_poll = self.suspects.clear  # a poll's price is the last good one now
 
@@ -145,7 +146,7 @@ class StreamFeed:
             self._heard_at = self.clock.now()
             if not self._silenced:
                 self._set_mode(STREAMING, f"connected, {reason}")
-        else:
+        elif not self._silenced:  # a silent stream's reconnect keeps saying why it polls
             self._set_mode(POLLING, f"the stream is down ({reason})")
 
     def _set_mode(self, mode: str, note: str) -> None:
@@ -205,6 +206,13 @@ class StreamFeed:
         batch, self.pending = self.pending, {}
         if not batch:
             return None
+        try:
+            return await self._check_batch(batch)
+        finally:
+            if self.on_batch is not None:
+                self.on_batch()
+
+    async def _check_batch(self, batch: dict[str, Tick]) -> CheckSummary | None:
         now = self.clock.now()
         session = self.calendar.current_session(now)
         quotes = {tick.ticker: quote for tick in batch.values() if (quote := self._quote(tick, session, now)) is not None}
