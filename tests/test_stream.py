@@ -357,3 +357,49 @@ async def test_ticks_are_coalesced_per_ticker(make_world: Any) -> None:
     assert world.feed.market.streamed["NVDA"].price == 125.1
     state = world.app.rules.state("NVDA")
     assert state is not None and state.last_price == 125.1
+
+
+# -- end to end ----------------------------------------------------------------------------------------
+
+async def test_a_streamed_tick_reaches_a_telegram_member_as_a_send_message(tmp_path: Path, calendar: MarketCalendar, streamer: FakeStreamer) -> None:
+    from bot.adapters.telegram import TelegramAdapter
+    from bot.config import TelegramConfig
+    from tests.telegram.fake_bot_api import FakeBotApi
+
+    token = "7000000001:AAHfakeSecretTokenValue_0123456789abcdefXYZ"
+    api = FakeBotApi(token=token)
+    await api.start()
+    config = Config(market=MarketConfig(stream_url=streamer.url), telegram=TelegramConfig(enabled=True, api_base_url=api.base_url))
+    clock = ReplayClock(OPEN)
+    app = await App.create(config, clock=clock, market=CsvMarket(DEMO_DATA, clock=clock, calendar=calendar), calendar=calendar,
+                           storage_path=tmp_path / "bot.sqlite3", features=(), stream=YahooStream(url=streamer.url, clock=clock, sleep=instant))
+    assert app.feed is not None
+    app.feed._pace = instant
+    stop = asyncio.Event()
+    adapter = TelegramAdapter(config.telegram, token, app.router, describer=app.describer(), poll_timeout=10)
+    tasks: list[asyncio.Task[Any]] = []
+    try:
+        await adapter.start()
+        app.add_adapter(adapter)
+        tasks = [asyncio.create_task(app.feed.run()), asyncio.create_task(app.dispatcher.run(stop))]
+        mark = api.mark()
+        message_id = api.push_command("/alert NVDA above 126", chat_id=42, user_id=42, first_name="Alice")
+        made = await api.wait_for("sendMessage", where=lambda r: r.reply_to == message_id, after=mark)
+        assert "Alert #1 set" in made.text
+        await app.timer().tick()  # the first poll: the feed subscribes the new rule's ticker
+        await streamer.wait_subscribed({"NVDA"})
+
+        mark = api.mark()
+        clock.set(OPEN + timedelta(minutes=1))
+        await streamer.price("NVDA", 126.35, at=clock.now())
+        alert = await api.wait_for("sendMessage", where=lambda r: r.chat_id == 42, after=mark)
+        assert alert.text.split("\n")[:3] == ["📈 <b>NVDA rose above $126.00</b>", "Now $126.35, +6.75% today (previous close $118.36).",
+                                              "Alert #1 for Alice: NVDA above $126.00."]
+        assert "2025-01-28 10:01 ET" in alert.text  # the tick's own time
+    finally:
+        stop.set()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await app.close()
+        await api.stop()
