@@ -220,6 +220,7 @@ def main() -> None:
     print(f"provider requests for one cycle over {args.watched} watched tickers:")
     for name, count in requests.items():
         print(f"  {name:<10} {count}")
+    __import__("bench.stream").stream.print_stream_figures()  # streamed quotes: tick -> sendMessage latency, CPU
 
 
 if __name__ == "__main__":

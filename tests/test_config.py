@@ -159,7 +159,8 @@ def test_the_environment_overrides_the_file(tmp_path: Path) -> None:
         ({"TICKERBELL_METRICS__PORT": "70000"}, "environment TICKERBELL_METRICS__PORT: [metrics] port: expected a TCP port from 1 to 65535, got 70000"),
         ({"TICKERBELL_MARKET__PROVIDER": "csv"}, 'environment TICKERBELL_MARKET__PROVIDER: [market] data_dir: expected a folder of CSV prices when provider = "csv"'),
         ({"TICKERBELL_BOT__TIMEZONE": "America/New_York"}, f"environment TICKERBELL_BOT__TIMEZONE: [bot] timezone: {TIMEZONE_REMOVED}"),
-        ({"TICKERBELL_MARKET__PAHT": "x"}, "environment TICKERBELL_MARKET__PAHT: [market] paht: unknown key (known: data_dir, exchange, extended_hours, poll_seconds, provider, stream, stream_url, tick_seconds, timeout_seconds)"),
+        ({"TICKERBELL_MARKET__PAHT": "x"}, "environment TICKERBELL_MARKET__PAHT: [market] paht: unknown key "
+                                            "(known: data_dir, exchange, extended_hours, poll_seconds, provider, stream, stream_url, tick_seconds, timeout_seconds)"),
         ({"TICKERBELL_FOO__BAR": "x"}, "environment TICKERBELL_FOO__BAR: [foo]: unknown section (known: alerts, bot"),
         ({"TICKERBELL_TELEGRAM__TOKEN": "123456:ABC-secret"}, "environment TICKERBELL_TELEGRAM__TOKEN: [telegram] token: unknown key"),
         ({"TICKERBELL_TELEGRAM__TOKEN_ENV": "123456:ABC-secret"}, "environment TICKERBELL_TELEGRAM__TOKEN_ENV: [telegram] token_env: expected the NAME of an environment variable"),

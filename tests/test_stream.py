@@ -59,7 +59,7 @@ class World:
         replies = await self.app.router.handle_text(text, chat=CHAT, user=user, is_chat_manager=True)
         return "\n".join(r.text for r in replies)
 
-    async def until(self, condition: Callable[[], bool], timeout: float = 5.0) -> None:  # noqa: ASYNC109
+    async def until(self, condition: Callable[[], bool], timeout: float = 5.0) -> None:
         """Until `condition()` holds, checked after each batch the feed handles."""
         async def waiting() -> None:
             while not condition():
@@ -147,9 +147,9 @@ async def test_a_tick_crossing_a_level_alerts_once_and_a_disconnect_is_survived(
     alerts = await world.delivered()
     assert [(a.kind.value, a.price, a.level) for a in alerts] == [("price_above", 126.4, 126.0)]
 
-    for clean in (True, False):  # a clean close, then a reset with no close frame
+    for connects, clean in ((2, True), (3, False)):  # a clean close, then a reset with no close frame
         await streamer.drop(clean=clean)
-        await streamer.wait_for(lambda: world.source.connects >= 2 + (not clean) and streamer.subscribed == {"NVDA"})
+        await streamer.wait_for(lambda n=connects: world.source.connects >= n and streamer.subscribed == {"NVDA"})
     assert streamer.connects == 3
     await world.tick("NVDA", 124.0, minutes=1)  # back below the band: re-armed
     await world.until(lambda: world.feed.market.streamed["NVDA"].price == 124.0)
