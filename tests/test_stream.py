@@ -403,3 +403,31 @@ async def test_a_streamed_tick_reaches_a_telegram_member_as_a_send_message(tmp_p
         await asyncio.gather(*tasks, return_exceptions=True)
         await app.close()
         await api.stop()
+
+
+async def test_the_cooldown_survives_a_restart(tmp_path: Path, calendar: MarketCalendar) -> None:
+    async def start(clock: ReplayClock) -> App:
+        config = replace(Config(alerts=AlertsConfig(rearm_cooldown_minutes=30)), bot=replace(Config().bot, admins=frozenset({ANALYST.key})))
+        app = await App.create(config, clock=clock, market=CsvMarket(DEMO_DATA, clock=clock, calendar=calendar), calendar=calendar,
+                               storage_path=tmp_path / "bot.sqlite3", features=())
+        app.add_adapter(Captured())
+        return app
+
+    clock = ReplayClock(OPEN)
+    app = await start(clock)
+    await app.router.handle_text("/alert NVDA above 124.5", chat=CHAT, user=ALICE, is_chat_manager=True)
+    await app.router.handle_text("/alert NVDA below 123", chat=CHAT, user=ALICE, is_chat_manager=True)
+    base = (await app.market.quotes(["NVDA"]))["NVDA"]  # 124.04
+    summary = await app.price_check.check_quotes({"NVDA": replace(base, price=124.8, at=clock.now())}, now=clock.now())
+    assert summary.fired == ["price_above"]
+    await app.close()
+
+    clock.set(OPEN + timedelta(minutes=10))  # a restart ten minutes later
+    app = await start(clock)
+    assert app.rules.cooldown.last_alert(1) == OPEN and app.rules.cooldown.last_alert(2) is None
+    base = (await app.market.quotes(["NVDA"]))["NVDA"]
+    for minute, price in ((11, 122.0), (12, 125.0)):  # re-armed through the band, crossed again: held
+        clock.set(OPEN + timedelta(minutes=minute))
+        summary = await app.price_check.check_quotes({"NVDA": replace(base, price=price, at=clock.now())}, now=clock.now())
+        assert summary.fired == (["price_below"] if price < 123 else [])
+    await app.close()

@@ -9,12 +9,14 @@ after the cooldown to alert again.
 
 Only alerts that were recorded start a cooldown (`stamp` after the check was saved): a check
 that failed to save leaves nothing behind, and its alerts are found again at the next check.
+Storage keeps each rule's last alert time with the check (`rules.last_alert_at`), so a restart
+in the middle of a storm does not start the cooldown over (`seed`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 
 from bot.core.engine import CheckResult
@@ -43,6 +45,10 @@ class Cooldown:
             kept.append(firing)
         result.firings = kept
         return result
+
+    def seed(self, last_alerts: Mapping[int, datetime], now: datetime) -> None:
+        """What storage remembers (at start, and after a reload): rules still within their cooldown."""
+        self._last = {rule_id: at for rule_id, at in last_alerts.items() if now - at < self.span}
 
     def stamp(self, results: Iterable[CheckResult], now: datetime) -> None:
         """The alerts of a saved check start their rules' cooldowns."""

@@ -14,7 +14,7 @@ the rules owner's (`bot.core.rules.RuleBook`), where an alert goes is the routin
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
@@ -240,9 +240,15 @@ class CheckStore(Protocol):
         armed_changes: Mapping[int, bool | None],
         envelopes: Iterable[Envelope],
         now: datetime,
+        alerted: Collection[int] = (),
     ) -> int:
         """Persist one check atomically: ticker states, rules that fired or re-armed, and the
-        deliveries those firings owe. Returns how many deliveries were queued."""
+        deliveries those firings owe; `alerted` rules get `now` as their last alert (the re-arm
+        cooldown). Returns how many deliveries were queued."""
+        ...
+
+    async def last_alerts(self) -> dict[int, datetime]:
+        """When each rule last alerted (recorded by `record_check`), for the cooldown after a restart."""
         ...
 
     async def split_applied(self, ticker: str, day: date) -> bool: ...

@@ -66,6 +66,7 @@ class RuleBook:
     async def load(self) -> None:
         """Build the engine's index from storage (at start, and after a failed write)."""
         self._engine.load(await self._store.all(), await self._checks.ticker_states())
+        self.cooldown.seed(await self._checks.last_alerts(), self._clock.now())
 
     # -- reading -------------------------------------------------------------------------
 
@@ -226,7 +227,9 @@ class RuleBook:
         for result in results:
             armed.update(result.armed_changes)
         try:
-            queued = await self._checks.record_check(states=[r.state for r in results], armed_changes=armed, envelopes=envelopes, now=now)
+            alerted = [firing.rule.id for result in results for firing in result.firings]
+            queued = await self._checks.record_check(states=[r.state for r in results], armed_changes=armed, envelopes=envelopes, now=now,
+                                                     alerted=alerted)
             self.cooldown.stamp(results, now)
             return queued
         except Exception:

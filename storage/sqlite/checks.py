@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import date, datetime
 
 from bot.core.messages import Envelope
@@ -25,6 +25,7 @@ class SqliteCheckStore:
         armed_changes: Mapping[int, bool | None],
         envelopes: Iterable[Envelope],
         now: datetime,
+        alerted: Collection[int] = (),
     ) -> int:
         async with self._db.transaction() as tx:
             await tx.executemany(
@@ -41,7 +42,13 @@ class SqliteCheckStore:
             await tx.executemany(
                 "UPDATE rules SET armed = ? WHERE id = ?", [(armed_to_db(armed), rule_id) for rule_id, armed in armed_changes.items()]
             )
+            if alerted:
+                await tx.executemany("UPDATE rules SET last_alert_at = ? WHERE id = ?", [(now.isoformat(), rule_id) for rule_id in alerted])
             return await insert_envelopes(tx, envelopes, now=now)
+
+    async def last_alerts(self) -> dict[int, datetime]:
+        rows = await self._db.fetchall("SELECT id, last_alert_at FROM rules WHERE last_alert_at IS NOT NULL")
+        return {int(r["id"]): datetime.fromisoformat(r["last_alert_at"]) for r in rows}
 
     async def split_applied(self, ticker: str, day: date) -> bool:
         row = await self._db.fetchone("SELECT 1 FROM applied_splits WHERE ticker = ? AND day = ?", (ticker, day.isoformat()))

@@ -1,0 +1,2 @@
+-- When each rule last alerted, for the re-arm cooldown ([alerts] rearm_cooldown_minutes) across restarts.
+ALTER TABLE rules ADD COLUMN last_alert_at TEXT;
