@@ -170,8 +170,14 @@ class StreamFeed:
                 except TimeoutError:
                     pass
                 self._wake.clear()
-                self.watch()
-                await self.flush()
+                if streaming.done():  # the source gave up (a bug): start it again, polls cover meanwhile
+                    log.error("quotes: the price stream stopped (%r); starting it again", None if streaming.cancelled() else streaming.exception())
+                    streaming = asyncio.ensure_future(self.source.run(self.on_tick, self.on_link))
+                try:
+                    self.watch()
+                    await self.flush()
+                except Exception:
+                    log.exception("quotes: a streamed batch failed; the next tick or poll checks again")
                 await self._pace(self.tick_seconds)
         finally:
             streaming.cancel()

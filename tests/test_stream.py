@@ -136,6 +136,18 @@ async def test_subscriptions_follow_the_rules_while_running(make_world: Any, str
     assert streamer.received[0] == {"subscribe": ["NVDA"]}  # yfinance's own subscribe message
 
 
+@pytest.fixture(params=[True, False], ids=["yfinance-default", "exceptions-raised"])
+def yfinance_exceptions(request: pytest.FixtureRequest) -> Any:
+    """yfinance's default (`hide_exceptions = True`), and how the provider sets it for the whole process."""
+    import yfinance as yf
+
+    before = yf.config.debug.hide_exceptions
+    yf.config.debug.hide_exceptions = request.param
+    yield
+    yf.config.debug.hide_exceptions = before
+
+
+@pytest.mark.usefixtures("yfinance_exceptions")
 async def test_a_tick_crossing_a_level_alerts_once_and_a_disconnect_is_survived(make_world: Any, streamer: FakeStreamer) -> None:
     world = await make_world()
     assert "Alert #1 set" in await world.say("/alert NVDA above 126")

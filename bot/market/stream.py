@@ -103,7 +103,14 @@ class YahooStream:
         from yfinance import AsyncWebSocket
 
         self._restart.clear()
-        async with AsyncWebSocket(url=self.url, verbose=False) as socket:
+        socket = AsyncWebSocket(url=self.url, verbose=False)
+        try:
+            return await self._stream(socket, on_tick, on_link)
+        finally:
+            _reap_heartbeat(socket)
+
+    async def _stream(self, socket: Any, on_tick: Callable[[Tick], None], on_link: Callable[[StreamLink, str], None]) -> str:
+        async with socket:
             subscribed: set[str] = set()
             await self._sync(socket, subscribed)
             self.connects += 1
@@ -182,6 +189,15 @@ class YahooStream:
         count = self.skipped[kind]
         if count <= LOUD_SKIPS or count % 1000 == 0:
             log.warning("price stream: skipped %s (%d so far)", words, count)
+
+
+def _reap_heartbeat(socket: Any) -> None:
+    """yfinance's heartbeat task ends with the connection's error when it drops (with its
+    `hide_exceptions = False`, which the provider sets): read it, so asyncio does not log it
+    as never retrieved. The drop itself is already logged once, by `run`."""
+    task = getattr(socket, "_heartbeat_task", None)
+    if isinstance(task, asyncio.Task) and task.done() and not task.cancelled():
+        task.exception()
 
 
 def _figure(value: float) -> float | None:
