@@ -94,11 +94,13 @@ class PriceCheck:
 
     async def check_quotes(self, quotes: dict[str, Quote], *, now: datetime) -> CheckSummary:
         """The same check on quotes that came by themselves (streamed ticks): no fetch, and the
-        listeners keep to the polls. Guard, evaluate, route and record are the poll's own steps."""
+        listeners keep to the polls. Guard, evaluate, route and record are the poll's own steps.
+        A ticker still waiting for its peak (history) is left to the polls, so a provider that
+        fails is not asked again at every tick."""
         summary = CheckSummary()
         self.quote_book.remember(quotes)
         known = set(self.rules.tickers())
-        tickers = [ticker for ticker in quotes if ticker in known]
+        tickers = [ticker for ticker in quotes if ticker in known and not self.rules.needs_peak(ticker)]
         session = self.calendar.last_closed_or_open_session(now)
         summary.queued = await self._judge(tickers, quotes, session, summary, now)
         if summary.queued and self.on_queued:

@@ -443,3 +443,14 @@ async def test_the_cooldown_survives_a_restart(tmp_path: Path, calendar: MarketC
         summary = await app.price_check.check_quotes({"NVDA": replace(base, price=price, at=clock.now())}, now=clock.now())
         assert summary.fired == (["price_below"] if price < 123 else [])
     await app.close()
+
+
+async def test_a_watched_tickers_sell_off_alerts_from_a_tick(make_world: Any, streamer: FakeStreamer) -> None:
+    world = await make_world()
+    assert "NVDA" in await world.say("/watch NVDA")
+    await world.app.timer().tick()  # the poll seeds the drawdown's peak and subscribes
+    await streamer.wait_subscribed({"NVDA"})
+    await world.tick("NVDA", 112.0, minutes=1)  # 5.4 % below yesterday's close of 118.36
+    await world.until(lambda: "NVDA" in world.feed.market.streamed)
+    alerts = await world.delivered()
+    assert [(a.kind.value, a.price) for a in alerts] == [("selloff", 112.0)]
