@@ -71,6 +71,10 @@ class VitalsCollector(Collector):
         if vitals.last_good_check_at is not None:
             yield GaugeMetricFamily("tickerbell_last_good_check_timestamp_seconds", "When the last price check with quotes ran",
                                     value=vitals.last_good_check_at.timestamp())
+        if vitals.price_feed:  # streamed quotes configured
+            yield _counter("tickerbell_ticks", "Streamed prices received", vitals.ticks_total)
+            yield GaugeMetricFamily("tickerbell_quotes_streaming", "1 while streamed quotes are live; 0 while the polls alone check prices",
+                                    value=1.0 if vitals.price_feed == "streaming" else 0.0)
         up = GaugeMetricFamily("tickerbell_adapter_up", "Whether each platform adapter is connected", labels=["platform"])
         for platform, connected in sorted(vitals.adapters.items()):
             up.add_metric([platform], 1.0 if connected else 0.0)

@@ -120,7 +120,7 @@ class StreamFeed:
         self._silenced = False  # polling because the stream went quiet: only a tick brings it back
         self.link = StreamLink.DOWN
         self.batches = 0
-        self.on_batch: Callable[[], None] | None = None  # after each batch is handled (tests wait on it)
+        self.on_change: Callable[[], None] | None = None  # after each batch, connect and drop (tests wait on it)
         vitals.price_feed, vitals.price_feed_note = POLLING, "the stream is not connected yet"
         market.on_poll = self.suspects.clear  # a poll's price is the last good one now
 
@@ -148,6 +148,8 @@ class StreamFeed:
                 self._set_mode(STREAMING, f"connected, {reason}")
         elif not self._silenced:  # a silent stream's reconnect keeps saying why it polls
             self._set_mode(POLLING, f"the stream is down ({reason})")
+        if self.on_change is not None:
+            self.on_change()
 
     def _set_mode(self, mode: str, note: str) -> None:
         changed = mode != self.vitals.price_feed
@@ -215,8 +217,8 @@ class StreamFeed:
         try:
             return await self._check_batch(batch)
         finally:
-            if self.on_batch is not None:
-                self.on_batch()
+            if self.on_change is not None:
+                self.on_change()
 
     async def _check_batch(self, batch: dict[str, Tick]) -> CheckSummary | None:
         now = self.clock.now()

@@ -60,7 +60,7 @@ class World:
         return "\n".join(r.text for r in replies)
 
     async def until(self, condition: Callable[[], bool], timeout: float = 5.0) -> None:
-        """Until `condition()` holds, checked after each batch the feed handles."""
+        """Until `condition()` holds, checked after each batch, connect and drop the feed hears of."""
         async def waiting() -> None:
             while not condition():
                 self.batched.clear()
@@ -102,7 +102,7 @@ async def make_world(tmp_path: Path, calendar: MarketCalendar, streamer: FakeStr
         assert app.feed is not None
         app.feed._pace = instant
         batched = asyncio.Event()
-        app.feed.on_batch = batched.set
+        app.feed.on_change = batched.set
         out = Captured()
         app.add_adapter(out)
         task = asyncio.create_task(app.feed.run()) if run else None
@@ -161,7 +161,7 @@ async def test_a_tick_crossing_a_level_alerts_once_and_a_disconnect_is_survived(
 
     for connects, clean in ((2, True), (3, False)):  # a clean close, then a reset with no close frame
         await streamer.drop(clean=clean)
-        await streamer.wait_for(lambda n=connects: world.source.connects >= n and streamer.subscribed == {"NVDA"})
+        await streamer.wait_for(lambda n=connects: streamer.connects >= n and streamer.subscribed == {"NVDA"})
     assert streamer.connects == 3
     await world.tick("NVDA", 124.0, minutes=1)  # back below the band: re-armed
     await world.until(lambda: world.feed.market.streamed["NVDA"].price == 124.0)
@@ -244,7 +244,7 @@ async def test_a_dropped_stream_says_polling_until_it_is_back(make_world: Any, s
     world.feed.follow()
     await streamer.wait_subscribed({"NVDA"})
     await streamer.stop()  # the streamer goes away: every reconnect is refused
-    await streamer.wait_for(lambda: world.feed.mode == POLLING and world.feed.link.value == "down")
+    await world.until(lambda: world.feed.mode == POLLING and world.feed.link.value == "down")
     assert "the stream is down" in world.app.vitals.price_feed_note
 
 
@@ -454,3 +454,21 @@ async def test_a_watched_tickers_sell_off_alerts_from_a_tick(make_world: Any, st
     await world.until(lambda: "NVDA" in world.feed.market.streamed)
     alerts = await world.delivered()
     assert [(a.kind.value, a.price) for a in alerts] == [("selloff", 112.0)]
+
+
+async def test_metrics_count_ticks_and_say_whether_streaming(make_world: Any, streamer: FakeStreamer) -> None:
+    from prometheus_client import generate_latest
+
+    world = await make_world()
+    monitor = world.app.monitor(host="127.0.0.1", port=0)
+    await world.say("/alert NVDA above 130")
+    world.feed.follow()
+    await streamer.wait_subscribed({"NVDA"})
+    await world.tick("NVDA", 125.0, minutes=1)
+    await world.until(lambda: "NVDA" in world.feed.market.streamed)
+    text = generate_latest(monitor.registry).decode()
+    assert "tickerbell_ticks_total 1.0" in text and "tickerbell_quotes_streaming 1.0" in text
+    await streamer.drop(clean=False)
+    await streamer.stop()
+    await world.until(lambda: world.feed.mode == POLLING)
+    assert "tickerbell_quotes_streaming 0.0" in generate_latest(monitor.registry).decode()

@@ -44,10 +44,15 @@ class FakeStreamer:
         self.connections: list[ServerConnection] = []
         self.connects = 0
         self.received: list[dict[str, Any]] = []  # every client message, in order
-        self.subscribed: set[str] = set()  # what the live connections follow
+        self._following: dict[ServerConnection, set[str]] = {}  # what each live connection follows
         self.sent = 0
         self._changed = asyncio.Condition()
         self.on_send: Callable[[str, float], None] | None = None  # (symbol, price) just before a frame leaves
+
+    @property
+    def subscribed(self) -> set[str]:
+        """What the newest live connection follows (empty with none)."""
+        return set(self._following[self.connections[-1]]) if self.connections else set()
 
     @property
     def url(self) -> str:
@@ -63,25 +68,24 @@ class FakeStreamer:
             await self._server.wait_closed()
 
     async def _serve(self, connection: ServerConnection) -> None:
+        following: set[str] = set()
+        self._following[connection] = following
         self.connections.append(connection)
         self.connects += 1
         await self._notify()
-        following: set[str] = set()
         try:
             async for raw in connection:
                 message = json.loads(raw)
                 self.received.append(message)
                 following |= set(message.get("subscribe", []))
                 following -= set(message.get("unsubscribe", []))
-                self.subscribed = set(following)
                 await self._notify()
         except ConnectionClosed:
             pass
         finally:
             if connection in self.connections:
                 self.connections.remove(connection)
-            if not self.connections:
-                self.subscribed = set()
+            self._following.pop(connection, None)
             await self._notify()
 
     async def _notify(self) -> None:
