@@ -472,3 +472,29 @@ async def test_metrics_count_ticks_and_say_whether_streaming(make_world: Any, st
     await streamer.stop()
     await world.until(lambda: world.feed.mode == POLLING)
     assert "tickerbell_quotes_streaming 0.0" in generate_latest(monitor.registry).decode()
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({"TICKERBELL_MARKET__STREAM_URL": "http://example.com"}, "[market] stream_url: expected a ws:// or wss:// URL, got 'http://example.com'"),
+        ({"TICKERBELL_MARKET__TICK_SECONDS": "0"}, "[market] tick_seconds: expected a number of seconds from 0.1 to 60, got 0.0"),
+        ({"TICKERBELL_MARKET__STREAM": "maybe"}, "[market] stream: expected true or false, got 'maybe'"),
+        ({"TICKERBELL_ALERTS__REARM_COOLDOWN_MINUTES": "-5"}, "[alerts] rearm_cooldown_minutes: expected a number of minutes from 0 to 1440, got -5.0"),
+    ],
+)
+def test_stream_settings_are_checked_at_start_up(environ: dict[str, str], expected: str) -> None:
+    from bot.config import ConfigError, load_config
+
+    with pytest.raises(ConfigError) as problem:
+        load_config(None, environ=environ)
+    assert str(problem.value) == f"environment {next(iter(environ))}: {expected}"
+
+
+def test_stream_settings_default_to_streaming_with_a_cooldown() -> None:
+    from bot.config import load_config
+
+    config = load_config(None, environ={"TICKERBELL_MARKET__EXTENDED_HOURS": "true", "TICKERBELL_MARKET__TICK_SECONDS": "0.5"})
+    assert (config.market.stream, config.market.stream_url, config.market.tick_seconds, config.market.extended_hours) == (
+        True, "wss://streamer.finance.yahoo.com/?version=2", 0.5, True)
+    assert config.alerts.rearm_cooldown_minutes == 30
