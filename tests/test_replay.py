@@ -115,3 +115,9 @@ async def test_three_years_of_real_prices_replay_exactly_as_recorded() -> None:
     golden = (ROOT / "tests" / "golden" / "replay_3y.tsv").read_text(encoding="utf-8").splitlines()
     assert len(got) == len(golden)
     assert got == golden
+    # The analyst's levels by their meaning: a stop or an entry never alerts on a rise, an exit
+    # never on a fall, and no seed level acts before its notes' date (2025-01-28).
+    levels = [r for r in records if r["kind"] == "analyst_level"]
+    assert levels and all(r["direction"] == ("up" if r["level_name"] == "exit" else "down") for r in levels)
+    assert all(r["price"] <= r["level"] for r in levels if r["direction"] == "down")
+    assert min(str(r["at"]) for r in levels) >= "2025-01-28"

@@ -128,6 +128,8 @@ def _describe_level(alert: Alert) -> tuple[str, list[str], Tone]:
     rising = alert.direction == "up"
     name = alert.level_name or "level"
     lines = [today_line(alert)]
+    if through := level_distance(alert.price, alert.level, name):
+        lines.append(f"It is {through}.")
     if alert.note:
         lines.append(f"Analyst's note: {alert.note}")
     return (
@@ -135,6 +137,25 @@ def _describe_level(alert: Alert) -> tuple[str, list[str], Tone]:
         lines,
         Tone.UP if rising else Tone.DOWN,
     )
+
+
+def level_distance(price: float | None, level: float | None, name: str) -> str:
+    """'6.7% below the $108.00 entry': how far a price is past (or short of) a level."""
+    if price is None or not level:
+        return ""
+    gap = (price / level - 1) * 100
+    if abs(gap) < 0.05:
+        return f"at the {money(level)} {name}"
+    return f"{abs(gap):.1f}% {'above' if gap > 0 else 'below'} the {money(level)} {name}"
+
+
+def nearest_level_line(alert: Alert) -> str:
+    """On a sell-off: where the analyst's nearest level is."""
+    near = alert.extra.get("nearest_level")
+    if not near:
+        return ""
+    name, level = str(near[0]), float(near[1])
+    return f"Nearest analyst level: {level_distance(alert.price, level, name)}."
 
 
 def _describe_move(alert: Alert) -> tuple[str, list[str], Tone]:
@@ -153,6 +174,7 @@ def _describe_selloff(alert: Alert) -> tuple[str, list[str], Tone]:
     lines = [today_line(alert)]
     if alert.drawdown_pct is not None:
         lines.append(f"That is {alert.drawdown_pct:.1f}% below its peak close of {money(alert.peak)}.")
+    lines.append(nearest_level_line(alert))
     lines.append(f"This chat watches {alert.ticker} for daily falls of {plain_pct(alert.threshold_pct or 0)} or more.")
     return (f"Sell-off: {alert.ticker} down {size:.2f}% today", lines, Tone.DOWN)
 

@@ -6,12 +6,12 @@ import asyncio
 import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any, TypeVar
 
 from bot.core.commands import Access, Arg, ArgKind, Command, CommandTable, parse_number
 from bot.core.describe import market_time, money, pct, plain_pct
-from bot.core.engine import is_rising
+from bot.core.engine import condition_holds, is_rising
 from bot.core.errors import UserError
 from bot.core.market import Fundamentals, MarketDataError, Quote, RateLimited
 from bot.core.messages import Field, Reply, Tone
@@ -456,6 +456,44 @@ def parse_level_value(raw: str, note: str | None) -> tuple[float | None, float |
     return price, None, None, " ".join(extra) or None
 
 
+STALE_NOTE_DAYS = 90  # an analyst's note older than this is called stale
+
+
+def market_today(context: Context) -> date:
+    """Today in the exchange's time zone."""
+    return context.clock.now().astimezone(context.calendar.tz).date()
+
+
+def note_age(written: date | datetime | None, today: date) -> str:
+    """'written 2025-01-28, 3 days ago', and ' (stale)' past 90 days; '' when unknown."""
+    if written is None:
+        return ""
+    day = written.date() if isinstance(written, datetime) else written
+    days = (today - day).days
+    ago = "today" if days <= 0 else ("1 day ago" if days == 1 else f"{days} days ago")
+    stale = f" (stale: older than {STALE_NOTE_DAYS} days)" if days > STALE_NOTE_DAYS else ""
+    return f"written {day.isoformat()}, {ago}{stale}"
+
+
+def level_written(rule: Rule, zone: tzinfo) -> date | None:
+    """The day an analyst's level was written, in the exchange's time zone."""
+    written = rule.written_at or rule.created_at
+    if written is None:
+        return None
+    return written.astimezone(zone).date() if written.tzinfo else written.date()
+
+
+def far_side_line(rule: Rule, quote: Quote) -> str | None:
+    """Set on the far side of its direction: the condition holds already, and it waits."""
+    if not level_is_active(rule) or not condition_holds(rule, quote.price):
+        return None
+    if rule.direction is Direction.UP:
+        return (f"The price ({money(quote.price)}) is already above it, so the condition holds now: "
+                f"it alerts at the next rise to {money(rule.threshold)}, after the price has been back below it.")
+    return (f"The price ({money(quote.price)}) is already below it, so the condition holds now: "
+            f"it alerts at the next fall to {money(rule.threshold)}, after the price has been back above it.")
+
+
 async def levels_command(context: Context, invocation: Invocation, values: dict[str, Any]) -> Reply:
     ticker = values.get("ticker")
     levels = await context.rules.analyst_levels(ticker)
@@ -470,7 +508,8 @@ async def levels_command(context: Context, invocation: Invocation, values: dict[
         active = level_is_active(rule)
         distance = f" ({pct((rule.threshold / quote.price - 1) * 100)} from {money(quote.price)})" if quote and active else ""
         note = f" · {rule.note}" if rule.note else ""
-        lines.append(f"{rule.ticker} {rule.level_name}: {level_value_text(rule)}{distance}{note}")
+        age = note_age(level_written(rule, context.calendar.tz), market_today(context))
+        lines.append(f"{rule.ticker} {rule.level_name}: {level_value_text(rule)}{distance}{note}" + (f" · {age}" if age else ""))
     footer = down
     if any(is_valuation_level(r) for r in levels):
         footer = " ".join(filter(None, ("Multiples follow the provider's EPS; their prices are refreshed every morning.", down)))
@@ -496,8 +535,12 @@ async def setlevel_command(context: Context, invocation: Invocation, values: dic
         lines = [lookup.saved_unverified(ticker), *_level_lines_unverified(rule)]
     else:
         lines = _level_lines(context, rule, quote, fundamentals)
+        far = far_side_line(rule, quote)
+        if far:
+            lines.append(far)
     if price is not None:
-        lines.append(f"Chats that /watch {ticker} hear when the price {'rises' if rule.direction is Direction.UP else 'falls'} to it.")
+        lines.append(f"Chats that /watch {ticker} hear when the price {'rises' if rule.direction is Direction.UP else 'falls'} to it "
+                     f"({'an exit fires on a rise' if rule.direction is Direction.UP else 'an entry or a stop fires on a fall'}).")
     if note:
         lines.append(f"Note: {note}")
     what = f"{multiple:g}× {EPS_BASES[basis]} EPS" if multiple is not None and basis is not None else money(price)

@@ -17,7 +17,7 @@ from bot.core.calendar import Calendar
 from bot.core.clock import Clock
 from bot.core.engine import CheckResult, RuleEngine
 from bot.core.market import MarketData, MarketDataError, Quote, Split
-from bot.core.messages import Envelope
+from bot.core.messages import AlertKind, Envelope
 from bot.core.models import Direction, LevelName, Rule, RuleKind, RuleSource, TickerState, UserRef
 from bot.core.ports import CheckStore, RuleStore
 
@@ -26,11 +26,21 @@ log = logging.getLogger(__name__)
 PEAK_LOOKBACK_DAYS = 365  # drawdowns are measured from the 52-week high close
 
 
-def level_direction(name: LevelName, threshold: float, quote: Quote | None) -> Direction:
-    """Which way a level is approached: from where the price is now, or by its name without a price."""
-    if quote is not None and threshold > 0:
-        return Direction.UP if threshold > quote.price else Direction.DOWN
+def level_direction(name: LevelName, threshold: float = 0.0, quote: Quote | None = None) -> Direction:
+    """Which way a level fires, by its meaning: an entry and a stop when the price falls to
+    them, an exit (a target) when it rises to it. Where the price stands does not change that:
+    a level set on the far side already holds, and waits for the next crossing in its direction."""
     return Direction.UP if name is LevelName.EXIT else Direction.DOWN
+
+
+def nearest_level(rules: Iterable[Rule], price: float) -> list[object] | None:
+    """The analyst's active level nearest to `price`, as [name, price], or None."""
+    levels = [r for r in rules if r.source is RuleSource.ANALYST and r.level_name is not None and r.threshold > 0]
+    if not levels or price <= 0:
+        return None
+    near = min(levels, key=lambda r: abs(price / r.threshold - 1))
+    assert near.level_name is not None
+    return [near.level_name.value, near.threshold]
 
 
 def _replaces(new: Rule, old: Rule) -> bool:
@@ -135,14 +145,17 @@ class RuleBook:
         *,
         multiple: float | None = None,
         basis: str | None = None,
+        written_at: datetime | None = None,
     ) -> Rule:
-        """Store an analyst level, replacing the ticker's level of that name. It alerts when the
-        price reaches it from where it is now. A valuation level (`multiple` x EPS of `basis`)
-        without a usable price is stored inactive, at 0, where it can never fire."""
+        """Store an analyst level, replacing the ticker's level of that name. An entry or a stop
+        alerts when the price falls to it, an exit when the price rises to it (`level_direction`).
+        It records when it was written (now, or a seed's notes' date). A valuation level
+        (`multiple` x EPS of `basis`) without a usable price is stored inactive, at 0, where it
+        can never fire."""
         threshold = price if price is not None and price > 0 else 0.0
         rule = Rule(id=0, ticker=ticker, kind=RuleKind.CROSS, threshold=threshold, source=RuleSource.ANALYST,
                     direction=level_direction(name, threshold, quote), level_name=name, note=note or None,
-                    multiple=multiple, basis=basis if multiple is not None else None)
+                    multiple=multiple, basis=basis if multiple is not None else None, written_at=written_at)
         self.prepare(rule, quote)
         return await self._save(rule)
 
@@ -207,8 +220,13 @@ class RuleBook:
         return self._engine.needs_peak(ticker)
 
     def evaluate(self, quote: Quote, *, now: datetime) -> CheckResult:
-        """The engine's verdict on a quote: what fired and what re-armed (recorded by `record_check`)."""
-        return self._engine.evaluate(quote, now=now)
+        """The engine's verdict on a quote: what fired and what re-armed (recorded by `record_check`).
+        A sell-off says where the ticker's nearest analyst level is."""
+        result = self._engine.evaluate(quote, now=now)
+        for firing in result.firings:
+            if firing.alert.kind is AlertKind.SELLOFF and (near := nearest_level(self._engine.rules_of(quote.ticker), quote.price)):
+                firing.alert.extra["nearest_level"] = near
+        return result
 
     def rebase(self, quote: Quote) -> CheckResult:
         """Take a quote as the ticker's new baseline without firing anything."""
