@@ -1,6 +1,7 @@
 """The price check, as a pipeline of small steps:
 
-    fetch quotes -> keep fresh ones -> split and jump guard -> evaluate -> route -> record -> listeners
+    fetch quotes -> keep fresh ones -> split and jump guard -> evaluate -> route -> listeners
+    -> one message per chat -> record
 
 It never calls a platform: the alerts it finds are queued in the outbox in the same transaction
 that records the rules firing, and the dispatcher is woken to deliver them.
@@ -17,10 +18,10 @@ from datetime import date, datetime
 from bot.core.calendar import Calendar
 from bot.core.clock import Clock
 from bot.core.engine import CheckResult, Firing
-from bot.core.feature import QuoteListener
+from bot.core.feature import ListenerNews, QuoteListener
 from bot.core.market import MarketData, MarketDataError, Quote, Split
 from bot.core.quotes import QuoteBook
-from bot.core.routing import Routing, merge_watch_firings
+from bot.core.routing import Routing, group_by_chat, merge_watch_firings
 from bot.core.rules import RuleBook
 from bot.core.vitals import Vitals
 from jobs.splits import SplitGuard
@@ -86,8 +87,9 @@ class PriceCheck:
         session = self.calendar.last_closed_or_open_session(now)
         results = await self._evaluate(tickers, quotes, session, summary, now)
         envelopes = await self.routing.for_firings(self._firings(results, summary))
-        summary.queued = await self.rules.record_check(results, envelopes, now=now)
-        summary.queued += await self._tell_listeners(quotes, session, now)
+        news = await self._hear_listeners(quotes, session, now)
+        messages = group_by_chat([*envelopes, *news.envelopes])  # one message per chat per check
+        summary.queued = await self.rules.record_check(results, messages, now=now, baskets=news.baskets)
         if summary.stale:
             log.info("price check: stale quotes for %s", ", ".join(summary.stale[:10]))
         if summary.queued and self.on_queued:
@@ -151,11 +153,15 @@ class PriceCheck:
         summary.fired += [firing.alert.kind.value for firing in firings]
         return firings
 
-    async def _tell_listeners(self, quotes: dict[str, Quote], session: date, now: datetime) -> int:
-        queued = 0
+    async def _hear_listeners(self, quotes: dict[str, Quote], session: date, now: datetime) -> ListenerNews:
+        """What the listeners (the basket desk) would tell; recorded with the check."""
+        news = ListenerNews()
         for listener in self.listeners:
             try:
-                queued += await listener.on_quotes(quotes, session=session, now=now)
+                heard = await listener.on_quotes(quotes, session=session, now=now)
             except Exception:
                 log.exception("price check: %s failed on this check's quotes", type(listener).__name__)
-        return queued
+                continue
+            news.envelopes += heard.envelopes
+            news.baskets.update(heard.baskets)
+        return news

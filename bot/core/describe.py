@@ -11,6 +11,7 @@ from datetime import date, datetime, tzinfo
 
 from bot.core.feature import AlertKindSpec
 from bot.core.messages import Action, Alert, AlertKind, Tone
+from bot.core.routing import LEVELS, MARKET, MEMBERS, NEWS, SECTION_ORDER, section_of
 
 # How a zone is named after a time ("10:31 ET"); others use their abbreviation ("CET").
 ZONE_LABELS = {"America/New_York": "ET", "America/Chicago": "CT", "America/Los_Angeles": "PT"}
@@ -90,6 +91,34 @@ class AlertDescriber:
 
     def market_time(self, moment: datetime) -> str:
         return market_time(moment, self.zone)
+
+    def group_title(self, alert: Alert) -> str:
+        """The headline of a grouped message: '9 alerts · 2025-01-27 09:31 ET'."""
+        return f"{len(alert.items)} alerts · {self.market_time(alert.at)}"
+
+
+SECTION_TITLES = {LEVELS: "The analyst's levels", MARKET: "Sell-offs and drawdowns", MEMBERS: "Members' alerts", NEWS: "News"}
+
+
+def sections(alert: Alert) -> list[tuple[str, list[Alert]]]:
+    """A message's alerts by part (the analyst's levels; sell-offs and drawdowns; members'
+    alerts; news), in the order the routing step put them (most severe first)."""
+    parts: dict[str, list[Alert]] = {}
+    for item in alert.alerts:
+        parts.setdefault(section_of(item), []).append(item)
+    return [(SECTION_TITLES[name], parts[name]) for name in sorted(parts, key=SECTION_ORDER.index)]
+
+
+def group_action_label(alert: Alert, action: Action) -> str:
+    """A button's label where several alerts share one message: 'NVDA primer', 'Snooze 1 day #15'."""
+    if alert.rule_id is None or alert.mention is None or action.command == "primer":
+        return f"{alert.ticker} {action.label.lower()}"
+    return f"{action.label} #{alert.rule_id}"
+
+
+def command_text(action: Action) -> str:
+    """An action as the command a member can type: '/snooze 12 1'."""
+    return "/" + " ".join((action.command, *action.args))
 
 
 def rule_actions(alert: Alert) -> tuple[Action, ...]:

@@ -240,9 +240,11 @@ class CheckStore(Protocol):
         armed_changes: Mapping[int, bool | None],
         envelopes: Iterable[Envelope],
         now: datetime,
+        baskets: Mapping[str, BasketState] | None = None,
     ) -> int:
-        """Persist one check atomically: ticker states, rules that fired or re-armed, and the
-        deliveries those firings owe. Returns how many deliveries were queued."""
+        """Persist one check atomically: ticker states, rules that fired or re-armed, the
+        deliveries those firings owe, and what was told about baskets in the same messages
+        (`baskets`, by name). Returns how many deliveries were queued."""
         ...
 
     async def split_applied(self, ticker: str, day: date) -> bool: ...

@@ -9,10 +9,14 @@ a destination, writes a dedupe key or picks a fallback.
 - A watch rule's or analyst level's alert goes to every chat that watches the ticker.
 - A notice (a split, an earnings reminder, a basket sell-off) goes to the chats its job names.
 - A chat the `ChatDirectory` says is unreachable gets nothing; its fallback, if any, gets it instead.
+- One check's alerts for one chat become one message (`group_by_chat`): a GROUP alert holding
+  them most severe first, the analyst's levels, then sell-offs and drawdowns, then members'
+  alerts. A basket's sell-off or drawdown covers its members' watch sell-offs and drawdowns.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -62,6 +66,65 @@ def merge_watch_firings(firings: list[Firing]) -> list[Firing]:
         ),
     )
     return [merged if f is selloff else f for f in firings if f is not drawdown]
+
+
+# The parts of a grouped message, in the order they are told.
+LEVELS, MARKET, MEMBERS, NEWS = "levels", "market", "members", "news"
+SECTION_ORDER = (LEVELS, MARKET, MEMBERS, NEWS)
+BASKET_KINDS = (AlertKind.BASKET_SELLOFF, AlertKind.BASKET_DRAWDOWN)
+_MARKET_KINDS = (AlertKind.SELLOFF, AlertKind.DRAWDOWN, *BASKET_KINDS)
+
+
+def section_of(alert: Alert) -> str:
+    """Which part of a grouped message an alert belongs to."""
+    if alert.mention is not None:
+        return MEMBERS
+    if alert.kind is AlertKind.ANALYST_LEVEL:
+        return LEVELS
+    if alert.kind in _MARKET_KINDS:
+        return MARKET
+    return NEWS
+
+
+def severity(alert: Alert) -> float:
+    """How hard an alert hits: the day's move, or the fall from the peak if deeper."""
+    move = abs(alert.change_pct or 0.0)
+    if alert.kind in (AlertKind.DRAWDOWN, AlertKind.BASKET_DRAWDOWN):
+        return max(move, alert.drawdown_pct or 0.0)
+    return move
+
+
+def telling_order(alert: Alert) -> tuple[int, int, float, str]:
+    """Sections in order; a basket leads its section (it sums up its members); then the largest move first."""
+    return (SECTION_ORDER.index(section_of(alert)), 0 if alert.kind in BASKET_KINDS else 1, -severity(alert), alert.ticker)
+
+
+def covered_by_baskets(alerts: list[Alert]) -> list[Alert]:
+    """A basket's sell-off or drawdown covers its members' watch sell-offs and drawdowns in
+    the same message (members' own alerts still come)."""
+    members = {str(m[0]) for a in alerts if a.kind in BASKET_KINDS for m in a.extra.get("members", [])}
+    if not members:
+        return alerts
+    return [a for a in alerts if not (a.mention is None and a.kind in (AlertKind.SELLOFF, AlertKind.DRAWDOWN) and a.ticker in members)]
+
+
+def group_by_chat(envelopes: Iterable[Envelope]) -> list[Envelope]:
+    """One message per chat: each chat's alerts of one check in one GROUP alert (a chat with a
+    single alert gets it as it is). The group's dedupe key is made from its members' keys."""
+    by_chat: dict[tuple[str, str | None], list[Envelope]] = {}
+    for envelope in envelopes:
+        by_chat.setdefault((envelope.chat.key, envelope.fallback.key if envelope.fallback else None), []).append(envelope)
+    grouped = []
+    for chat_envelopes in by_chat.values():
+        first = chat_envelopes[0]
+        alerts = sorted(covered_by_baskets([e.alert for e in chat_envelopes]), key=telling_order)
+        if len(alerts) == 1:
+            grouped.append(next(e for e in chat_envelopes if e.alert is alerts[0]))
+            continue
+        digest = hashlib.sha1("|".join(sorted(e.dedupe_key for e in chat_envelopes)).encode(), usedforsecurity=False).hexdigest()[:20]
+        group = Alert(kind=AlertKind.GROUP, ticker=alerts[0].ticker, at=max(a.at for a in alerts), items=alerts)
+        grouped.append(Envelope(first.chat, group, dedupe_key(f"group:{digest}", first.chat), fallback=first.fallback))
+    return grouped
 
 
 @dataclass

@@ -9,7 +9,7 @@ this component; none of them touches `RuleStore` or the engine's rules directly.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 
@@ -19,7 +19,7 @@ from bot.core.engine import CheckResult, RuleEngine
 from bot.core.market import MarketData, MarketDataError, Quote, Split
 from bot.core.messages import AlertKind, Envelope
 from bot.core.models import Direction, LevelName, Rule, RuleKind, RuleSource, TickerState, UserRef
-from bot.core.ports import CheckStore, RuleStore
+from bot.core.ports import BasketState, CheckStore, RuleStore
 
 log = logging.getLogger(__name__)
 
@@ -232,7 +232,9 @@ class RuleBook:
         """Take a quote as the ticker's new baseline without firing anything."""
         return self._engine.rebase(quote)
 
-    async def record_check(self, results: Sequence[CheckResult], envelopes: Sequence[Envelope], *, now: datetime) -> int:
+    async def record_check(
+        self, results: Sequence[CheckResult], envelopes: Sequence[Envelope], *, now: datetime, baskets: Mapping[str, BasketState] | None = None
+    ) -> int:
         """Persist a check's rule state with the deliveries it owes, atomically. If that fails,
         the index is reloaded from storage (so memory never runs ahead of what was saved) and
         the error is raised."""
@@ -240,7 +242,9 @@ class RuleBook:
         for result in results:
             armed.update(result.armed_changes)
         try:
-            return await self._checks.record_check(states=[r.state for r in results], armed_changes=armed, envelopes=envelopes, now=now)
+            return await self._checks.record_check(
+                states=[r.state for r in results], armed_changes=armed, envelopes=envelopes, now=now, baskets=baskets or {}
+            )
         except Exception:
             log.exception("price check: could not record the check; reloading rule state from storage")
             await self.load()
