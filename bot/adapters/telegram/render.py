@@ -271,7 +271,7 @@ def _group_blocks(
     seen: set[str] = set()
     for title, items in sections(alert):
         for index, item in enumerate(items):
-            lines = [_Line("")] + (_styled(title, "u") if index == 0 else [])
+            lines = [_Line("")] + (_styled(f"— {title}", "i") if index == 0 else [])
             lines += alert_lines(item, describer, chat, footer=False)
             buttons = []
             for action in describer.actions(item):
