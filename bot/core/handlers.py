@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
@@ -22,6 +23,8 @@ from bot.core.valuation import EPS_BASES, valuation_price
 log = logging.getLogger(__name__)
 
 MAX_PCT_MOVE = 1000.0
+MAX_PLAUSIBLE_MOVE = 50.0  # a daily move alert above this is refused as impossible-looking
+MAX_PLAUSIBLE_DRAWDOWN = 95.0  # and a drawdown alert above this
 TICKER_ARG = Arg("ticker", ArgKind.TICKER, "A ticker such as NVDA, TSM or ^SOX")
 
 
@@ -260,16 +263,25 @@ async def alert_command(context: Context, invocation: Invocation, values: dict[s
         value = abs(value)
         if not 0 < value <= MAX_PCT_MOVE:
             raise UserError(f"The move must be a percent above 0, like /alert {ticker} move 10.")
+        if value > MAX_PLAUSIBLE_MOVE:
+            raise UserError(f"A daily move of {plain_pct(value)} looks impossible for a listed stock (more than {plain_pct(MAX_PLAUSIBLE_MOVE)} in a day), "
+                            f"so the alert would never fire. Did you mean {plain_pct(value / 10)}? For example /alert {ticker} move 10.")
         kind = RuleKind.MOVE
         direction = Direction(direction_word or "either")
     else:
         value = abs(value)
         if not 0 < value < 100:
             raise UserError(f"The drawdown must be a percent between 0 and 100, like /alert {ticker} drawdown 20.")
+        if value > MAX_PLAUSIBLE_DRAWDOWN:
+            raise UserError(f"A drawdown of {plain_pct(value)} from the peak looks impossible (more than {plain_pct(MAX_PLAUSIBLE_DRAWDOWN)}: "
+                            f"the company would be nearly worthless), so the alert would never fire in practice. For example /alert {ticker} drawdown 20.")
         kind = RuleKind.DRAWDOWN
         direction = Direction.DOWN
 
     owner = invocation.user
+    for existing in await context.rules.member_rules(owner):
+        if (existing.ticker, existing.kind, existing.direction) == (ticker, kind, direction) and math.isclose(existing.threshold, value, rel_tol=1e-9):
+            raise UserError(f"You already have that alert: #{existing.id} {rule_label(existing)}. /alerts lists yours; /unalert {existing.id} removes it.")
     most = context.settings.max_alerts_per_user
     if await context.rules.count_member_rules(owner) >= most:
         raise UserError(f"You have {most} alerts, the most allowed. Remove one with /unalert ID first.")
@@ -595,7 +607,8 @@ def core_commands() -> CommandTable:
                 args=(TICKER_ARG,
                       Arg("condition", ArgKind.CHOICE, "above or below a price; move or drawdown in percent", choices=("above", "below", "move", "drawdown")),
                       Arg("value", ArgKind.NUMBER, "A price (120) or a percent (10)"),
-                      Arg("direction", ArgKind.CHOICE, "For move: up, down or either (default)", required=False, choices=("up", "down", "either"))),
+                      Arg("direction", ArgKind.CHOICE, "For move: up, down or either (default)", required=False, choices=("up", "down", "either"),
+                          only_with=("condition", ("move",)))),
                 examples=("/alert NVDA below 120", "/alert AVGO above 250", "/alert CRDO move 10", "/alert NVDA move 5 down", "/alert TSM drawdown 20"),
                 details="A price alert fires when the price crosses the level and re-arms after it moves back past a small band. A move alert fires once a session; a drawdown alert once per peak."),
         Command("alerts", "List your alerts", alerts_command, examples=("/alerts",)),

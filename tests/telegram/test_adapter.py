@@ -424,7 +424,7 @@ async def test_hostile_input_gets_a_clear_reply_or_silence(make_world: Any, api:
     huge = await world.say("/price " + "A" * 10_000, chat_id=601, user_id=601)
     assert huge.text.startswith("❗ <b>That is too much input for /price (10,001 characters).")
     lookalike = await world.say("/prіce NVDA", chat_id=602, user_id=602)  # a Cyrillic і
-    assert lookalike.text == "❗ <b>Unknown command /prіce. Try /help for the list.</b>"
+    assert lookalike.text == "❗ <b>Unknown command /prіce. Did you mean /price? Try /help for the list.</b>"
     markup = await world.say("/<b>x</b> <i>", chat_id=603, user_id=603)
     assert "&lt;b&gt;x&lt;/b&gt;" in markup.text and "<b>x</b>" not in markup.text
     weird = await world.say("/price \u202eADVN\u200b\u0000", chat_id=604, user_id=604)
