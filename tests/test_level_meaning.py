@@ -8,7 +8,7 @@ from datetime import date
 
 from bot.core.handlers import note_age
 from bot.core.models import Direction
-from tests.conftest import ANALYST, DEMO_DATA, DESCRIBER, ny
+from tests.conftest import ANALYST, CHAT, DEMO_DATA, DESCRIBER, ny
 
 FRIDAY, MONDAY, TUESDAY = date(2025, 1, 24), date(2025, 1, 27), date(2025, 1, 28)  # demo NVDA: 142.60, 118.36, 127.83
 
@@ -59,3 +59,23 @@ async def test_levels_show_when_their_note_was_written_and_call_old_notes_stale(
     assert note_age(date(2024, 10, 30), date(2025, 1, 28)) == "written 2024-10-30, 90 days ago"
 
 
+
+
+async def test_setlevel_warns_of_a_level_far_from_the_price_and_offers_what_was_likely_meant(make_harness) -> None:
+    bot = await make_harness(DEMO_DATA, ny(FRIDAY, 17))  # NVDA 142.60
+    [reply] = await bot.app.router.handle_text("/setlevel NVDA exit 14 trim", chat=CHAT, user=ANALYST, is_chat_manager=True)
+    assert reply.title == "NVDA exit level set at $14.00, as typed, but check it"
+    assert reply.lines[0] == "⚠ $14.00 is 90% from the price ($142.60). Did you mean $140.00?"
+    assert [(a.label, a.command, a.args) for a in reply.actions] == [("Use $140.00", "setlevel", ("NVDA", "exit", "140", "trim"))]
+    [fixed] = await bot.app.router.handle_text("/setlevel NVDA exit 140 trim", chat=CHAT, user=ANALYST, is_chat_manager=True)
+    assert fixed.title == "NVDA exit level set at $140.00" and not fixed.actions
+
+
+async def test_setlevel_warns_when_the_levels_are_out_of_order(make_harness) -> None:
+    bot = await make_harness(DEMO_DATA, ny(FRIDAY, 17))
+    await bot.say("/setlevel NVDA entry 125", user=ANALYST)
+    reply = await bot.say("/setlevel NVDA stop 130", user=ANALYST)
+    assert "as typed, but check it" in reply
+    assert "⚠ The levels are out of order: the stop ($130.00) should be below the entry ($125.00): stop < entry < exit." in reply
+    assert (await bot.app.rules.analyst_levels("NVDA"))[-1].threshold == 130.0  # saved as typed
+    assert "check it" not in await bot.say("/setlevel NVDA stop 97", user=ANALYST)

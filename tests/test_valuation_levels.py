@@ -170,7 +170,8 @@ async def test_a_price_still_works_and_bad_values_say_what_is_expected(make_desk
     # A Discord option arrives as one string: "pe 45".
     invocation = Invocation(chat=CHAT, user=ANALYST, command="setlevel", args=("NVDA", "exit", "pe 45", "trim there"))
     [reply] = await desk.app.router.handle(invocation)
-    assert reply.title == "NVDA exit level set at 45× trailing EPS" and "Note: trim there" in reply.text
+    assert reply.title.startswith("NVDA exit level set at 45× trailing EPS") and "Note: trim there" in reply.text
+    assert "the entry ($120.00) should be below the exit ($114.30)" in reply.text  # 45 x 2.54 is under the entry: said
 
 
 def test_parse_level_value() -> None:

@@ -15,7 +15,7 @@ from bot.core.describe import market_time, money, pct, plain_pct
 from bot.core.engine import condition_holds, is_rising
 from bot.core.errors import UserError
 from bot.core.market import Fundamentals, MarketDataError, Quote, RateLimited
-from bot.core.messages import Field, Reply, Tone
+from bot.core.messages import Action, Field, Reply, Tone
 from bot.core.models import Direction, LevelName, Rule, RuleKind, RuleSource
 from bot.core.router import Context, Invocation
 from bot.core.valuation import EPS_BASES, valuation_price
@@ -556,7 +556,42 @@ async def setlevel_command(context: Context, invocation: Invocation, values: dic
     if note:
         lines.append(f"Note: {note}")
     what = f"{multiple:g}× {EPS_BASES[basis]} EPS" if multiple is not None and basis is not None else money(price)
-    return Reply(title=f"{ticker} {name} level set at {what}", lines=tuple(lines))
+    warnings = level_warnings(rule, await context.rules.analyst_levels(ticker), quote)
+    if not warnings:
+        return Reply(title=f"{ticker} {name} level set at {what}", lines=tuple(lines))
+    fixes = tuple(Action(f"Use {money(p)}", "setlevel", (ticker, name.value, f"{p:g}", *(note.split() if note else ()))) for p in likely_meant(rule, quote))
+    return Reply(title=f"{ticker} {name} level set at {what}, as typed, but check it", lines=(*(f"⚠ {w}" for w in warnings), *lines),
+                 tone=Tone.WARNING, actions=fixes)
+
+
+LEVEL_ORDER = (LevelName.STOP, LevelName.ENTRY, LevelName.EXIT)  # stop < entry < exit
+FAR_FROM_PRICE = 0.5  # a level more than 50 % from the price gets a warning
+
+
+def likely_meant(rule: Rule, quote: Quote | None) -> list[float]:
+    """For a level far from the price, the same digits a power of ten away that are near it
+    ($14 at a $142.60 price: $140), nearest first."""
+    if quote is None or not level_is_active(rule) or is_valuation_level(rule) or abs(rule.threshold / quote.price - 1) <= FAR_FROM_PRICE:
+        return []
+    guesses = [rule.threshold * 10.0**k for k in (-3, -2, -1, 1, 2, 3)]
+    near = [g for g in guesses if abs(g / quote.price - 1) <= FAR_FROM_PRICE]
+    return sorted(near, key=lambda g: abs(g / quote.price - 1))[:2]
+
+
+def level_warnings(rule: Rule, levels: list[Rule], quote: Quote | None) -> list[str]:
+    """What looks wrong about a level just set: far from the price, or out of order with the
+    ticker's other levels (stop < entry < exit)."""
+    warnings = []
+    if quote is not None and level_is_active(rule) and abs(rule.threshold / quote.price - 1) > FAR_FROM_PRICE:
+        meant = likely_meant(rule, quote)
+        guess = f" Did you mean {' or '.join(money(g) for g in meant)}?" if meant else ""
+        warnings.append(f"{money(rule.threshold)} is {abs(rule.threshold / quote.price - 1) * 100:.0f}% from the price ({money(quote.price)}).{guess}")
+    active = {r.level_name: r.threshold for r in levels if r.level_name is not None and level_is_active(r)}
+    ordered = [(n, active[n]) for n in LEVEL_ORDER if n in active]
+    for (low_name, low), (high_name, high) in zip(ordered, ordered[1:], strict=False):
+        if low >= high:
+            warnings.append(f"The levels are out of order: the {low_name} ({money(low)}) should be below the {high_name} ({money(high)}): stop < entry < exit.")
+    return warnings
 
 
 def _level_lines(context: Context, rule: Rule, quote: Quote, fundamentals: Fundamentals | None) -> list[str]:
