@@ -8,6 +8,7 @@ import math
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
+from itertools import pairwise
 from typing import Any, TypeVar
 
 from bot.core.commands import Access, Arg, ArgKind, Command, CommandTable, parse_number
@@ -588,7 +589,7 @@ def level_warnings(rule: Rule, levels: list[Rule], quote: Quote | None) -> list[
         warnings.append(f"{money(rule.threshold)} is {abs(rule.threshold / quote.price - 1) * 100:.0f}% from the price ({money(quote.price)}).{guess}")
     active = {r.level_name: r.threshold for r in levels if r.level_name is not None and level_is_active(r)}
     ordered = [(n, active[n]) for n in LEVEL_ORDER if n in active]
-    for (low_name, low), (high_name, high) in zip(ordered, ordered[1:], strict=False):
+    for (low_name, low), (high_name, high) in pairwise(ordered):
         if low >= high:
             warnings.append(f"The levels are out of order: the {low_name} ({money(low)}) should be below the {high_name} ({money(high)}): stop < entry < exit.")
     return warnings
