@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from bot.config import Config, ConfigError
 from bot.core.calendar import Calendar
+from bot.core.chat_commands import chat_commands
 from bot.core.chats import ChatDirectory
 from bot.core.clock import Clock, LiveClock
 from bot.core.commands import CommandTable
@@ -80,7 +81,7 @@ def tickerbell_version() -> str:
 def default_commands() -> CommandTable:
     """The core's commands, then /status; features add theirs."""
     table = core_commands()
-    for command in status_commands():
+    for command in (*status_commands(), *chat_commands()):
         table.add(command)
     return table
 
@@ -162,7 +163,7 @@ class App:
         gc.freeze()
         vitals = Vitals(version=tickerbell_version(), started_at=clock.now(), poll_seconds=config.market.poll_seconds)
         chats = ChatDirectory(storage.chats, clock)
-        routing = Routing(watches=storage.watches, prefs=storage.prefs, chats=chats)
+        routing = Routing(watches=storage.watches, prefs=storage.prefs, chats=chats, chat_settings=storage.chat_settings, defaults=settings, zone=calendar.tz)
         dispatcher = Dispatcher(storage.outbox, chats, {}, clock, vitals=vitals)
         context = Context(settings=settings, store=storage, rules=rules, chats=chats, routing=routing, market=market,
                           calendar=calendar, clock=clock, commands=commands or default_commands(), wake_dispatcher=dispatcher.notify,

@@ -21,7 +21,7 @@ from bot.core.engine import CheckResult, Firing
 from bot.core.feature import ListenerNews, QuoteListener
 from bot.core.market import MarketData, MarketDataError, Quote, Split
 from bot.core.quotes import QuoteBook
-from bot.core.routing import Routing, group_by_chat, merge_watch_firings
+from bot.core.routing import Routing, group_by_chat
 from bot.core.rules import RuleBook
 from bot.core.vitals import Vitals
 from jobs.splits import SplitGuard
@@ -147,8 +147,8 @@ class PriceCheck:
 
     @staticmethod
     def _firings(results: Sequence[CheckResult], summary: CheckSummary) -> list[Firing]:
-        """Every firing of the check, a watched ticker's sell-off and drawdown merged into one."""
-        firings = [firing for result in results for firing in merge_watch_firings(result.firings)]
+        """Every firing of the check (a watched ticker's sell-off and drawdown are merged per chat, by `group_by_chat`)."""
+        firings = [firing for result in results for firing in result.firings]
         summary.alerts += len(firings)
         summary.fired += [firing.alert.kind.value for firing in firings]
         return firings

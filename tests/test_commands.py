@@ -113,6 +113,17 @@ BAD_INPUT = [
     ("/watchbasket nope", ALICE, "There is no basket nope"),
     ("/unwatchbasket nope", ALICE, "This chat does not follow the basket nope"),
     ("/setlevel NVDA exit ps 10", ANALYST, "The price must be a number like 120, or pe 45 / fpe 40"),
+    ("/settings", BOB, "Settings for this chat"),
+    ("/settings loud on", ALICE, "Setting must be one of levels, selloffs"),
+    ("/settings selofs off", ALICE, "not 'selofs'. Did you mean selloffs?"),
+    ("/settings selloffs maybe", ALICE, "Say on, silent or off, like /settings selloffs silent."),
+    ("/settings quiet 22:00", ALICE, "Quiet hours are a range like 22:00-07:00"),
+    ("/settings quiet 25:00-07:00", ALICE, "The start must be a time like 08:30 (24-hour, exchange time), not '25:00'"),
+    ("/settings quiet 07:00-07:00", ALICE, "Quiet hours need a start and an end that differ"),
+    ("/settings watch 7", ALICE, "Give the sell-off and the drawdown percentages, like /settings watch 7 25"),
+    ("/settings watch 70 25", ALICE, "The sell-off percentage must be above 0 and at most 50%"),
+    ("/settings watch 7 99", ALICE, "The drawdown percentage must be above 0 and at most 95%"),
+    ("/settings watch x 25", ALICE, "The sell-off percentage must be a number"),
 ]
 
 

@@ -360,8 +360,10 @@ async def watch_command(context: Context, invocation: Invocation, values: dict[s
     lookup = await look_up(context, [ticker])
     quote = lookup.quote(ticker)
     added = await context.store.watches.add(invocation.chat, ticker, now=context.clock.now())
-    alerts = context.settings
-    await context.rules.ensure_watch_rules(ticker, selloff_pct=alerts.selloff_pct, drawdown_pct=alerts.drawdown_pct)
+    await sync_watch_rules(context, ticker)
+    own = await context.store.chat_settings.get(invocation.chat)
+    selloff_pct = own.watch_pct("move", context.settings.selloff_pct)
+    drawdown_pct = own.watch_pct("drawdown", context.settings.drawdown_pct)
     levels = await context.rules.analyst_levels(ticker)
     level_text = ", ".join(f"{r.level_name} {level_value_text(r)}" for r in levels if r.level_name) or "none set yet"
     title = f"This chat now follows {ticker}." if added else f"This chat already follows {ticker}."
@@ -370,8 +372,8 @@ async def watch_command(context: Context, invocation: Invocation, values: dict[s
     else:
         lines = [f"Now {quote_line(quote, context)}."]
     lines.append(
-        f"You'll hear when it crosses the analyst's levels ({level_text}), falls {plain_pct(alerts.selloff_pct)} in a day, "
-        f"or falls {plain_pct(alerts.drawdown_pct)} from its peak."
+        f"You'll hear when it crosses the analyst's levels ({level_text}), falls {plain_pct(selloff_pct)} in a day, "
+        f"or falls {plain_pct(drawdown_pct)} from its peak."
     )
     return Reply(title=title, lines=tuple(lines))
 
@@ -380,7 +382,22 @@ async def unwatch_command(context: Context, invocation: Invocation, values: dict
     ticker = values["ticker"]
     if not await context.store.watches.remove(invocation.chat, ticker):
         raise UserError(f"This chat does not follow {ticker}. /watchlist shows what it follows.")
+    await sync_watch_rules(context, ticker)  # a percentage only this chat used goes
     return Reply(title=f"This chat no longer follows {ticker}.")
+
+
+async def sync_watch_rules(context: Context, ticker: str) -> None:
+    """A ticker's watch rules: the global percentages, and those its watching chats set."""
+    selloffs: set[float] = set()
+    drawdowns: set[float] = set()
+    for chat in await context.store.watches.watchers(ticker):
+        own = await context.store.chat_settings.get(chat)
+        if own.selloff_pct is not None:
+            selloffs.add(own.selloff_pct)
+        if own.drawdown_pct is not None:
+            drawdowns.add(own.drawdown_pct)
+    await context.rules.ensure_watch_rules(ticker, selloff_pct=context.settings.selloff_pct, drawdown_pct=context.settings.drawdown_pct,
+                                           extra_selloff=selloffs, extra_drawdown=drawdowns)
 
 
 async def watchlist_command(context: Context, invocation: Invocation, values: dict[str, Any]) -> Reply:

@@ -84,6 +84,7 @@ class AlertKind(StrEnum):
     BASKET_SELLOFF = "basket_selloff"
     BASKET_DRAWDOWN = "basket_drawdown"
     GROUP = "group"  # one check's alerts for one chat, in one message: `Alert.items`
+    DIGEST = "digest"  # a chat's pre-open brief or after-close wrap (/digest)
 
 
 @dataclass(slots=True)
@@ -111,6 +112,7 @@ class Alert:
     mention: UserRef | None = None  # the member whose alert this is
     extra: dict[str, Any] = field(default_factory=dict)  # kind-specific figures (earnings dates, split ratio)
     items: list[Alert] = field(default_factory=list)  # a GROUP's alerts, in the order they are told
+    silent: bool = False  # delivered without a notification sound (/settings, quiet hours)
 
     @property
     def alerts(self) -> list[Alert]:
@@ -126,6 +128,8 @@ class Alert:
         data["items"] = [item._data() for item in self.items]
         if not data["items"]:
             del data["items"]
+        if not self.silent:
+            del data["silent"]
         return data
 
     @classmethod

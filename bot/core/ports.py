@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
 
+from bot.core.chat_settings import ChatSettings
 from bot.core.messages import Delivery, Envelope
 from bot.core.models import ChatRef, Direction, Rule, TickerState, UserRef
 
@@ -289,6 +290,18 @@ class StatsStore(Protocol):
         ...
 
 
+class ChatSettingsStore(Protocol):
+    """Each chat's own settings (/settings, /digest); a chat without any gets the defaults."""
+
+    async def get(self, chat: ChatRef) -> ChatSettings: ...
+
+    async def put(self, chat: ChatRef, settings: ChatSettings, *, now: datetime) -> None: ...
+
+    async def all(self) -> list[tuple[ChatRef, ChatSettings]]:
+        """Every chat with settings of its own."""
+        ...
+
+
 class Records(Protocol):
     """The stores commands and features read and write directly. Rules, chat reachability,
     the check's memory and the outbox have owners of their own and are not here."""
@@ -310,6 +323,9 @@ class Records(Protocol):
 
     @property
     def stats(self) -> StatsStore: ...
+
+    @property
+    def chat_settings(self) -> ChatSettingsStore: ...
 
 
 class Storage(Records, Protocol):

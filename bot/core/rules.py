@@ -47,8 +47,8 @@ def _replaces(new: Rule, old: Rule) -> bool:
     """A ticker has one analyst level of each name and one watch rule of each kind."""
     if new.source is RuleSource.ANALYST:
         return old.source is RuleSource.ANALYST and old.level_name == new.level_name
-    if new.source is RuleSource.WATCH:
-        return old.source is RuleSource.WATCH and old.kind is new.kind
+    if new.source is RuleSource.WATCH:  # one per percentage: chats may set their own (/settings watch)
+        return old.source is RuleSource.WATCH and old.kind is new.kind and old.threshold == new.threshold
     return False
 
 
@@ -173,18 +173,25 @@ class RuleBook:
             await self._reindex(ticker, self._engine.state(ticker))
         return moved
 
-    async def ensure_watch_rules(self, ticker: str, *, selloff_pct: float, drawdown_pct: float) -> None:
-        """The per-ticker sell-off and drawdown rules every watching chat hears from."""
-        wanted = {RuleKind.MOVE: selloff_pct, RuleKind.DRAWDOWN: drawdown_pct}
-        existing = {r.kind: r for r in await self._store.of_ticker(ticker) if r.source is RuleSource.WATCH}
-        for kind, threshold in wanted.items():
-            rule = existing.get(kind)
-            if rule is not None and rule.threshold == threshold:
-                continue
-            await self.seed_peak(ticker)
-            new = Rule(id=0, ticker=ticker, kind=kind, threshold=threshold, source=RuleSource.WATCH, direction=Direction.DOWN)
-            new.armed = rule.armed if rule is not None else True
-            await self._save(new)
+    async def ensure_watch_rules(
+        self, ticker: str, *, selloff_pct: float, drawdown_pct: float, extra_selloff: Iterable[float] = (), extra_drawdown: Iterable[float] = ()
+    ) -> None:
+        """The per-ticker sell-off and drawdown rules the watching chats hear from: one per
+        percentage, the global one (`selloff_pct`, `drawdown_pct`) and those chats set for
+        themselves (`extra_*`). A rule at a percentage no chat uses any more is removed; one at
+        a changed global percentage takes over the old one's armed flag."""
+        stored = [r for r in await self._store.of_ticker(ticker) if r.source is RuleSource.WATCH]
+        for kind, default, extra in ((RuleKind.MOVE, selloff_pct, extra_selloff), (RuleKind.DRAWDOWN, drawdown_pct, extra_drawdown)):
+            wanted = {default, *extra}
+            existing = [r for r in stored if r.kind is kind]
+            for threshold in sorted(wanted - {r.threshold for r in existing}):
+                await self.seed_peak(ticker)
+                new = Rule(id=0, ticker=ticker, kind=kind, threshold=threshold, source=RuleSource.WATCH, direction=Direction.DOWN)
+                new.armed = existing[0].armed if existing and threshold == default else True
+                await self._save(new)
+            unused = [r for r in existing if r.threshold not in wanted]
+            if unused:
+                await self.remove(unused)
 
     async def seed_peak(self, ticker: str, session: date | None = None) -> None:
         """Give the engine a ticker's 52-week high close (before `session`, today's by default),

@@ -246,3 +246,13 @@ async def test_a_long_group_goes_out_as_several_messages_each_with_its_own_nonce
         await bot.adapter.send_alert(CHANNEL, group)  # the resend after a restart
         created = {int(m["id"]) for m in bot.fake.messages.values() if int(m["channel_id"]) == CHANNEL_ID}
         assert len(created) == 3
+
+
+async def test_a_silent_alert_is_sent_with_discords_silent_flag(tmp_path):
+    async with running_bot(tmp_path) as bot:
+        start = len(bot.fake.requests)
+        await bot.adapter.send_alert(CHANNEL, _alert(silent=True))
+        await bot.adapter.send_alert(CHANNEL, _alert(note="loud"))
+        quiet, loud = (r.json for r in bot.fake.requests[start:] if r.method == "POST" and r.path.endswith("/messages"))
+        assert quiet["flags"] & 4096  # SUPPRESS_NOTIFICATIONS
+        assert not loud.get("flags", 0) & 4096

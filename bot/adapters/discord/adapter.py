@@ -519,7 +519,7 @@ class DiscordAdapter:
             # discord.py sends it with enforce_nonce: if a crash made us send it again, Discord
             # returns the first message.
             for part, message in enumerate(messages):
-                await channel.send(**self._message_options(message), nonce=delivery_nonce(chat, alert, part))
+                await channel.send(**self._message_options(message), nonce=delivery_nonce(chat, alert, part), silent=alert.silent)
         except (discord.Forbidden, discord.NotFound) as problem:
             log.warning("discord: channel %s is unavailable: %s", chat.chat_id, _describe(problem))
             raise ChatUnavailable(f"Discord channel {chat.chat_id}: {_describe(problem)}") from None

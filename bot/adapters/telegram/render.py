@@ -14,7 +14,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Container
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.core.describe import AlertDescriber, group_action_label, sections
 from bot.core.messages import Action, Alert, AlertKind, Image, Reply, Tone
@@ -52,6 +52,7 @@ class OutMessage:
     text: str  # Telegram HTML
     keyboard: Keyboard = ()
     photo: Image | None = None
+    silent: bool = False  # sent with disable_notification
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,8 +255,10 @@ def render_alert(
     `available`: the command names the bot has; a button for any other command is left out.
     A group (one check's alerts for the chat) is one message, or as few as the limits allow."""
     if alert.kind is AlertKind.GROUP:
-        return _group_messages(alert, describer, chat, available)
-    return _messages(alert_lines(alert, describer, chat), keyboard(describer.actions(alert), available), None)
+        out = _group_messages(alert, describer, chat, available)
+    else:
+        out = _messages(alert_lines(alert, describer, chat), keyboard(describer.actions(alert), available), None)
+    return [replace(message, silent=True) for message in out] if alert.silent else out
 
 
 KEYBOARD_BUTTON_LIMIT = 100  # buttons in one inline keyboard
