@@ -114,6 +114,10 @@ def build_features(context: Context, storage: SqliteStorage, names: Sequence[str
         built["earnings"] = earnings
     if "baskets" in names:
         built["baskets"] = BasketsFeature(context)
+    if "digest" in names:
+        from bot.features.digest import DigestFeature
+
+        built["digest"] = DigestFeature(context, outbox=storage.outbox)
     return [built[name] for name in FEATURE_NAMES if name in built]
 
 

@@ -124,6 +124,10 @@ BAD_INPUT = [
     ("/settings watch 70 25", ALICE, "The sell-off percentage must be above 0 and at most 50%"),
     ("/settings watch 7 99", ALICE, "The drawdown percentage must be above 0 and at most 95%"),
     ("/settings watch x 25", ALICE, "The sell-off percentage must be a number"),
+    ("/digest maybe", ALICE, "Choice must be one of on, off, not 'maybe'"),
+    ("/digest on 25:00", ALICE, "The brief's time must be a time like 08:30"),
+    ("/digest on 12:00", ALICE, "The brief goes before the open: pick a time from 06:00 to 09:15"),
+    ("/digest", ALICE, "Digests for this chat are off."),
 ]
 
 

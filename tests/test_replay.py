@@ -78,8 +78,10 @@ async def test_the_demo_shows_the_sell_off_from_the_seeds() -> None:
     selloffs = {r["ticker"] for r in records if r["kind"] == "selloff"}
     selloffs |= {m[0] for r in records if r["kind"] == "basket_selloff" for m in r["members"]}  # the basket's covers its members'
     assert {"NVDA", "AVGO", "CRDO", "ANET", "TSM", "^SOX"} <= selloffs
-    on_the_day = {r["message"] for r in records if str(r["at"]).startswith("2025-01-27")}
+    on_the_day = {r["message"] for r in records if str(r["at"]).startswith("2025-01-27") and r["kind"] != "digest"}
     assert len(on_the_day) == 2  # the open's check and the close's: one message each
+    digests = [r for r in records if str(r["at"]).startswith("2025-01-27") and r["kind"] == "digest"]
+    assert [r["part"] for r in digests] == ["brief", "wrap"]  # /digest on: a brief before the open, a wrap after the close
     assert all(str(r["at"]).startswith("2025-01-27") for r in records if r["kind"] == "selloff")
 
 
@@ -91,6 +93,7 @@ async def test_the_demo_prints_readable_text(tmp_path: Path) -> None:
     assert "── Mon 2025-01-27" in text
     assert "🔔 3 alerts · 2025-01-27 09:31 ET" in text  # one message per check
     assert "Sell-off: the ai-semis basket is down 14.00% today" in text and "CRDO −21.70%" in text
+    assert "🔔 Before the open, Mon 2025-01-27" in text and "🔔 After the close, Mon 2025-01-27" in text  # /digest on
     assert "Traceback" not in text
     assert f"saved to {tmp_path}" in text and any(tmp_path.glob("NVDA-*.png"))  # the primer's chart
     assert "MSFT after earnings: −6.20% on Thu 2025-01-30" in text  # the earnings recap

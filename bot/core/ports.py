@@ -20,7 +20,7 @@ from datetime import date, datetime
 from typing import Protocol
 
 from bot.core.chat_settings import ChatSettings
-from bot.core.messages import Delivery, Envelope
+from bot.core.messages import Alert, Delivery, Envelope
 from bot.core.models import ChatRef, Direction, Rule, TickerState, UserRef
 
 
@@ -258,6 +258,10 @@ class CheckStore(Protocol):
 
 class OutboxStore(Protocol):
     """Deliveries waiting to go out; each dedupe key is queued at most once, ever."""
+
+    async def delivered_to(self, chat: ChatRef, *, since: datetime) -> list[Alert]:
+        """The messages queued for a chat since a moment (pending or sent, not given up), oldest first."""
+        ...
 
     async def enqueue(self, envelopes: Iterable[Envelope], *, now: datetime) -> int:
         """Queue deliveries that no other change goes with (notices, reminders); returns how many were new."""

@@ -22,6 +22,13 @@ class SqliteOutboxStore:
         async with self._db.transaction() as tx:
             return await insert_envelopes(tx, envelopes, now=now)
 
+    async def delivered_to(self, chat: ChatRef, *, since: datetime) -> list[Alert]:
+        rows = await self._db.fetchall(
+            """SELECT payload FROM outbox WHERE platform = ? AND chat_id = ? AND created_at >= ? AND status != 'dead' ORDER BY id""",
+            (chat.platform, chat.chat_id, since.isoformat()),
+        )
+        return [Alert.from_json(r["payload"]) for r in rows]
+
     async def due(self, *, now: datetime, platforms: Iterable[str], limit: int = 100) -> list[Delivery]:
         names = sorted(set(platforms))
         if not names:
