@@ -67,3 +67,23 @@ def test_the_brief_goes_at_the_quarter_hour_at_or_after_the_time() -> None:
     assert brief_slot(time(7, 20)) == time(7, 30)
     assert brief_slot(time(6, 0)) == time(6, 0)
     assert brief_slot(time(9, 15)) == time(9, 15)
+
+
+async def test_what_a_chat_was_told_is_read_by_moment_whatever_the_clocks_offset(tmp_path) -> None:
+    from datetime import UTC, datetime
+
+    from bot.core.messages import Alert, Envelope
+    from storage.sqlite import SqliteStorage
+
+    storage = await SqliteStorage.open(tmp_path / "db.sqlite3")
+    try:
+        early = datetime(2025, 1, 27, 14, 0, tzinfo=UTC)  # 09:00 ET
+        late = ny(MONDAY, 16, 0)  # written with New York's offset
+        for n, moment in enumerate((early, late)):
+            alert = Alert(kind=AlertKind.SELLOFF, ticker=f"T{n}", at=moment)
+            await storage.outbox.enqueue([Envelope(CHAT, alert, f"k{n}")], now=moment)
+        told = await storage.outbox.delivered_to(CHAT, since=ny(MONDAY, 12, 0))
+        assert [a.ticker for a in told] == ["T1"]
+        assert [a.ticker for a in await storage.outbox.delivered_to(CHAT, since=ny(MONDAY, 8, 0))] == ["T0", "T1"]
+    finally:
+        await storage.close()

@@ -259,8 +259,9 @@ class CheckStore(Protocol):
 class OutboxStore(Protocol):
     """Deliveries waiting to go out; each dedupe key is queued at most once, ever."""
 
-    async def delivered_to(self, chat: ChatRef, *, since: datetime) -> list[Alert]:
-        """The messages queued for a chat since a moment (pending or sent, not given up), oldest first."""
+    async def delivered_to(self, chat: ChatRef, *, since: datetime, limit: int = 500) -> list[Alert]:
+        """The messages queued for a chat since a moment (pending or sent, not given up), oldest
+        first; at most the last `limit`."""
         ...
 
     async def enqueue(self, envelopes: Iterable[Envelope], *, now: datetime) -> int:
