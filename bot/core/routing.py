@@ -54,24 +54,6 @@ def firing_subject(firing: Firing) -> str:
     return subject(firing.alert.kind, str(firing.rule.id), firing.alert.at.isoformat())
 
 
-def merge_watch_firings(firings: list[Firing]) -> list[Firing]:
-    """A watched ticker's sell-off and drawdown found in the same check become one message."""
-    selloff = next((f for f in firings if f.alert.kind is AlertKind.SELLOFF), None)
-    drawdown = next((f for f in firings if f.alert.kind is AlertKind.DRAWDOWN and f.rule.source is RuleSource.WATCH), None)
-    if selloff is None or drawdown is None:
-        return firings
-    merged = Firing(
-        selloff.rule,
-        replace(
-            selloff.alert,
-            peak=drawdown.alert.peak,
-            drawdown_pct=drawdown.alert.drawdown_pct,
-            extra={**selloff.alert.extra, "drawdown_threshold_pct": drawdown.alert.threshold_pct},
-        ),
-    )
-    return [merged if f is selloff else f for f in firings if f is not drawdown]
-
-
 # The parts of a grouped message, in the order they are told.
 LEVELS, MARKET, MEMBERS, NEWS = "levels", "market", "members", "news"
 SECTION_ORDER = (LEVELS, MARKET, MEMBERS, NEWS)
