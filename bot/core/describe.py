@@ -77,7 +77,10 @@ class AlertDescriber:
         self.kinds: dict[AlertKind, AlertKindSpec] = {**CORE_KINDS, **(kinds or {})}
 
     def describe(self, alert: Alert) -> AlertText:
-        """What an alert says, in words a reader understands at a glance."""
+        """What an alert says, in words a reader understands at a glance (a group: the title of each of its alerts)."""
+        if alert.kind is AlertKind.GROUP:
+            titles = tuple(f"• {self.describe(item).title}" for item in alert.items)
+            return AlertText(title=f"{len(alert.items)} alerts", lines=titles, tone=Tone.NEUTRAL, footer=market_time(alert.at, self.zone))
         spec = self.kinds.get(alert.kind)
         title, lines, tone = (spec.describe if spec else _describe_generic)(alert)
         footer = market_time(alert.at, self.zone)
