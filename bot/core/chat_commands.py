@@ -18,7 +18,7 @@ MODES = tuple(m.value for m in Mode)
 
 
 def settings_lines(context: Context, settings: ChatSettings) -> tuple[str, ...]:
-    kinds = " · ".join(f"{name} {settings.kinds.get(name, Mode.ON).value}" for name in SETTABLE_KINDS)
+    kinds = " · ".join(f"{name} {settings.kinds.get(name, Mode.ON).value}" for name in SETTABLE_KINDS if name != "digest")
     zone = context.calendar.tz
     quiet = (f"{settings.quiet_from:%H:%M}–{settings.quiet_to:%H:%M} ({zone}): alerts then come without a sound"
              if settings.quiet_from and settings.quiet_to else "none")
@@ -27,6 +27,8 @@ def settings_lines(context: Context, settings: ChatSettings) -> tuple[str, ...]:
     drawdown = settings.watch_pct("drawdown", defaults.drawdown_pct)
     own = "this chat's own" if settings.selloff_pct is not None or settings.drawdown_pct is not None else "the bot's defaults"
     digest = f"on, brief at {settings.digest_at:%H:%M}" if settings.digest and settings.digest_at else ("on" if settings.digest else "off")
+    if settings.kinds.get("digest", Mode.ON) is not Mode.ON:
+        digest += f" (delivery {settings.kinds['digest'].value})"
     return (
         f"Alerts: {kinds}",
         f"Quiet hours: {quiet}",

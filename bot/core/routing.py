@@ -119,7 +119,7 @@ def group_by_chat(envelopes: Iterable[Envelope]) -> list[Envelope]:
         alerts = sorted(merge_watch_alerts(covered_by_baskets([e.alert for e in chat_envelopes])), key=telling_order)
         if len(alerts) == 1:
             kept = next((e for e in chat_envelopes if e.alert is alerts[0]), None)
-            grouped.append(kept or Envelope(first.chat, alerts[0], first.dedupe_key, fallback=first.fallback))  # a merged pair: the sell-off's key
+            grouped.append(kept or Envelope(first.chat, alerts[0], first.dedupe_key, fallback=first.fallback))  # a merged sell-off and drawdown: the first one's key
             continue
         digest = hashlib.sha1("|".join(sorted(e.dedupe_key for e in chat_envelopes)).encode(), usedforsecurity=False).hexdigest()[:20]
         group = Alert(kind=AlertKind.GROUP, ticker=alerts[0].ticker, at=max(a.at for a in alerts), items=alerts, silent=all(a.silent for a in alerts))
