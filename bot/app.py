@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from bot.config import Config, ConfigError
 from bot.core.calendar import Calendar
+from bot.core.chat_commands import chat_commands
 from bot.core.chats import ChatDirectory
 from bot.core.clock import Clock, LiveClock
 from bot.core.commands import CommandTable
@@ -83,7 +84,7 @@ def tickerbell_version() -> str:
 def default_commands() -> CommandTable:
     """The core's commands, then /status; features add theirs."""
     table = core_commands()
-    for command in status_commands():
+    for command in (*status_commands(), *chat_commands()):
         table.add(command)
     return table
 
@@ -116,6 +117,10 @@ def build_features(context: Context, storage: SqliteStorage, names: Sequence[str
         built["earnings"] = earnings
     if "baskets" in names:
         built["baskets"] = BasketsFeature(context)
+    if "digest" in names:
+        from bot.features.digest import DigestFeature
+
+        built["digest"] = DigestFeature(context, outbox=storage.outbox)
     return [built[name] for name in FEATURE_NAMES if name in built]
 
 
@@ -175,7 +180,7 @@ class App:
         gc.freeze()
         vitals = Vitals(version=tickerbell_version(), started_at=clock.now(), poll_seconds=config.market.poll_seconds)
         chats = ChatDirectory(storage.chats, clock)
-        routing = Routing(watches=storage.watches, prefs=storage.prefs, chats=chats)
+        routing = Routing(watches=storage.watches, prefs=storage.prefs, chats=chats, chat_settings=storage.chat_settings, defaults=settings, zone=calendar.tz)
         dispatcher = Dispatcher(storage.outbox, chats, {}, clock, vitals=vitals)
         context = Context(settings=settings, store=storage, rules=rules, chats=chats, routing=routing, market=market,
                           calendar=calendar, clock=clock, commands=commands or default_commands(), wake_dispatcher=dispatcher.notify,

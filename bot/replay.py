@@ -48,7 +48,8 @@ class ReplayOutput:
         self.out = out
         self.console = console
         self.clock = clock
-        self.delivered: list[tuple[ChatRef, Alert]] = []
+        self.delivered: list[tuple[ChatRef, Alert]] = []  # each alert, a group's one by one
+        self.messages = 0  # chat messages sent: a group of alerts is one
         self._last_day: date | None = None
 
     async def start(self) -> None:
@@ -58,9 +59,12 @@ class ReplayOutput:
         return None
 
     async def send_alert(self, chat: ChatRef, alert: Alert) -> None:
-        self.delivered.append((chat, alert))
-        if self.jsonl:
-            self.out.write(json.dumps(alert_record(chat, alert, self.describer), ensure_ascii=False) + "\n")
+        self.messages += 1
+        self.delivered.extend((chat, item) for item in alert.alerts)
+        if self.jsonl:  # one line per alert; `message` is shared by the alerts of one chat message
+            for item in alert.alerts:
+                record = {**alert_record(chat, item, self.describer), "message": self.messages}
+                self.out.write(json.dumps(record, ensure_ascii=False) + "\n")
             self.out.flush()
             return
         day = self.clock.now().astimezone(self.describer.zone).date()

@@ -1,6 +1,7 @@
 """The price check, as a pipeline of small steps:
 
-    fetch quotes -> keep fresh ones -> split and jump guard -> evaluate -> route -> record -> listeners
+    fetch quotes -> keep fresh ones -> split and jump guard -> evaluate -> route -> listeners
+    -> one message per chat -> record
 
 It never calls a platform: the alerts it finds are queued in the outbox in the same transaction
 that records the rules firing, and the dispatcher is woken to deliver them.
@@ -17,10 +18,10 @@ from datetime import date, datetime
 from bot.core.calendar import Calendar
 from bot.core.clock import Clock
 from bot.core.engine import CheckResult, Firing
-from bot.core.feature import QuoteListener
+from bot.core.feature import ListenerNews, QuoteListener
 from bot.core.market import MarketData, MarketDataError, Quote, Split
 from bot.core.quotes import QuoteBook
-from bot.core.routing import Routing, merge_watch_firings
+from bot.core.routing import Routing, group_by_chat
 from bot.core.rules import RuleBook
 from bot.core.vitals import Vitals
 from jobs.splits import SplitGuard
@@ -84,8 +85,7 @@ class PriceCheck:
             return summary
         self.quote_book.remember(quotes)
         session = self.calendar.last_closed_or_open_session(now)
-        summary.queued = await self._judge(tickers, quotes, session, summary, now)
-        summary.queued += await self._tell_listeners(quotes, session, now)
+        summary.queued = await self._judge(tickers, quotes, session, summary, now, listeners=True)
         if summary.stale:
             log.info("price check: stale quotes for %s", ", ".join(summary.stale[:10]))
         if summary.queued and self.on_queued:
@@ -102,16 +102,21 @@ class PriceCheck:
         known = set(self.rules.tickers())
         tickers = [ticker for ticker in quotes if ticker in known and not self.rules.needs_peak(ticker)]
         session = self.calendar.last_closed_or_open_session(now)
-        summary.queued = await self._judge(tickers, quotes, session, summary, now)
+        summary.queued = await self._judge(tickers, quotes, session, summary, now, listeners=False)
         if summary.queued and self.on_queued:
             self.on_queued()
         return summary
 
-    async def _judge(self, tickers: list[str], quotes: dict[str, Quote], session: date, summary: CheckSummary, now: datetime) -> int:
-        """Guard, evaluate, route, record: what a poll and a streamed tick share. Returns the deliveries queued."""
+    async def _judge(
+        self, tickers: list[str], quotes: dict[str, Quote], session: date, summary: CheckSummary, now: datetime, *, listeners: bool
+    ) -> int:
+        """Guard, evaluate, route, group, record: what a poll and a streamed tick share (the
+        listeners, the basket desk, keep to the polls). Returns the deliveries queued."""
         results = await self._evaluate(tickers, quotes, session, summary, now)
         envelopes = await self.routing.for_firings(self._firings(results, summary))
-        return await self.rules.record_check(results, envelopes, now=now)
+        news = await self._hear_listeners(quotes, session, now) if listeners else ListenerNews()
+        messages = group_by_chat([*envelopes, *news.envelopes])  # one message per chat per check
+        return await self.rules.record_check(results, messages, now=now, baskets=news.baskets)
 
     async def _fetch_quotes(self, tickers: list[str], summary: CheckSummary) -> dict[str, Quote] | None:
         """Quotes for every ticker with rules and every ticker a listener needs; None when there
@@ -164,17 +169,21 @@ class PriceCheck:
 
     @staticmethod
     def _firings(results: Sequence[CheckResult], summary: CheckSummary) -> list[Firing]:
-        """Every firing of the check, a watched ticker's sell-off and drawdown merged into one."""
-        firings = [firing for result in results for firing in merge_watch_firings(result.firings)]
+        """Every firing of the check (a watched ticker's sell-off and drawdown are merged per chat, by `group_by_chat`)."""
+        firings = [firing for result in results for firing in result.firings]
         summary.alerts += len(firings)
         summary.fired += [firing.alert.kind.value for firing in firings]
         return firings
 
-    async def _tell_listeners(self, quotes: dict[str, Quote], session: date, now: datetime) -> int:
-        queued = 0
+    async def _hear_listeners(self, quotes: dict[str, Quote], session: date, now: datetime) -> ListenerNews:
+        """What the listeners (the basket desk) would tell; recorded with the check."""
+        news = ListenerNews()
         for listener in self.listeners:
             try:
-                queued += await listener.on_quotes(quotes, session=session, now=now)
+                heard = await listener.on_quotes(quotes, session=session, now=now)
             except Exception:
                 log.exception("price check: %s failed on this check's quotes", type(listener).__name__)
-        return queued
+                continue
+            news.envelopes += heard.envelopes
+            news.baskets.update(heard.baskets)
+        return news

@@ -57,7 +57,8 @@ class Captured:
     platform = "console"
 
     def __init__(self) -> None:
-        self.alerts: list[tuple[ChatRef, Alert]] = []
+        self.alerts: list[tuple[ChatRef, Alert]] = []  # each alert, a group's one by one
+        self.messages: list[tuple[ChatRef, Alert]] = []  # each message as sent (a group is one)
         self.fail_with: Exception | None = None
 
     async def start(self) -> None: ...
@@ -67,7 +68,8 @@ class Captured:
     async def send_alert(self, chat: ChatRef, alert: Alert) -> None:
         if self.fail_with is not None:
             raise self.fail_with
-        self.alerts.append((chat, alert))
+        self.messages.append((chat, alert))
+        self.alerts.extend((chat, item) for item in alert.alerts)
 
     def kinds(self) -> list[tuple[str, str]]:
         return [(a.ticker, a.kind.value) for _, a in self.alerts]

@@ -85,7 +85,7 @@ def test_no_adapter_or_job_reaches_storage() -> None:
 def test_the_price_check_is_a_pipeline_of_small_steps() -> None:
     tree = ast.parse((ROOT / "jobs" / "price_check.py").read_text(encoding="utf-8"))
     steps = {node.name: node.end_lineno - node.lineno + 1 for node in ast.walk(tree) if isinstance(node, ast.AsyncFunctionDef | ast.FunctionDef)}
-    assert {"run_once", "_fetch_quotes", "_evaluate", "_fresh_quote", "_firings", "_tell_listeners"} <= set(steps)
+    assert {"run_once", "_fetch_quotes", "_evaluate", "_fresh_quote", "_firings", "_hear_listeners"} <= set(steps)
     assert max(steps.values()) <= 30, steps
 
 

@@ -9,6 +9,7 @@ from datetime import date
 import pytest
 
 from bot.config import Config
+from bot.core.feature import ListenerNews
 from bot.features.baskets import equal_weight_history
 from bot.replay import run_replay
 from tests.conftest import ALICE, ANALYST, DEMO_DATA, ny, real_data
@@ -91,11 +92,18 @@ async def test_a_basket_drawdown_is_told_again_from_a_later_peak(make_harness) -
     await desk.say("/watchbasket pair")
     [baskets] = [f.desk for f in desk.app.features if isinstance(f, BasketsFeature)]
     now = desk.clock.now()
+
+    async def tell(reading: Reading, session: date) -> int:
+        news = ListenerNews()
+        await baskets._tell("pair", reading, session, now, news)
+        await desk.app.rules.record_check([], news.envelopes, now=now, baskets=news.baskets)  # as the price check records it
+        return len(news.envelopes)
+
     first = Reading(-3.0, 75.0, 100.0, date(2025, 1, 6), (("NVDA", -3.0), ("AVGO", -3.0)))
-    assert await baskets._tell("pair", first, date(2025, 1, 27), now) == 1
-    assert await baskets._tell("pair", first, date(2025, 1, 28), now) == 0  # same peak: once
+    assert await tell(first, date(2025, 1, 27)) == 1
+    assert await tell(first, date(2025, 1, 28)) == 0  # same peak: once
     later = Reading(-3.0, 85.0, 110.0, date(2025, 2, 10), (("NVDA", -3.0), ("AVGO", -3.0)))
-    assert await baskets._tell("pair", later, date(2025, 3, 3), now) == 1  # a later peak, 22.7 % below it
+    assert await tell(later, date(2025, 3, 3)) == 1  # a later peak, 22.7 % below it
 
 
 async def test_a_basket_that_only_falls_is_told_its_drawdown_once(make_harness, tmp_path) -> None:

@@ -43,13 +43,19 @@ BAD_INPUT = [
     ("/alert NVDA below 1e400", ALICE, "Value must be a number"),
     ("/alert NVDA below -5", ALICE, "The price must be above 0"),
     ("/alert NVDA below 0", ALICE, "The price must be above 0"),
-    ("/alert NVDA above 120 up", ALICE, "up/down/either only goes with move"),
+    ("/alert NVDA above 120 up", ALICE, "Unexpected extra input 'up' after the value: only move takes a direction (up, down, either)"),
+    ("/alert NVDA above 150 for 5d", ALICE, "Unexpected extra input 'for 5d' after the value: only move takes a direction"),
+    ("/alrt NVDA below 120", ALICE, "Unknown command /alrt. Did you mean /alert? Try /help"),
+    ("/alert NVDA abov 150", ALICE, "Condition must be one of above, below, move, drawdown, not 'abov'. Did you mean above?"),
+    ("/alert NVDA move 10 dwn", ALICE, "not 'dwn'. Did you mean down?"),
+    ("/alert NVDA move 60", ALICE, "A daily move of 60% looks impossible for a listed stock (more than 50% in a day)"),
+    ("/alert NVDA drawdown 97", ALICE, "A drawdown of 97% from the peak looks impossible (more than 95%"),
     ("/alert NVDA move 0", ALICE, "The move must be a percent above 0"),
     ("/alert NVDA move 5000", ALICE, "The move must be a percent above 0"),
     ("/alert NVDA move 10 sideways", ALICE, "Direction must be one of up, down, either"),
     ("/alert NVDA drawdown 100", ALICE, "The drawdown must be a percent between 0 and 100"),
     ("/alert XYZZ below 10", ALICE, "Unknown ticker XYZZ"),
-    ("/alert NVDA below 120 extra words", ALICE, "Direction must be one of up, down, either, not 'extra'"),
+    ("/alert NVDA below 120 extra words", ALICE, "Unexpected extra input 'extra words' after the value"),
     ("/alert NVDA move 10 up and more", ALICE, "Unexpected extra input 'and more'"),
     ("/unalert", ALICE, "Id is missing. Usage: /unalert ID"),
     ("/unalert abc", ALICE, "Id must be a whole number, not 'abc'"),
@@ -107,6 +113,21 @@ BAD_INPUT = [
     ("/watchbasket nope", ALICE, "There is no basket nope"),
     ("/unwatchbasket nope", ALICE, "This chat does not follow the basket nope"),
     ("/setlevel NVDA exit ps 10", ANALYST, "The price must be a number like 120, or pe 45 / fpe 40"),
+    ("/settings", BOB, "Settings for this chat"),
+    ("/settings loud on", ALICE, "Setting must be one of levels, selloffs"),
+    ("/settings selofs off", ALICE, "not 'selofs'. Did you mean selloffs?"),
+    ("/settings selloffs maybe", ALICE, "Say on, silent or off, like /settings selloffs silent."),
+    ("/settings quiet 22:00", ALICE, "Quiet hours are a range like 22:00-07:00"),
+    ("/settings quiet 25:00-07:00", ALICE, "The start must be a time like 08:30 (24-hour, exchange time), not '25:00'"),
+    ("/settings quiet 07:00-07:00", ALICE, "Quiet hours need a start and an end that differ"),
+    ("/settings watch 7", ALICE, "Give the sell-off and the drawdown percentages, like /settings watch 7 25"),
+    ("/settings watch 70 25", ALICE, "The sell-off percentage must be above 0 and at most 50%"),
+    ("/settings watch 7 99", ALICE, "The drawdown percentage must be above 0 and at most 95%"),
+    ("/settings watch x 25", ALICE, "The sell-off percentage must be a number"),
+    ("/digest maybe", ALICE, "Choice must be one of on, off, not 'maybe'"),
+    ("/digest on 25:00", ALICE, "The brief's time must be a time like 08:30"),
+    ("/digest on 12:00", ALICE, "The brief goes before the open: pick a time from 06:00 to 09:15"),
+    ("/digest", ALICE, "Digests for this chat are off."),
 ]
 
 
@@ -153,6 +174,15 @@ async def test_alerts_belong_to_their_owner(chat: Harness) -> None:
     assert "#1 NVDA below $120.00 · armed" in await chat.say("/alerts", user=ALICE)
     assert "Removed alert #1" in await chat.say("/unalert 1", user=ALICE)
     assert await chat.app.storage.rules.all() == []
+
+
+async def test_an_alert_the_member_already_has_is_refused_with_its_id(chat: Harness) -> None:
+    assert "Alert #1 set" in await chat.say("/alert NVDA below 120", user=ALICE)
+    assert "Alert #2 set" in await chat.say("/alert NVDA move 10 down", user=ALICE)
+    assert "You already have that alert: #1 NVDA below $120.00. /alerts lists yours; /unalert 1 removes it." in await chat.say("/alert nvda below $120", user=ALICE)
+    assert "You already have that alert: #2" in await chat.say("/alert NVDA move -10", user=ALICE)
+    assert "Alert #3 set" in await chat.say("/alert NVDA move 10 up", user=ALICE)  # another direction: another alert
+    assert "Alert #4 set" in await chat.say("/alert NVDA below 120", user=BOB)  # another member's own
 
 
 async def test_a_condition_that_already_holds_is_said_and_waits(chat: Harness) -> None:

@@ -158,6 +158,7 @@ async def test_reads_while_down_say_why(make_bot) -> None:
     bot = await make_bot(ny(FRIDAY, 17), features=None)
     await bot.say("/watch NVDA")
     await bot.say("/setbasket ai NVDA AVGO TSM", user=ANALYST)
+    await bot.say("/setlevel NVDA entry 125 buy the dip", user=ANALYST)  # the seeds' notes are dated 2025-01-28
     bot.market.go_down()
 
     for line in ("/earnings MSFT", "/basket ai"):
@@ -168,7 +169,7 @@ async def test_reads_while_down_say_why(make_bot) -> None:
     assert await bot.say("/price GOOG") == UNAVAILABLE  # never seen: plainly unavailable
     watchlist = await bot.say("/watchlist")
     assert "NVDA: no price right now" in watchlist and UNAVAILABLE in watchlist
-    levels = await bot.say("/levels NVDA")  # the primer's seed levels
+    levels = await bot.say("/levels NVDA")
     assert "NVDA entry: $125.00 · " in levels and UNAVAILABLE in levels
 
 

@@ -111,7 +111,9 @@ def test_demo_runs_from_any_folder(installed: Installed) -> None:
     done = installed.run("demo", "--jsonl")
     assert done.returncode == 0, done.stderr
     records = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
-    assert any(r["kind"] == "selloff" and r["ticker"] == "NVDA" and r["at"].startswith("2025-01-27") for r in records)
+    # NVDA's sell-off is told by the basket's, which lists each member's move (one message per chat per check)
+    assert any(r["kind"] == "basket_selloff" and "NVDA" in [m[0] for m in r["members"]] and r["at"].startswith("2025-01-27") for r in records)
+    assert all(isinstance(r["message"], int) for r in records)
     assert "Traceback" not in done.stderr
 
 

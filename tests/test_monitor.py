@@ -46,7 +46,7 @@ async def test_metrics_count_checks_alerts_and_deliveries(make_harness) -> None:
         assert metric(text, "tickerbell_check_duration_seconds_count") == 1
         assert metric(text, 'tickerbell_alerts_fired_total{kind="daily_move"}') == 1
         assert metric(text, 'tickerbell_alerts_fired_total{kind="selloff"}') == 1
-        assert metric(text, 'tickerbell_deliveries_total{outcome="sent",platform="console"}') == 2
+        assert metric(text, 'tickerbell_deliveries_total{outcome="sent",platform="console"}') == 1  # both in one message (one per chat per check)
         assert metric(text, "tickerbell_outbox_pending") == 0
         assert metric(text, "tickerbell_rules") == 3  # the member's move, CRDO's sell-off and drawdown watch rules
         assert metric(text, "tickerbell_provider_errors_total") == 0

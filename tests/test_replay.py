@@ -76,7 +76,12 @@ async def test_the_demo_shows_the_sell_off_from_the_seeds() -> None:
     script = (DEMO_DATA.parent / "script.txt").read_text().splitlines()
     records = await replay_jsonl(DEMO_DATA, date(2025, 1, 21), date(2025, 1, 31), script)
     selloffs = {r["ticker"] for r in records if r["kind"] == "selloff"}
+    selloffs |= {m[0] for r in records if r["kind"] == "basket_selloff" for m in r["members"]}  # the basket's covers its members'
     assert {"NVDA", "AVGO", "CRDO", "ANET", "TSM", "^SOX"} <= selloffs
+    on_the_day = {r["message"] for r in records if str(r["at"]).startswith("2025-01-27") and r["kind"] != "digest"}
+    assert len(on_the_day) == 2  # the open's check and the close's: one message each
+    digests = [r for r in records if str(r["at"]).startswith("2025-01-27") and r["kind"] == "digest"]
+    assert [r["part"] for r in digests] == ["brief", "wrap"]  # /digest on: a brief before the open, a wrap after the close
     assert all(str(r["at"]).startswith("2025-01-27") for r in records if r["kind"] == "selloff")
 
 
@@ -86,7 +91,9 @@ async def test_the_demo_prints_readable_text(tmp_path: Path) -> None:
     await run_replay(Config(), data_dir=DEMO_DATA, start=date(2025, 1, 21), end=date(2025, 1, 31), script=script, out=out, charts_dir=tmp_path)
     text = out.getvalue()
     assert "── Mon 2025-01-27" in text
-    assert "Sell-off: CRDO down" in text
+    assert "🔔 3 alerts · 2025-01-27 09:31 ET" in text  # one message per check
+    assert "Sell-off: the ai-semis basket is down 14.00% today" in text and "CRDO −21.70%" in text
+    assert "🔔 Before the open, Mon 2025-01-27" in text and "🔔 After the close, Mon 2025-01-27" in text  # /digest on
     assert "Traceback" not in text
     assert f"saved to {tmp_path}" in text and any(tmp_path.glob("NVDA-*.png"))  # the primer's chart
     assert "MSFT after earnings: −6.20% on Thu 2025-01-30" in text  # the earnings recap
@@ -115,3 +122,9 @@ async def test_three_years_of_real_prices_replay_exactly_as_recorded() -> None:
     golden = (ROOT / "tests" / "golden" / "replay_3y.tsv").read_text(encoding="utf-8").splitlines()
     assert len(got) == len(golden)
     assert got == golden
+    # The analyst's levels by their meaning: a stop or an entry never alerts on a rise, an exit
+    # never on a fall, and no seed level acts before its notes' date (2025-01-28).
+    levels = [r for r in records if r["kind"] == "analyst_level"]
+    assert levels and all(r["direction"] == ("up" if r["level_name"] == "exit" else "down") for r in levels)
+    assert all(r["price"] <= r["level"] for r in levels if r["direction"] == "down")
+    assert min(str(r["at"]) for r in levels) >= "2025-01-28"

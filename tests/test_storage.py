@@ -578,6 +578,7 @@ PORTS: dict[str, type] = {
     "checks": ports.CheckStore,
     "outbox": ports.OutboxStore,
     "stats": ports.StatsStore,
+    "chat_settings": ports.ChatSettingsStore,
 }
 
 

@@ -47,7 +47,7 @@ class Desk:
         return self.out.alerts[before:]
 
     async def level(self, ticker: str, name: str):
-        return next(r for r in await self.app.rules.analyst_levels(ticker) if str(r.level_name) == name)
+        return next((r for r in await self.app.rules.analyst_levels(ticker) if str(r.level_name) == name), None)
 
 
 @pytest.fixture
@@ -81,11 +81,13 @@ async def test_a_multiple_of_eps_is_a_level_whose_price_is_shown_with_it(make_de
     assert "Note: trim above 45x trailing" in reply
     rule = await desk.level("NVDA", "exit")
     assert (rule.multiple, rule.basis, rule.threshold, rule.kind) == (45.0, "pe", pytest.approx(114.30), RuleKind.CROSS)
-    assert rule.direction is Direction.DOWN  # 142.60 now: the level is reached on the way down
+    assert rule.direction is Direction.UP  # an exit fires on a rise, whatever the price now
+    assert rule.armed is False  # 142.60 is already above it: it waits for the next rise to it
+    assert "already above it, so the condition holds now" in reply
     assert "NVDA entry level set at 28× forward EPS" in await desk.say("/setlevel NVDA entry fpe 28x")
     levels = await desk.say("/levels NVDA")
     assert "NVDA entry: 28× forward EPS = $124.60 (−12.62% from $142.60)" in levels
-    assert "NVDA exit: 45× trailing EPS = $114.30 (−19.85% from $142.60) · trim above 45x trailing" in levels
+    assert "NVDA exit: 45× trailing EPS = $114.30 (−19.85% from $142.60) · trim above 45x trailing · written 2025-01-24, today" in levels
     assert "Multiples follow the provider's EPS" in levels
     card = await desk.say("/primer NVDA", user=ALICE)
     assert "Levels: entry 28× forward EPS = $124.60 (−12.6%) · exit 45× trailing EPS = $114.30 (−19.8%)" in card
@@ -137,8 +139,18 @@ async def test_a_level_set_without_eps_is_inactive_from_the_start(make_desk) -> 
     assert "Chats that /watch" not in reply
 
 
+async def test_seed_levels_take_effect_from_their_notes_date(make_desk) -> None:
+    desk = await make_desk(seeds=True)  # Friday 2025-01-24: the notes are dated 2025-01-28
+    assert await desk.level("MSFT", "exit") is None
+    assert "No analyst levels for NVDA yet." in await desk.say("/levels NVDA")
+    await desk.morning(date(2025, 1, 28))  # the notes' date: the morning job seeds them
+    nvda = await desk.level("NVDA", "stop")
+    assert nvda is not None and nvda.threshold == 97.0
+    assert "written 2025-01-28, today" in await desk.say("/levels NVDA")
+
+
 async def test_seeded_multiples_follow_the_demo_fundamentals(make_desk) -> None:
-    desk = await make_desk(seeds=True)
+    desk = await make_desk(seeds=True, start=ny(date(2025, 1, 28), 17))
     msft = await desk.level("MSFT", "exit")
     goog = await desk.level("GOOG", "exit")
     assert (msft.multiple, msft.basis, msft.threshold) == (36.0, "fpe", pytest.approx(500.40))
@@ -158,7 +170,8 @@ async def test_a_price_still_works_and_bad_values_say_what_is_expected(make_desk
     # A Discord option arrives as one string: "pe 45".
     invocation = Invocation(chat=CHAT, user=ANALYST, command="setlevel", args=("NVDA", "exit", "pe 45", "trim there"))
     [reply] = await desk.app.router.handle(invocation)
-    assert reply.title == "NVDA exit level set at 45× trailing EPS" and "Note: trim there" in reply.text
+    assert reply.title.startswith("NVDA exit level set at 45× trailing EPS") and "Note: trim there" in reply.text
+    assert "the entry ($120.00) should be below the exit ($114.30)" in reply.text  # 45 x 2.54 is under the entry: said
 
 
 def test_parse_level_value() -> None:

@@ -5,9 +5,10 @@ who may run it). Discord's slash commands, Telegram's menu, the console's comple
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -49,6 +50,7 @@ class Arg:
     choices: tuple[str, ...] = ()
     rest: bool = False  # takes every remaining word (a note)
     max_chars: int = MAX_ARGUMENT_CHARS
+    only_with: tuple[str, tuple[str, ...]] | None = None  # given only after another argument's values: ("condition", ("move",))
 
     @property
     def placeholder(self) -> str:
@@ -97,6 +99,14 @@ class Command:
                     raise self.usage_error(f"{arg.name.capitalize()} is missing.")
                 values[arg.name] = None
                 continue
+            if arg.only_with is not None and values.get(arg.only_with[0]) not in arg.only_with[1]:
+                allowed = arg.only_with[1]
+                extra = " ".join(remaining)
+                last = self.args[self.args.index(arg) - 1].name
+                kinds = f" ({', '.join(arg.choices)})" if arg.choices else ""
+                raise self.usage_error(
+                    f"Unexpected extra input '{_echo(extra)}' after the {last}: only {' or '.join(allowed)} takes a {arg.name}{kinds}."
+                )
             values[arg.name] = self._convert(arg, remaining.pop(0))
         if remaining:
             extra = " ".join(remaining)
@@ -129,7 +139,7 @@ def convert(arg: Arg, raw: str) -> Any:
     if arg.kind is ArgKind.CHOICE:
         word = raw.strip().lower()
         if word not in arg.choices:
-            raise UserError(f"{arg.name.capitalize()} must be one of {', '.join(arg.choices)}, not '{_echo(raw)}'.")
+            raise UserError(f"{arg.name.capitalize()} must be one of {', '.join(arg.choices)}, not '{_echo(raw)}'.{did_you_mean(word, arg.choices)}")
         return word
     if arg.kind is ArgKind.DATE:
         try:
@@ -138,6 +148,12 @@ def convert(arg: Arg, raw: str) -> Any:
             raise UserError(f"{arg.name.capitalize()} must be a date like 2025-01-29, not '{_echo(raw)}'.") from None
     text = "".join(ch for ch in raw if ch.isprintable()).strip()
     return text
+
+
+def did_you_mean(word: str, known: Iterable[str], *, prefix: str = "") -> str:
+    """' Did you mean above?' for a near miss ('abov'), or '' when nothing is close."""
+    close = difflib.get_close_matches(word.lower(), list(known), n=1, cutoff=0.75)
+    return f" Did you mean {prefix}{close[0]}?" if close else ""
 
 
 _NUMBER = re.compile(r"^[+-]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?$|^[+-]?\.\d+$")

@@ -11,6 +11,7 @@ from datetime import date, datetime, tzinfo
 
 from bot.core.feature import AlertKindSpec
 from bot.core.messages import Action, Alert, AlertKind, Tone
+from bot.core.routing import LEVELS, MARKET, MEMBERS, NEWS, SECTION_ORDER, section_of
 
 # How a zone is named after a time ("10:31 ET"); others use their abbreviation ("CET").
 ZONE_LABELS = {"America/New_York": "ET", "America/Chicago": "CT", "America/Los_Angeles": "PT"}
@@ -76,7 +77,10 @@ class AlertDescriber:
         self.kinds: dict[AlertKind, AlertKindSpec] = {**CORE_KINDS, **(kinds or {})}
 
     def describe(self, alert: Alert) -> AlertText:
-        """What an alert says, in words a reader understands at a glance."""
+        """What an alert says, in words a reader understands at a glance (a group: the title of each of its alerts)."""
+        if alert.kind is AlertKind.GROUP:
+            titles = tuple(f"• {self.describe(item).title}" for item in alert.items)
+            return AlertText(title=f"{len(alert.items)} alerts", lines=titles, tone=Tone.NEUTRAL, footer=market_time(alert.at, self.zone))
         spec = self.kinds.get(alert.kind)
         title, lines, tone = (spec.describe if spec else _describe_generic)(alert)
         footer = market_time(alert.at, self.zone)
@@ -90,6 +94,34 @@ class AlertDescriber:
 
     def market_time(self, moment: datetime) -> str:
         return market_time(moment, self.zone)
+
+    def group_title(self, alert: Alert) -> str:
+        """The headline of a grouped message: '9 alerts · 2025-01-27 09:31 ET'."""
+        return f"{len(alert.items)} alerts · {self.market_time(alert.at)}"
+
+
+SECTION_TITLES = {LEVELS: "The analyst's levels", MARKET: "Sell-offs and drawdowns", MEMBERS: "Members' alerts", NEWS: "News"}
+
+
+def sections(alert: Alert) -> list[tuple[str, list[Alert]]]:
+    """A message's alerts by part (the analyst's levels; sell-offs and drawdowns; members'
+    alerts; news), in the order the routing step put them (most severe first)."""
+    parts: dict[str, list[Alert]] = {}
+    for item in alert.alerts:
+        parts.setdefault(section_of(item), []).append(item)
+    return [(SECTION_TITLES[name], parts[name]) for name in sorted(parts, key=SECTION_ORDER.index)]
+
+
+def group_action_label(alert: Alert, action: Action) -> str:
+    """A button's label where several alerts share one message: 'NVDA primer', 'Snooze 1 day #15'."""
+    if alert.rule_id is None or alert.mention is None or action.command == "primer":
+        return f"{alert.ticker} {action.label.lower()}"
+    return f"{action.label} #{alert.rule_id}"
+
+
+def command_text(action: Action) -> str:
+    """An action as the command a member can type: '/snooze 12 1'."""
+    return "/" + " ".join((action.command, *action.args))
 
 
 def rule_actions(alert: Alert) -> tuple[Action, ...]:
@@ -128,6 +160,8 @@ def _describe_level(alert: Alert) -> tuple[str, list[str], Tone]:
     rising = alert.direction == "up"
     name = alert.level_name or "level"
     lines = [today_line(alert)]
+    if through := level_distance(alert.price, alert.level, name):
+        lines.append(f"It is {through}.")
     if alert.note:
         lines.append(f"Analyst's note: {alert.note}")
     return (
@@ -135,6 +169,25 @@ def _describe_level(alert: Alert) -> tuple[str, list[str], Tone]:
         lines,
         Tone.UP if rising else Tone.DOWN,
     )
+
+
+def level_distance(price: float | None, level: float | None, name: str) -> str:
+    """'6.7% below the $108.00 entry': how far a price is past (or short of) a level."""
+    if price is None or not level:
+        return ""
+    gap = (price / level - 1) * 100
+    if abs(gap) < 0.05:
+        return f"at the {money(level)} {name}"
+    return f"{abs(gap):.1f}% {'above' if gap > 0 else 'below'} the {money(level)} {name}"
+
+
+def nearest_level_line(alert: Alert) -> str:
+    """On a sell-off: where the analyst's nearest level is."""
+    near = alert.extra.get("nearest_level")
+    if not near:
+        return ""
+    name, level = str(near[0]), float(near[1])
+    return f"Nearest analyst level: {level_distance(alert.price, level, name)}."
 
 
 def _describe_move(alert: Alert) -> tuple[str, list[str], Tone]:
@@ -153,6 +206,7 @@ def _describe_selloff(alert: Alert) -> tuple[str, list[str], Tone]:
     lines = [today_line(alert)]
     if alert.drawdown_pct is not None:
         lines.append(f"That is {alert.drawdown_pct:.1f}% below its peak close of {money(alert.peak)}.")
+    lines.append(nearest_level_line(alert))
     lines.append(f"This chat watches {alert.ticker} for daily falls of {plain_pct(alert.threshold_pct or 0)} or more.")
     return (f"Sell-off: {alert.ticker} down {size:.2f}% today", lines, Tone.DOWN)
 

@@ -13,13 +13,14 @@ needs passed in, and it declares, in one place, everything it adds:
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Protocol
 
 from bot.core.commands import Command
 from bot.core.market import Quote
-from bot.core.messages import Action, Alert, AlertKind, Tone
+from bot.core.messages import Action, Alert, AlertKind, Envelope, Tone
+from bot.core.ports import BasketState
 
 Describe = Callable[[Alert], tuple[str, list[str], Tone]]
 Actions = Callable[[Alert], tuple[Action, ...]]
@@ -42,15 +43,25 @@ class AlertKindSpec:
     actions: Actions | None = None
 
 
+@dataclass(slots=True)
+class ListenerNews:
+    """What a listener found in a check's quotes: deliveries (grouped with the check's own, one
+    message per chat) and the basket state that telling them moves (recorded with them)."""
+
+    envelopes: list[Envelope] = field(default_factory=list)
+    baskets: dict[str, BasketState] = field(default_factory=dict)
+
+
 class QuoteListener(Protocol):
-    """A part that looks at each check's quotes (and may queue alerts of its own)."""
+    """A part that looks at each check's quotes (and may have alerts of its own)."""
 
     def tickers(self) -> Iterable[str]:
         """Tickers it needs quotes for, besides those with rules."""
         ...
 
-    async def on_quotes(self, quotes: dict[str, Quote], *, session: date, now: datetime) -> int:
-        """Look at the quotes; return how many deliveries it queued."""
+    async def on_quotes(self, quotes: dict[str, Quote], *, session: date, now: datetime) -> ListenerNews:
+        """Look at the quotes; return what it would tell. The price check records it with the
+        check, in the same transaction, so nothing is told twice or lost."""
         ...
 
 

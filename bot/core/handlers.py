@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
+from itertools import pairwise
 from typing import Any, TypeVar
 
 from bot.core.commands import Access, Arg, ArgKind, Command, CommandTable, parse_number
 from bot.core.describe import market_time, money, pct, plain_pct
-from bot.core.engine import is_rising
+from bot.core.engine import condition_holds, is_rising
 from bot.core.errors import UserError
 from bot.core.market import Fundamentals, MarketDataError, Quote, RateLimited
-from bot.core.messages import Field, Reply, Tone
+from bot.core.messages import Action, Field, Reply, Tone
 from bot.core.models import Direction, LevelName, Rule, RuleKind, RuleSource
 from bot.core.router import Context, Invocation
 from bot.core.valuation import EPS_BASES, valuation_price
@@ -22,6 +24,8 @@ from bot.core.valuation import EPS_BASES, valuation_price
 log = logging.getLogger(__name__)
 
 MAX_PCT_MOVE = 1000.0
+MAX_PLAUSIBLE_MOVE = 50.0  # a daily move alert above this is refused as impossible-looking
+MAX_PLAUSIBLE_DRAWDOWN = 95.0  # and a drawdown alert above this
 TICKER_ARG = Arg("ticker", ArgKind.TICKER, "A ticker such as NVDA, TSM or ^SOX")
 
 
@@ -260,16 +264,25 @@ async def alert_command(context: Context, invocation: Invocation, values: dict[s
         value = abs(value)
         if not 0 < value <= MAX_PCT_MOVE:
             raise UserError(f"The move must be a percent above 0, like /alert {ticker} move 10.")
+        if value > MAX_PLAUSIBLE_MOVE:
+            raise UserError(f"A daily move of {plain_pct(value)} looks impossible for a listed stock (more than {plain_pct(MAX_PLAUSIBLE_MOVE)} in a day), "
+                            f"so the alert would never fire. Did you mean {plain_pct(value / 10)}? For example /alert {ticker} move 10.")
         kind = RuleKind.MOVE
         direction = Direction(direction_word or "either")
     else:
         value = abs(value)
         if not 0 < value < 100:
             raise UserError(f"The drawdown must be a percent between 0 and 100, like /alert {ticker} drawdown 20.")
+        if value > MAX_PLAUSIBLE_DRAWDOWN:
+            raise UserError(f"A drawdown of {plain_pct(value)} from the peak looks impossible (more than {plain_pct(MAX_PLAUSIBLE_DRAWDOWN)}: "
+                            f"the company would be nearly worthless), so the alert would never fire in practice. For example /alert {ticker} drawdown 20.")
         kind = RuleKind.DRAWDOWN
         direction = Direction.DOWN
 
     owner = invocation.user
+    for existing in await context.rules.member_rules(owner):
+        if (existing.ticker, existing.kind, existing.direction) == (ticker, kind, direction) and math.isclose(existing.threshold, value, rel_tol=1e-9):
+            raise UserError(f"You already have that alert: #{existing.id} {rule_label(existing)}. /alerts lists yours; /unalert {existing.id} removes it.")
     most = context.settings.max_alerts_per_user
     if await context.rules.count_member_rules(owner) >= most:
         raise UserError(f"You have {most} alerts, the most allowed. Remove one with /unalert ID first.")
@@ -347,8 +360,10 @@ async def watch_command(context: Context, invocation: Invocation, values: dict[s
     lookup = await look_up(context, [ticker])
     quote = lookup.quote(ticker)
     added = await context.store.watches.add(invocation.chat, ticker, now=context.clock.now())
-    alerts = context.settings
-    await context.rules.ensure_watch_rules(ticker, selloff_pct=alerts.selloff_pct, drawdown_pct=alerts.drawdown_pct)
+    await sync_watch_rules(context, ticker)
+    own = await context.store.chat_settings.get(invocation.chat)
+    selloff_pct = own.watch_pct("move", context.settings.selloff_pct)
+    drawdown_pct = own.watch_pct("drawdown", context.settings.drawdown_pct)
     levels = await context.rules.analyst_levels(ticker)
     level_text = ", ".join(f"{r.level_name} {level_value_text(r)}" for r in levels if r.level_name) or "none set yet"
     title = f"This chat now follows {ticker}." if added else f"This chat already follows {ticker}."
@@ -357,8 +372,8 @@ async def watch_command(context: Context, invocation: Invocation, values: dict[s
     else:
         lines = [f"Now {quote_line(quote, context)}."]
     lines.append(
-        f"You'll hear when it crosses the analyst's levels ({level_text}), falls {plain_pct(alerts.selloff_pct)} in a day, "
-        f"or falls {plain_pct(alerts.drawdown_pct)} from its peak."
+        f"You'll hear when it crosses the analyst's levels ({level_text}), falls {plain_pct(selloff_pct)} in a day, "
+        f"or falls {plain_pct(drawdown_pct)} from its peak."
     )
     return Reply(title=title, lines=tuple(lines))
 
@@ -367,7 +382,22 @@ async def unwatch_command(context: Context, invocation: Invocation, values: dict
     ticker = values["ticker"]
     if not await context.store.watches.remove(invocation.chat, ticker):
         raise UserError(f"This chat does not follow {ticker}. /watchlist shows what it follows.")
+    await sync_watch_rules(context, ticker)  # a percentage only this chat used goes
     return Reply(title=f"This chat no longer follows {ticker}.")
+
+
+async def sync_watch_rules(context: Context, ticker: str) -> None:
+    """A ticker's watch rules: the global percentages, and those its watching chats set."""
+    selloffs: set[float] = set()
+    drawdowns: set[float] = set()
+    for chat in await context.store.watches.watchers(ticker):
+        own = await context.store.chat_settings.get(chat)
+        if own.selloff_pct is not None:
+            selloffs.add(own.selloff_pct)
+        if own.drawdown_pct is not None:
+            drawdowns.add(own.drawdown_pct)
+    await context.rules.ensure_watch_rules(ticker, selloff_pct=context.settings.selloff_pct, drawdown_pct=context.settings.drawdown_pct,
+                                           extra_selloff=selloffs, extra_drawdown=drawdowns)
 
 
 async def watchlist_command(context: Context, invocation: Invocation, values: dict[str, Any]) -> Reply:
@@ -456,6 +486,44 @@ def parse_level_value(raw: str, note: str | None) -> tuple[float | None, float |
     return price, None, None, " ".join(extra) or None
 
 
+STALE_NOTE_DAYS = 90  # an analyst's note older than this is called stale
+
+
+def market_today(context: Context) -> date:
+    """Today in the exchange's time zone."""
+    return context.clock.now().astimezone(context.calendar.tz).date()
+
+
+def note_age(written: date | datetime | None, today: date) -> str:
+    """'written 2025-01-28, 3 days ago', and ' (stale)' past 90 days; '' when unknown."""
+    if written is None:
+        return ""
+    day = written.date() if isinstance(written, datetime) else written
+    days = (today - day).days
+    ago = "today" if days <= 0 else ("1 day ago" if days == 1 else f"{days} days ago")
+    stale = f" (stale: older than {STALE_NOTE_DAYS} days)" if days > STALE_NOTE_DAYS else ""
+    return f"written {day.isoformat()}, {ago}{stale}"
+
+
+def level_written(rule: Rule, zone: tzinfo) -> date | None:
+    """The day an analyst's level was written, in the exchange's time zone."""
+    written = rule.written_at or rule.created_at
+    if written is None:
+        return None
+    return written.astimezone(zone).date() if written.tzinfo else written.date()
+
+
+def far_side_line(rule: Rule, quote: Quote) -> str | None:
+    """Set on the far side of its direction: the condition holds already, and it waits."""
+    if not level_is_active(rule) or not condition_holds(rule, quote.price):
+        return None
+    if rule.direction is Direction.UP:
+        return (f"The price ({money(quote.price)}) is already above it, so the condition holds now: "
+                f"it alerts at the next rise to {money(rule.threshold)}, after the price has been back below it.")
+    return (f"The price ({money(quote.price)}) is already below it, so the condition holds now: "
+            f"it alerts at the next fall to {money(rule.threshold)}, after the price has been back above it.")
+
+
 async def levels_command(context: Context, invocation: Invocation, values: dict[str, Any]) -> Reply:
     ticker = values.get("ticker")
     levels = await context.rules.analyst_levels(ticker)
@@ -470,7 +538,8 @@ async def levels_command(context: Context, invocation: Invocation, values: dict[
         active = level_is_active(rule)
         distance = f" ({pct((rule.threshold / quote.price - 1) * 100)} from {money(quote.price)})" if quote and active else ""
         note = f" · {rule.note}" if rule.note else ""
-        lines.append(f"{rule.ticker} {rule.level_name}: {level_value_text(rule)}{distance}{note}")
+        age = note_age(level_written(rule, context.calendar.tz), market_today(context))
+        lines.append(f"{rule.ticker} {rule.level_name}: {level_value_text(rule)}{distance}{note}" + (f" · {age}" if age else ""))
     footer = down
     if any(is_valuation_level(r) for r in levels):
         footer = " ".join(filter(None, ("Multiples follow the provider's EPS; their prices are refreshed every morning.", down)))
@@ -496,12 +565,51 @@ async def setlevel_command(context: Context, invocation: Invocation, values: dic
         lines = [lookup.saved_unverified(ticker), *_level_lines_unverified(rule)]
     else:
         lines = _level_lines(context, rule, quote, fundamentals)
+        far = far_side_line(rule, quote)
+        if far:
+            lines.append(far)
     if price is not None:
-        lines.append(f"Chats that /watch {ticker} hear when the price {'rises' if rule.direction is Direction.UP else 'falls'} to it.")
+        lines.append(f"Chats that /watch {ticker} hear when the price {'rises' if rule.direction is Direction.UP else 'falls'} to it "
+                     f"({'an exit fires on a rise' if rule.direction is Direction.UP else 'an entry or a stop fires on a fall'}).")
     if note:
         lines.append(f"Note: {note}")
     what = f"{multiple:g}× {EPS_BASES[basis]} EPS" if multiple is not None and basis is not None else money(price)
-    return Reply(title=f"{ticker} {name} level set at {what}", lines=tuple(lines))
+    warnings = level_warnings(rule, await context.rules.analyst_levels(ticker), quote)
+    if not warnings:
+        return Reply(title=f"{ticker} {name} level set at {what}", lines=tuple(lines))
+    fixes = tuple(Action(f"Use {money(p)}", "setlevel", (ticker, name.value, f"{p:g}", *(note.split() if note else ()))) for p in likely_meant(rule, quote))
+    return Reply(title=f"{ticker} {name} level set at {what}, as typed, but check it", lines=(*(f"⚠ {w}" for w in warnings), *lines),
+                 tone=Tone.WARNING, actions=fixes)
+
+
+LEVEL_ORDER = (LevelName.STOP, LevelName.ENTRY, LevelName.EXIT)  # stop < entry < exit
+FAR_FROM_PRICE = 0.5  # a level more than 50 % from the price gets a warning
+
+
+def likely_meant(rule: Rule, quote: Quote | None) -> list[float]:
+    """For a level far from the price, the same digits a power of ten away that are near it
+    ($14 at a $142.60 price: $140), nearest first."""
+    if quote is None or not level_is_active(rule) or is_valuation_level(rule) or abs(rule.threshold / quote.price - 1) <= FAR_FROM_PRICE:
+        return []
+    guesses = [rule.threshold * 10.0**k for k in (-3, -2, -1, 1, 2, 3)]
+    near = [g for g in guesses if abs(g / quote.price - 1) <= FAR_FROM_PRICE]
+    return sorted(near, key=lambda g: abs(g / quote.price - 1))[:2]
+
+
+def level_warnings(rule: Rule, levels: list[Rule], quote: Quote | None) -> list[str]:
+    """What looks wrong about a level just set: far from the price, or out of order with the
+    ticker's other levels (stop < entry < exit)."""
+    warnings = []
+    if quote is not None and level_is_active(rule) and abs(rule.threshold / quote.price - 1) > FAR_FROM_PRICE:
+        meant = likely_meant(rule, quote)
+        guess = f" Did you mean {' or '.join(money(g) for g in meant)}?" if meant else ""
+        warnings.append(f"{money(rule.threshold)} is {abs(rule.threshold / quote.price - 1) * 100:.0f}% from the price ({money(quote.price)}).{guess}")
+    active = {r.level_name: r.threshold for r in levels if r.level_name is not None and level_is_active(r)}
+    ordered = [(n, active[n]) for n in LEVEL_ORDER if n in active]
+    for (low_name, low), (high_name, high) in pairwise(ordered):
+        if low >= high:
+            warnings.append(f"The levels are out of order: the {low_name} ({money(low)}) should be below the {high_name} ({money(high)}): stop < entry < exit.")
+    return warnings
 
 
 def _level_lines(context: Context, rule: Rule, quote: Quote, fundamentals: Fundamentals | None) -> list[str]:
@@ -552,7 +660,8 @@ def core_commands() -> CommandTable:
                 args=(TICKER_ARG,
                       Arg("condition", ArgKind.CHOICE, "above or below a price; move or drawdown in percent", choices=("above", "below", "move", "drawdown")),
                       Arg("value", ArgKind.NUMBER, "A price (120) or a percent (10)"),
-                      Arg("direction", ArgKind.CHOICE, "For move: up, down or either (default)", required=False, choices=("up", "down", "either"))),
+                      Arg("direction", ArgKind.CHOICE, "For move: up, down or either (default)", required=False, choices=("up", "down", "either"),
+                          only_with=("condition", ("move",)))),
                 examples=("/alert NVDA below 120", "/alert AVGO above 250", "/alert CRDO move 10", "/alert NVDA move 5 down", "/alert TSM drawdown 20"),
                 details="A price alert fires when the price crosses the level and re-arms after it moves back past a small band. A move alert fires once a session; a drawdown alert once per peak."),
         Command("alerts", "List your alerts", alerts_command, examples=("/alerts",)),

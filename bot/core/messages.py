@@ -83,6 +83,8 @@ class AlertKind(StrEnum):
     EARNINGS_MOVED = "earnings_moved"
     BASKET_SELLOFF = "basket_selloff"
     BASKET_DRAWDOWN = "basket_drawdown"
+    GROUP = "group"  # one check's alerts for one chat, in one message: `Alert.items`
+    DIGEST = "digest"  # a chat's pre-open brief or after-close wrap (/digest)
 
 
 @dataclass(slots=True)
@@ -109,19 +111,38 @@ class Alert:
     note: str | None = None
     mention: UserRef | None = None  # the member whose alert this is
     extra: dict[str, Any] = field(default_factory=dict)  # kind-specific figures (earnings dates, split ratio)
+    items: list[Alert] = field(default_factory=list)  # a GROUP's alerts, in the order they are told
+    silent: bool = False  # delivered without a notification sound (/settings, quiet hours)
+
+    @property
+    def alerts(self) -> list[Alert]:
+        """The alerts this message carries: a group's items, or itself."""
+        return self.items if self.kind is AlertKind.GROUP else [self]
 
     def to_json(self) -> str:
+        return json.dumps(self._data(), sort_keys=True, default=_json_default)
+
+    def _data(self) -> dict[str, Any]:
         data = asdict(self)
         data["at"] = self.at.isoformat()
-        return json.dumps(data, sort_keys=True, default=_json_default)
+        data["items"] = [item._data() for item in self.items]
+        if not data["items"]:
+            del data["items"]
+        if not self.silent:
+            del data["silent"]
+        return data
 
     @classmethod
     def from_json(cls, text: str) -> Alert:
-        data = json.loads(text)
+        return cls._from_data(json.loads(text))
+
+    @classmethod
+    def _from_data(cls, data: dict[str, Any]) -> Alert:
         data["kind"] = AlertKind(data["kind"])
         data["at"] = datetime.fromisoformat(data["at"])
         if data.get("mention"):
             data["mention"] = UserRef(**data["mention"])
+        data["items"] = [cls._from_data(item) for item in data.get("items") or []]
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 

@@ -132,6 +132,7 @@ class Rule:
     multiple: float | None = None  # a valuation level: threshold = multiple x EPS (0 when EPS is unusable)
     basis: str | None = None  # "pe" (trailing EPS) or "fpe" (forward EPS), with multiple
     met_session: date | None = None  # a move rule set after this session had already moved enough: quiet in it
+    written_at: datetime | None = None  # an analyst's level: when its note was written (a seed's: its notes' date)
 
 
 @dataclass(slots=True)

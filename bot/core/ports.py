@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
 
-from bot.core.messages import Delivery, Envelope
+from bot.core.chat_settings import ChatSettings
+from bot.core.messages import Alert, Delivery, Envelope
 from bot.core.models import ChatRef, Direction, Rule, TickerState, UserRef
 
 
@@ -241,9 +242,11 @@ class CheckStore(Protocol):
         envelopes: Iterable[Envelope],
         now: datetime,
         alerted: Collection[int] = (),
+        baskets: Mapping[str, BasketState] | None = None,
     ) -> int:
-        """Persist one check atomically: ticker states, rules that fired or re-armed, and the
-        deliveries those firings owe; `alerted` rules get `now` as their last alert (the re-arm
+        """Persist one check atomically: ticker states, rules that fired or re-armed, the
+        deliveries those firings owe, and what was told about baskets in the same messages
+        (`baskets`, by name); `alerted` rules get `now` as their last alert (the re-arm
         cooldown). Returns how many deliveries were queued."""
         ...
 
@@ -261,6 +264,11 @@ class CheckStore(Protocol):
 
 class OutboxStore(Protocol):
     """Deliveries waiting to go out; each dedupe key is queued at most once, ever."""
+
+    async def delivered_to(self, chat: ChatRef, *, since: datetime, limit: int = 500) -> list[Alert]:
+        """The messages queued for a chat since a moment (pending or sent, not given up), oldest
+        first; at most the last `limit`."""
+        ...
 
     async def enqueue(self, envelopes: Iterable[Envelope], *, now: datetime) -> int:
         """Queue deliveries that no other change goes with (notices, reminders); returns how many were new."""
@@ -293,6 +301,18 @@ class StatsStore(Protocol):
         ...
 
 
+class ChatSettingsStore(Protocol):
+    """Each chat's own settings (/settings, /digest); a chat without any gets the defaults."""
+
+    async def get(self, chat: ChatRef) -> ChatSettings: ...
+
+    async def put(self, chat: ChatRef, settings: ChatSettings, *, now: datetime) -> None: ...
+
+    async def all(self) -> list[tuple[ChatRef, ChatSettings]]:
+        """Every chat with settings of its own."""
+        ...
+
+
 class Records(Protocol):
     """The stores commands and features read and write directly. Rules, chat reachability,
     the check's memory and the outbox have owners of their own and are not here."""
@@ -314,6 +334,9 @@ class Records(Protocol):
 
     @property
     def stats(self) -> StatsStore: ...
+
+    @property
+    def chat_settings(self) -> ChatSettingsStore: ...
 
 
 class Storage(Records, Protocol):

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from bot.core.calendar import Calendar
 from bot.core.chats import ChatDirectory
 from bot.core.clock import Clock
-from bot.core.commands import MAX_LINE_CHARS, Access, CommandTable, split_command_line
+from bot.core.commands import MAX_LINE_CHARS, Access, CommandTable, did_you_mean, split_command_line
 from bot.core.errors import AccessDenied, UserError
 from bot.core.market import MarketData
 from bot.core.messages import Reply, error_reply
@@ -132,7 +132,8 @@ class CommandRouter:
         command = self.commands.get(invocation.command)
         if command is None:
             shown = "".join(ch for ch in invocation.command[:32] if ch.isprintable())
-            raise UserError(f"Unknown command /{shown}. Try /help for the list.")
+            guess = did_you_mean(shown, self.commands.names(), prefix="/")
+            raise UserError(f"Unknown command /{shown}.{guess} Try /help for the list.")
         line_length = sum(len(word) + 1 for word in invocation.args)
         if line_length > MAX_LINE_CHARS:
             raise UserError(f"That is too much input for /{command.name} ({line_length:,} characters). Usage: {command.usage}.")

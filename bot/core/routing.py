@@ -9,19 +9,27 @@ a destination, writes a dedupe key or picks a fallback.
 - A watch rule's or analyst level's alert goes to every chat that watches the ticker.
 - A notice (a split, an earnings reminder, a basket sell-off) goes to the chats its job names.
 - A chat the `ChatDirectory` says is unreachable gets nothing; its fallback, if any, gets it instead.
+- One check's alerts for one chat become one message (`group_by_chat`): a GROUP alert holding
+  them most severe first, the analyst's levels, then sell-offs and drawdowns, then members'
+  alerts. A basket's sell-off or drawdown covers its members' watch sell-offs and drawdowns.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from datetime import UTC, tzinfo
 
+from bot.core.chat_settings import ChatSettings
 from bot.core.chats import ChatDirectory
 from bot.core.engine import Firing
 from bot.core.messages import Alert, AlertKind, Envelope
-from bot.core.models import ChatRef, Rule, RuleSource, direct_chat
-from bot.core.ports import MemberPrefStore, WatchStore
+from bot.core.models import ChatRef, Rule, RuleKind, RuleSource, direct_chat
+from bot.core.ports import ChatSettingsStore, MemberPrefStore, WatchStore
+from bot.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -46,22 +54,77 @@ def firing_subject(firing: Firing) -> str:
     return subject(firing.alert.kind, str(firing.rule.id), firing.alert.at.isoformat())
 
 
-def merge_watch_firings(firings: list[Firing]) -> list[Firing]:
-    """A watched ticker's sell-off and drawdown found in the same check become one message."""
-    selloff = next((f for f in firings if f.alert.kind is AlertKind.SELLOFF), None)
-    drawdown = next((f for f in firings if f.alert.kind is AlertKind.DRAWDOWN and f.rule.source is RuleSource.WATCH), None)
-    if selloff is None or drawdown is None:
-        return firings
-    merged = Firing(
-        selloff.rule,
-        replace(
-            selloff.alert,
-            peak=drawdown.alert.peak,
-            drawdown_pct=drawdown.alert.drawdown_pct,
-            extra={**selloff.alert.extra, "drawdown_threshold_pct": drawdown.alert.threshold_pct},
-        ),
-    )
-    return [merged if f is selloff else f for f in firings if f is not drawdown]
+# The parts of a grouped message, in the order they are told.
+LEVELS, MARKET, MEMBERS, NEWS = "levels", "market", "members", "news"
+SECTION_ORDER = (LEVELS, MARKET, MEMBERS, NEWS)
+BASKET_KINDS = (AlertKind.BASKET_SELLOFF, AlertKind.BASKET_DRAWDOWN)
+_MARKET_KINDS = (AlertKind.SELLOFF, AlertKind.DRAWDOWN, *BASKET_KINDS)
+
+
+def section_of(alert: Alert) -> str:
+    """Which part of a grouped message an alert belongs to."""
+    if alert.mention is not None:
+        return MEMBERS
+    if alert.kind is AlertKind.ANALYST_LEVEL:
+        return LEVELS
+    if alert.kind in _MARKET_KINDS:
+        return MARKET
+    return NEWS
+
+
+def severity(alert: Alert) -> float:
+    """How hard an alert hits: the day's move, or the fall from the peak if deeper."""
+    move = abs(alert.change_pct or 0.0)
+    if alert.kind in (AlertKind.DRAWDOWN, AlertKind.BASKET_DRAWDOWN):
+        return max(move, alert.drawdown_pct or 0.0)
+    return move
+
+
+def telling_order(alert: Alert) -> tuple[int, int, float, str]:
+    """Sections in order; a basket leads its section (it sums up its members); then the largest move first."""
+    return (SECTION_ORDER.index(section_of(alert)), 0 if alert.kind in BASKET_KINDS else 1, -severity(alert), alert.ticker)
+
+
+def covered_by_baskets(alerts: list[Alert]) -> list[Alert]:
+    """A basket's sell-off or drawdown covers its members' watch sell-offs and drawdowns in
+    the same message (members' own alerts still come)."""
+    members = {str(m[0]) for a in alerts if a.kind in BASKET_KINDS for m in a.extra.get("members", [])}
+    if not members:
+        return alerts
+    return [a for a in alerts if not (a.mention is None and a.kind in (AlertKind.SELLOFF, AlertKind.DRAWDOWN) and a.ticker in members)]
+
+
+def merge_watch_alerts(alerts: list[Alert]) -> list[Alert]:
+    """A watched ticker's sell-off and drawdown for the same chat become one message."""
+    out = list(alerts)
+    for selloff in [a for a in alerts if a.kind is AlertKind.SELLOFF and a.mention is None]:
+        drawdown = next((a for a in out if a.kind is AlertKind.DRAWDOWN and a.mention is None and a.ticker == selloff.ticker), None)
+        if drawdown is None:
+            continue
+        merged = replace(selloff, peak=drawdown.peak, drawdown_pct=drawdown.drawdown_pct, silent=selloff.silent and drawdown.silent,
+                         extra={**selloff.extra, "drawdown_threshold_pct": drawdown.threshold_pct})
+        out = [merged if a is selloff else a for a in out if a is not drawdown]
+    return out
+
+
+def group_by_chat(envelopes: Iterable[Envelope]) -> list[Envelope]:
+    """One message per chat: each chat's alerts of one check in one GROUP alert (a chat with a
+    single alert gets it as it is). The group's dedupe key is made from its members' keys."""
+    by_chat: dict[tuple[str, str | None], list[Envelope]] = {}
+    for envelope in envelopes:
+        by_chat.setdefault((envelope.chat.key, envelope.fallback.key if envelope.fallback else None), []).append(envelope)
+    grouped = []
+    for chat_envelopes in by_chat.values():
+        first = chat_envelopes[0]
+        alerts = sorted(merge_watch_alerts(covered_by_baskets([e.alert for e in chat_envelopes])), key=telling_order)
+        if len(alerts) == 1:
+            kept = next((e for e in chat_envelopes if e.alert is alerts[0]), None)
+            grouped.append(kept or Envelope(first.chat, alerts[0], first.dedupe_key, fallback=first.fallback))  # a merged sell-off and drawdown: the first one's key
+            continue
+        digest = hashlib.sha1("|".join(sorted(e.dedupe_key for e in chat_envelopes)).encode(), usedforsecurity=False).hexdigest()[:20]
+        group = Alert(kind=AlertKind.GROUP, ticker=alerts[0].ticker, at=max(a.at for a in alerts), items=alerts, silent=all(a.silent for a in alerts))
+        grouped.append(Envelope(first.chat, group, dedupe_key(f"group:{digest}", first.chat), fallback=first.fallback))
+    return grouped
 
 
 @dataclass
@@ -70,13 +133,35 @@ class _Lookups:
 
     watchers: dict[str, list[ChatRef]] = field(default_factory=dict)
     direct: dict[str, bool] = field(default_factory=dict)  # member key -> wants direct messages
+    settings: dict[str, ChatSettings] = field(default_factory=dict)  # chat key -> its settings
 
 
 class Routing:
-    def __init__(self, *, watches: WatchStore, prefs: MemberPrefStore, chats: ChatDirectory) -> None:
+    def __init__(
+        self,
+        *,
+        watches: WatchStore,
+        prefs: MemberPrefStore,
+        chats: ChatDirectory,
+        chat_settings: ChatSettingsStore | None = None,
+        defaults: Settings | None = None,
+        zone: tzinfo = UTC,
+    ) -> None:
         self._watches = watches
         self._prefs = prefs
         self._chats = chats
+        self._settings = chat_settings
+        self._defaults = defaults or Settings()
+        self._zone = zone
+
+    async def settings_of(self, chat: ChatRef) -> ChatSettings:
+        """A chat's own settings (the defaults without a settings store)."""
+        return await self._settings.get(chat) if self._settings is not None else ChatSettings()
+
+    def watch_threshold(self, settings: ChatSettings, kind: RuleKind) -> float:
+        """The sell-off (move) or drawdown percentage a chat's watches use."""
+        default = self._defaults.selloff_pct if kind is RuleKind.MOVE else self._defaults.drawdown_pct
+        return settings.watch_pct(kind.value, default)
 
     async def for_firings(self, firings: Iterable[Firing]) -> list[Envelope]:
         """The deliveries a check's firings owe."""
@@ -104,7 +189,9 @@ class Routing:
         return await self.to_chats(notice, chats.values(), subject(AlertKind.SPLIT, notice.ticker, str(notice.extra["split_day"])))
 
     async def reachable(self, envelopes: Iterable[Envelope]) -> list[Envelope]:
-        """Drop what is addressed to unreachable chats, or send it to its fallback instead."""
+        """Drop what is addressed to unreachable chats, or send it to its fallback instead; then
+        apply each chat's settings (a kind off is dropped, a silent one or one in quiet hours
+        is marked silent)."""
         kept = []
         for envelope in envelopes:
             if await self._chats.reachable(envelope.chat):
@@ -113,7 +200,20 @@ class Routing:
                 kept.append(Envelope(envelope.fallback, envelope.alert, envelope.dedupe_key))
             else:
                 log.info("routing: skipping %s alert for inactive chat %s", envelope.alert.kind, envelope.chat.key)
-        return kept
+        return await self._as_chats_want(kept)
+
+    async def _as_chats_want(self, envelopes: list[Envelope]) -> list[Envelope]:
+        if self._settings is None:
+            return envelopes
+        settings: dict[str, ChatSettings] = {}
+        out = []
+        for envelope in envelopes:
+            if envelope.chat.key not in settings:
+                settings[envelope.chat.key] = await self._settings.get(envelope.chat)
+            alert = settings[envelope.chat.key].deliver(envelope.alert, self._zone)
+            if alert is not None:
+                out.append(envelope if alert is envelope.alert else replace(envelope, alert=alert))
+        return out
 
     async def _wants_direct(self, firing: Firing, lookups: _Lookups) -> ChatRef | None:
         """The member's direct chat, when the member asked for direct messages (/dm on)."""
@@ -130,4 +230,14 @@ class Routing:
             return [rule.chat] if rule.chat else []
         if rule.ticker not in lookups.watchers:
             lookups.watchers[rule.ticker] = await self._watches.watchers(rule.ticker)
-        return lookups.watchers[rule.ticker]
+        watchers = lookups.watchers[rule.ticker]
+        if rule.source is not RuleSource.WATCH or self._settings is None:
+            return watchers
+        # a watch rule per percentage: each chat hears the one at its own (or the global) percentage
+        wanted = []
+        for chat in watchers:
+            if chat.key not in lookups.settings:
+                lookups.settings[chat.key] = await self._settings.get(chat)
+            if math.isclose(self.watch_threshold(lookups.settings[chat.key], rule.kind), rule.threshold):
+                wanted.append(chat)
+        return wanted

@@ -9,7 +9,7 @@ this component; none of them touches `RuleStore` or the engine's rules directly.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 
@@ -18,28 +18,38 @@ from bot.core.clock import Clock
 from bot.core.cooldown import Cooldown
 from bot.core.engine import CheckResult, RuleEngine
 from bot.core.market import MarketData, MarketDataError, Quote, Split
-from bot.core.messages import Envelope
+from bot.core.messages import AlertKind, Envelope
 from bot.core.models import Direction, LevelName, Rule, RuleKind, RuleSource, TickerState, UserRef
-from bot.core.ports import CheckStore, RuleStore
+from bot.core.ports import BasketState, CheckStore, RuleStore
 
 log = logging.getLogger(__name__)
 
 PEAK_LOOKBACK_DAYS = 365  # drawdowns are measured from the 52-week high close
 
 
-def level_direction(name: LevelName, threshold: float, quote: Quote | None) -> Direction:
-    """Which way a level is approached: from where the price is now, or by its name without a price."""
-    if quote is not None and threshold > 0:
-        return Direction.UP if threshold > quote.price else Direction.DOWN
+def level_direction(name: LevelName, threshold: float = 0.0, quote: Quote | None = None) -> Direction:
+    """Which way a level fires, by its meaning: an entry and a stop when the price falls to
+    them, an exit (a target) when it rises to it. Where the price stands does not change that:
+    a level set on the far side already holds, and waits for the next crossing in its direction."""
     return Direction.UP if name is LevelName.EXIT else Direction.DOWN
+
+
+def nearest_level(rules: Iterable[Rule], price: float) -> list[object] | None:
+    """The analyst's active level nearest to `price`, as [name, price], or None."""
+    levels = [r for r in rules if r.source is RuleSource.ANALYST and r.level_name is not None and r.threshold > 0]
+    if not levels or price <= 0:
+        return None
+    near = min(levels, key=lambda r: abs(price / r.threshold - 1))
+    assert near.level_name is not None
+    return [near.level_name.value, near.threshold]
 
 
 def _replaces(new: Rule, old: Rule) -> bool:
     """A ticker has one analyst level of each name and one watch rule of each kind."""
     if new.source is RuleSource.ANALYST:
         return old.source is RuleSource.ANALYST and old.level_name == new.level_name
-    if new.source is RuleSource.WATCH:
-        return old.source is RuleSource.WATCH and old.kind is new.kind
+    if new.source is RuleSource.WATCH:  # one per percentage: chats may set their own (/settings watch)
+        return old.source is RuleSource.WATCH and old.kind is new.kind and old.threshold == new.threshold
     return False
 
 
@@ -139,14 +149,17 @@ class RuleBook:
         *,
         multiple: float | None = None,
         basis: str | None = None,
+        written_at: datetime | None = None,
     ) -> Rule:
-        """Store an analyst level, replacing the ticker's level of that name. It alerts when the
-        price reaches it from where it is now. A valuation level (`multiple` x EPS of `basis`)
-        without a usable price is stored inactive, at 0, where it can never fire."""
+        """Store an analyst level, replacing the ticker's level of that name. An entry or a stop
+        alerts when the price falls to it, an exit when the price rises to it (`level_direction`).
+        It records when it was written (now, or a seed's notes' date). A valuation level
+        (`multiple` x EPS of `basis`) without a usable price is stored inactive, at 0, where it
+        can never fire."""
         threshold = price if price is not None and price > 0 else 0.0
         rule = Rule(id=0, ticker=ticker, kind=RuleKind.CROSS, threshold=threshold, source=RuleSource.ANALYST,
                     direction=level_direction(name, threshold, quote), level_name=name, note=note or None,
-                    multiple=multiple, basis=basis if multiple is not None else None)
+                    multiple=multiple, basis=basis if multiple is not None else None, written_at=written_at)
         self.prepare(rule, quote)
         return await self._save(rule)
 
@@ -164,18 +177,25 @@ class RuleBook:
             await self._reindex(ticker, self._engine.state(ticker))
         return moved
 
-    async def ensure_watch_rules(self, ticker: str, *, selloff_pct: float, drawdown_pct: float) -> None:
-        """The per-ticker sell-off and drawdown rules every watching chat hears from."""
-        wanted = {RuleKind.MOVE: selloff_pct, RuleKind.DRAWDOWN: drawdown_pct}
-        existing = {r.kind: r for r in await self._store.of_ticker(ticker) if r.source is RuleSource.WATCH}
-        for kind, threshold in wanted.items():
-            rule = existing.get(kind)
-            if rule is not None and rule.threshold == threshold:
-                continue
-            await self.seed_peak(ticker)
-            new = Rule(id=0, ticker=ticker, kind=kind, threshold=threshold, source=RuleSource.WATCH, direction=Direction.DOWN)
-            new.armed = rule.armed if rule is not None else True
-            await self._save(new)
+    async def ensure_watch_rules(
+        self, ticker: str, *, selloff_pct: float, drawdown_pct: float, extra_selloff: Iterable[float] = (), extra_drawdown: Iterable[float] = ()
+    ) -> None:
+        """The per-ticker sell-off and drawdown rules the watching chats hear from: one per
+        percentage, the global one (`selloff_pct`, `drawdown_pct`) and those chats set for
+        themselves (`extra_*`). A rule at a percentage no chat uses any more is removed; one at
+        a changed global percentage takes over the old one's armed flag."""
+        stored = [r for r in await self._store.of_ticker(ticker) if r.source is RuleSource.WATCH]
+        for kind, default, extra in ((RuleKind.MOVE, selloff_pct, extra_selloff), (RuleKind.DRAWDOWN, drawdown_pct, extra_drawdown)):
+            wanted = {default, *extra}
+            existing = [r for r in stored if r.kind is kind]
+            for threshold in sorted(wanted - {r.threshold for r in existing}):
+                await self.seed_peak(ticker)
+                new = Rule(id=0, ticker=ticker, kind=kind, threshold=threshold, source=RuleSource.WATCH, direction=Direction.DOWN)
+                new.armed = existing[0].armed if existing and threshold == default else True
+                await self._save(new)
+            unused = [r for r in existing if r.threshold not in wanted]
+            if unused:
+                await self.remove(unused)
 
     async def seed_peak(self, ticker: str, session: date | None = None) -> None:
         """Give the engine a ticker's 52-week high close (before `session`, today's by default),
@@ -212,14 +232,21 @@ class RuleBook:
 
     def evaluate(self, quote: Quote, *, now: datetime) -> CheckResult:
         """The engine's verdict on a quote: what fired and what re-armed (recorded by `record_check`),
-        less the firings of rules still within their re-arm cooldown (their disarm is kept)."""
-        return self.cooldown.admit(self._engine.evaluate(quote, now=now), now)
+        less the firings of rules still within their re-arm cooldown (their disarm is kept).
+        A sell-off says where the ticker's nearest analyst level is."""
+        result = self.cooldown.admit(self._engine.evaluate(quote, now=now), now)
+        for firing in result.firings:
+            if firing.alert.kind is AlertKind.SELLOFF and (near := nearest_level(self._engine.rules_of(quote.ticker), quote.price)):
+                firing.alert.extra["nearest_level"] = near
+        return result
 
     def rebase(self, quote: Quote) -> CheckResult:
         """Take a quote as the ticker's new baseline without firing anything."""
         return self._engine.rebase(quote)
 
-    async def record_check(self, results: Sequence[CheckResult], envelopes: Sequence[Envelope], *, now: datetime) -> int:
+    async def record_check(
+        self, results: Sequence[CheckResult], envelopes: Sequence[Envelope], *, now: datetime, baskets: Mapping[str, BasketState] | None = None
+    ) -> int:
         """Persist a check's rule state with the deliveries it owes, atomically. If that fails,
         the index is reloaded from storage (so memory never runs ahead of what was saved) and
         the error is raised."""
@@ -228,8 +255,9 @@ class RuleBook:
             armed.update(result.armed_changes)
         try:
             alerted = [firing.rule.id for result in results for firing in result.firings]
-            queued = await self._checks.record_check(states=[r.state for r in results], armed_changes=armed, envelopes=envelopes, now=now,
-                                                     alerted=alerted)
+            queued = await self._checks.record_check(
+                states=[r.state for r in results], armed_changes=armed, envelopes=envelopes, now=now, alerted=alerted, baskets=baskets or {}
+            )
             self.cooldown.stamp(results, now)
             return queued
         except Exception:

@@ -5,6 +5,7 @@ itself on import.
     primer/    /primer cards, the analyst's seed levels, valuation levels
     earnings/  report dates, reminders and recaps
     baskets/   equal-weight baskets and their sell-offs and drawdowns
+    digest/    a chat's brief before the open and wrap after the close (/digest)
 """
 
-FEATURE_NAMES = ("primer", "earnings", "baskets")  # the order commands appear in /help
+FEATURE_NAMES = ("primer", "earnings", "baskets", "digest")  # the order commands appear in /help

@@ -12,6 +12,7 @@ from storage.sqlite.earnings import SqliteEarningsStore
 from storage.sqlite.outbox import SqliteOutboxStore
 from storage.sqlite.rules import SqliteRuleStore
 from storage.sqlite.seeds import SqlitePrimerSeedStore
+from storage.sqlite.settings import SqliteChatSettingsStore
 from storage.sqlite.stats import SqliteStatsStore
 from storage.sqlite.watches import SqliteMemberPrefStore, SqliteWatchStore
 
@@ -32,6 +33,7 @@ class SqliteStorage:
         self.checks = SqliteCheckStore(db)
         self.outbox = SqliteOutboxStore(db)
         self.stats = SqliteStatsStore(db)
+        self.chat_settings = SqliteChatSettingsStore(db)
 
     @classmethod
     async def open(cls, path: str | Path) -> SqliteStorage:

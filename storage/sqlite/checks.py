@@ -7,6 +7,7 @@ from datetime import date, datetime
 
 from bot.core.messages import Envelope
 from bot.core.models import TickerState
+from bot.core.ports import BasketState
 from storage.sqlite.database import Database, insert_envelopes
 from storage.sqlite.rows import armed_to_db, day_text, state_of
 
@@ -26,8 +27,15 @@ class SqliteCheckStore:
         envelopes: Iterable[Envelope],
         now: datetime,
         alerted: Collection[int] = (),
+        baskets: Mapping[str, BasketState] | None = None,
     ) -> int:
         async with self._db.transaction() as tx:
+            await tx.executemany(
+                """INSERT INTO basket_state (name, selloff_session, drawdown_peak_day, updated_at) VALUES (?, ?, ?, ?)
+                   ON CONFLICT (name) DO UPDATE SET selloff_session = excluded.selloff_session,
+                       drawdown_peak_day = excluded.drawdown_peak_day, updated_at = excluded.updated_at""",
+                [(name, day_text(b.selloff_session), day_text(b.drawdown_peak_day), now.isoformat()) for name, b in (baskets or {}).items()],
+            )
             await tx.executemany(
                 """INSERT INTO ticker_state (ticker, last_price, session, max_up_pct, max_down_pct, peak,
                        max_drawdown_pct, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)

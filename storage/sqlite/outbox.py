@@ -22,6 +22,14 @@ class SqliteOutboxStore:
         async with self._db.transaction() as tx:
             return await insert_envelopes(tx, envelopes, now=now)
 
+    async def delivered_to(self, chat: ChatRef, *, since: datetime, limit: int = 500) -> list[Alert]:
+        # created_at is ISO 8601 with whatever offset the clock gave: compared as moments, not as text
+        rows = await self._db.fetchall(
+            """SELECT created_at, payload FROM outbox WHERE platform = ? AND chat_id = ? AND status != 'dead' ORDER BY id DESC LIMIT ?""",
+            (chat.platform, chat.chat_id, limit),
+        )
+        return [Alert.from_json(r["payload"]) for r in reversed(rows) if datetime.fromisoformat(r["created_at"]) >= since]
+
     async def due(self, *, now: datetime, platforms: Iterable[str], limit: int = 100) -> list[Delivery]:
         names = sorted(set(platforms))
         if not names:

@@ -49,6 +49,7 @@ def rule_of(row: aiosqlite.Row) -> Rule:
         multiple=row["multiple"],
         basis=row["basis"],
         met_session=day(row["met_session"]),
+        written_at=datetime.fromisoformat(row["written_at"]) if row["written_at"] else None,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from bot.core.models import Direction, Rule, UserRef
+from bot.core.models import Direction, Rule, RuleSource, UserRef
 from storage.sqlite.database import Database
 from storage.sqlite.rows import armed_to_db, day_text, moment_text, rule_of
 
@@ -20,8 +20,8 @@ class SqliteRuleStore:
             cur = await tx.execute(
                 """INSERT INTO rules (ticker, kind, threshold, direction, source, owner_platform, owner_id,
                        owner_name, chat_platform, chat_id, chat_kind, level_name, note, armed, snoozed_until, created_at,
-                       multiple, basis, met_session)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                       multiple, basis, met_session, written_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (
                     rule.ticker,
                     rule.kind.value,
@@ -42,10 +42,13 @@ class SqliteRuleStore:
                     rule.multiple,
                     rule.basis,
                     day_text(rule.met_session),
+                    _written_at(rule, now),
                 ),
             )
             rule.id = int(cur.lastrowid or 0)
             rule.created_at = now
+            if rule.written_at is None and rule.source is RuleSource.ANALYST:
+                rule.written_at = now
         return rule
 
     async def get(self, rule_id: int) -> Rule | None:
@@ -93,3 +96,10 @@ class SqliteRuleStore:
             "UPDATE rules SET threshold = ?, direction = ?, armed = ? WHERE id = ?",
             (threshold, direction.value, armed_to_db(armed), rule_id),
         )
+
+
+def _written_at(rule: Rule, now: datetime) -> str | None:
+    """An analyst's level was written when it says (a seed: its notes' date), else now."""
+    if rule.source is not RuleSource.ANALYST:
+        return None
+    return (rule.written_at or now).isoformat()

@@ -229,3 +229,30 @@ async def test_a_delivery_sent_again_after_a_crash_is_dropped_by_discord(tmp_pat
         assert len(first["nonce"]) <= 25
         created = {int(m["id"]) for m in bot.fake.messages.values() if int(m["channel_id"]) == CHANNEL_ID}
         assert len(created) == 2  # the resend created nothing
+
+
+async def test_a_long_group_goes_out_as_several_messages_each_with_its_own_nonce(tmp_path):
+    """23 alerts for one channel from one check: three messages (10, 10 and 3 embeds) through the
+    real discord.py; a resend of the whole delivery after a crash creates nothing new."""
+    items = [_alert(note=f"alert {n}") for n in range(23)]
+    group = Alert(kind=AlertKind.GROUP, ticker="NVDA", at=items[0].at, items=items)
+    async with running_bot(tmp_path) as bot:
+        start = len(bot.fake.requests)
+        await bot.adapter.send_alert(CHANNEL, group)
+        posts = [r.json for r in bot.fake.requests[start:] if r.method == "POST" and r.path.endswith("/messages")]
+        assert [len(p["embeds"]) for p in posts] == [10, 10, 3]
+        assert posts[0]["content"].startswith("**23 alerts · ") and "(continued)" in posts[1]["content"]
+        assert len({p["nonce"] for p in posts}) == 3
+        await bot.adapter.send_alert(CHANNEL, group)  # the resend after a restart
+        created = {int(m["id"]) for m in bot.fake.messages.values() if int(m["channel_id"]) == CHANNEL_ID}
+        assert len(created) == 3
+
+
+async def test_a_silent_alert_is_sent_with_discords_silent_flag(tmp_path):
+    async with running_bot(tmp_path) as bot:
+        start = len(bot.fake.requests)
+        await bot.adapter.send_alert(CHANNEL, _alert(silent=True))
+        await bot.adapter.send_alert(CHANNEL, _alert(note="loud"))
+        quiet, loud = (r.json for r in bot.fake.requests[start:] if r.method == "POST" and r.path.endswith("/messages"))
+        assert quiet["flags"] & 4096  # SUPPRESS_NOTIFICATIONS
+        assert not loud.get("flags", 0) & 4096

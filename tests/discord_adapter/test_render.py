@@ -162,3 +162,22 @@ def test_custom_ids_that_cannot_fit_or_are_not_ours():
     assert encode_action(Action("Bad", "Not A Command", ())) is None
     assert decode_custom_id("someone-else:123") is None
     assert ButtonSpec("a", "tb:x").style == "secondary"
+
+
+def test_golden_grouped_message_for_a_channel():
+    """One check's alerts for a channel: one embed per alert, the parts' names as authors, the
+    members mentioned once in the content, and the buttons of every alert (a repeated one once)."""
+    from bot.adapters.discord.render import render_alert_messages
+
+    member = UserRef("discord", "900000000000000302", "Member_302")
+    items = [
+        Alert(kind=AlertKind.ANALYST_LEVEL, ticker="NVDA", at=AT, price=118.42, change_pct=-16.97, level=125.0, level_name="entry", direction="down", rule_id=1),
+        Alert(kind=AlertKind.SELLOFF, ticker="^SOX", at=AT, price=4968.06, change_pct=-7.0, threshold_pct=5.0, direction="down", rule_id=7),
+        Alert(kind=AlertKind.PRICE_BELOW, ticker="NVDA", at=AT, price=118.42, change_pct=-16.97, level=120.0, direction="down", rule_id=12, mention=member),
+    ]
+    group = Alert(kind=AlertKind.GROUP, ticker="NVDA", at=AT, items=items)
+    [rendered] = render_alert_messages(group, DESCRIBER, commands=COMMANDS)
+    check_golden("alert_group", rendered)
+    assert rendered.content == "**3 alerts · 2025-01-27 16:00 ET** <@900000000000000302>"
+    assert [b.custom_id for b in rendered.buttons] == ["tb:primer:NVDA", "tb:primer:%5ESOX", "tb:snooze:12:1", "tb:unalert:12"]
+    assert [e.author.name for e in rendered.embeds] == ["The analyst's levels", "Sell-offs and drawdowns", "Members' alerts"]

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -424,7 +424,7 @@ async def test_hostile_input_gets_a_clear_reply_or_silence(make_world: Any, api:
     huge = await world.say("/price " + "A" * 10_000, chat_id=601, user_id=601)
     assert huge.text.startswith("❗ <b>That is too much input for /price (10,001 characters).")
     lookalike = await world.say("/prіce NVDA", chat_id=602, user_id=602)  # a Cyrillic і
-    assert lookalike.text == "❗ <b>Unknown command /prіce. Try /help for the list.</b>"
+    assert lookalike.text == "❗ <b>Unknown command /prіce. Did you mean /price? Try /help for the list.</b>"
     markup = await world.say("/<b>x</b> <i>", chat_id=603, user_id=603)
     assert "&lt;b&gt;x&lt;/b&gt;" in markup.text and "<b>x</b>" not in markup.text
     weird = await world.say("/price \u202eADVN\u200b\u0000", chat_id=604, user_id=604)
@@ -518,3 +518,14 @@ async def test_an_unreachable_api_stops_start_up_with_one_line(tmp_path: Path, c
         assert SECRET not in str(stopped.value)
     finally:
         await app.close()
+
+
+async def test_a_silent_alert_is_sent_with_disable_notification(make_world: Any, api: FakeBotApi) -> None:
+    world = await make_world()
+    mark = api.mark()
+    await world.adapter.send_alert(ChatRef("telegram", "805", ChatKind.PRIVATE), replace(an_alert(), silent=True))
+    await world.adapter.send_alert(ChatRef("telegram", "806", ChatKind.PRIVATE), an_alert())
+    quiet = await api.wait_for("sendMessage", where=lambda r: r.chat_id == 805, after=mark)
+    loud = await api.wait_for("sendMessage", where=lambda r: r.chat_id == 806, after=mark)
+    assert quiet.params["disable_notification"] == "true"
+    assert "disable_notification" not in loud.params

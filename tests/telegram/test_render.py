@@ -257,3 +257,19 @@ def test_done_line_and_plain_fallback() -> None:
 def test_tone_emoji(tone: Tone, emoji: str) -> None:
     assert render_reply(Reply(title="x", tone=tone))[0].text == f"{emoji} <b>x</b>"
     assert render_reply(Reply(title="x"))[0].text == "<b>x</b>"
+
+
+def test_grouped_message_for_a_group_chat() -> None:
+    """One check's alerts for a chat: a headline, the parts, each alert without its own time,
+    the member mentioned, and one keyboard with every alert's buttons (a repeated one once)."""
+    member = UserRef("telegram", "4242", "Alice <A>")
+    items = [
+        alert(AlertKind.ANALYST_LEVEL, price=118.42, change_pct=-16.97, level=125.0, level_name="entry", direction="down", rule_id=1),
+        alert(AlertKind.SELLOFF, ticker="^SOX", price=4968.06, change_pct=-7.0, threshold_pct=5.0, direction="down", rule_id=7),
+        alert(AlertKind.PRICE_BELOW, price=118.42, change_pct=-16.97, level=120.0, direction="down", rule_id=12, mention=member),
+    ]
+    messages = render_alert(alert(AlertKind.GROUP, items=items), DESCRIBER, GROUP)
+    check_golden("alert_group", messages)
+    [message] = messages
+    assert_balanced(message.text)
+    assert [b.data for row in message.keyboard for b in row] == ["a:primer:NVDA", "a:primer:^SOX", "a:snooze:12:1", "a:unalert:12"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.core.describe import AlertDescriber
-from bot.core.messages import Alert, Image, Reply, Tone
+from bot.core.describe import AlertDescriber, sections
+from bot.core.messages import Alert, AlertKind, Image, Reply, Tone
 from bot.core.models import ChatRef
 
 STYLE = {
@@ -37,14 +37,28 @@ def render_reply(reply: Reply, *, image_path: Path | str | None = None) -> list[
 
 
 def render_alert(alert: Alert, describer: AlertDescriber, chat: ChatRef | None = None) -> list[Line]:
+    """One message: an alert, or a check's alerts for the chat grouped by part, each with its actions."""
+    if alert.kind is not AlertKind.GROUP:
+        return _one_alert(alert, describer, footer=True)
+    lines: list[Line] = [(f"🔔 {describer.group_title(alert)}", "bold")]
+    for title, alerts in sections(alert):
+        lines.append((f"  ── {title}", "bold cyan"))
+        for item in alerts:
+            lines.extend(("  " + text, style) for text, style in _one_alert(item, describer, footer=False))
+    return lines
+
+
+def _one_alert(alert: Alert, describer: AlertDescriber, *, footer: bool) -> list[Line]:
     text = describer.describe(alert)
     who = f" @{alert.mention.label}" if alert.mention else ""
-    lines: list[Line] = [(f"🔔 {MARK[text.tone]}{text.title}{who}", STYLE[text.tone])]
+    mark = "🔔 " if footer else "• "
+    lines: list[Line] = [(f"{mark}{MARK[text.tone]}{text.title}{who}", STYLE[text.tone])]
     lines.extend(("  " + line, "") for line in text.lines)
     actions = describer.actions(alert)
     if actions:
         lines.append(("  " + "   ".join(f"[{a.label}: /{' '.join((a.command, *a.args))}]" for a in actions), "dim"))
-    lines.append(("  " + text.footer, "dim"))
+    if footer:
+        lines.append(("  " + text.footer, "dim"))
     return lines
 
 

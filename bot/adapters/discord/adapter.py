@@ -45,7 +45,7 @@ from bot.adapters.discord.render import (
     done_field,
     embed_size,
     is_acknowledgement,
-    render_alert,
+    render_alert_messages,
     render_replies,
     render_reply,
 )
@@ -508,16 +508,18 @@ class DiscordAdapter:
         target = member_id or chat.chat_id
         if chat.platform != self.platform or not target.isdigit():
             raise ChatUnavailable(f"{chat.key} is not a Discord channel or member")
-        message = render_alert(alert, self.describer, commands=self._command_names())
+        messages = render_alert_messages(alert, self.describer, commands=self._command_names())
         try:
             if member_id is not None:
                 user = client.get_user(int(member_id)) or await client.fetch_user(int(member_id))
                 channel: Any = user.dm_channel or await user.create_dm()
             else:
                 channel = client.get_partial_messageable(int(chat.chat_id))
-            # The same delivery always carries the same nonce, and discord.py sends it with
-            # enforce_nonce: if a crash made us send it again, Discord returns the first message.
-            await channel.send(**self._message_options(message), nonce=delivery_nonce(chat, alert))
+            # The same delivery always carries the same nonce (one per part of a long group), and
+            # discord.py sends it with enforce_nonce: if a crash made us send it again, Discord
+            # returns the first message.
+            for part, message in enumerate(messages):
+                await channel.send(**self._message_options(message), nonce=delivery_nonce(chat, alert, part), silent=alert.silent)
         except (discord.Forbidden, discord.NotFound) as problem:
             log.warning("discord: channel %s is unavailable: %s", chat.chat_id, _describe(problem))
             raise ChatUnavailable(f"Discord channel {chat.chat_id}: {_describe(problem)}") from None
@@ -607,6 +609,8 @@ def _describe(problem: BaseException | None) -> str:
 __all__ = ["ActionButton", "DiscordAdapter", "chat_of", "is_chat_manager", "option_word", "user_of"]
 
 
-def delivery_nonce(chat: ChatRef, alert: Alert) -> str:
-    """A nonce that is the same each time this alert is sent to this chat (Discord allows 25 characters)."""
-    return hashlib.sha256(f"{chat.key}\n{alert.to_json()}".encode()).hexdigest()[:25]
+def delivery_nonce(chat: ChatRef, alert: Alert, part: int = 0) -> str:
+    """A nonce that is the same each time this alert (or this part of a group) is sent to this
+    chat (Discord allows 25 characters)."""
+    extra = f"\n{part}" if part else ""
+    return hashlib.sha256(f"{chat.key}\n{alert.to_json()}{extra}".encode()).hexdigest()[:25]

@@ -21,8 +21,8 @@ from urllib.parse import quote, unquote
 import discord
 from discord.utils import escape_markdown
 
-from bot.core.describe import AlertDescriber, money, pct, plain_pct
-from bot.core.messages import Action, Alert, Field, Image, Reply, Tone
+from bot.core.describe import AlertDescriber, command_text, group_action_label, money, pct, plain_pct, sections
+from bot.core.messages import Action, Alert, AlertKind, Field, Image, Reply, Tone
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits)
 CONTENT_LIMIT = 2000
@@ -337,6 +337,53 @@ def render_alert(alert: Alert, describer: AlertDescriber, *, commands: Collectio
     )
 
 
+COMPONENTS_PER_MESSAGE = 25  # buttons in one message (five rows of five)
+_COMMANDS_FIELD_ROOM = 200  # kept free in each message for an alert's commands, when its buttons do not fit
+
+
+def render_alert_messages(alert: Alert, describer: AlertDescriber, *, commands: Collection[str] | None = None) -> list[Rendered]:
+    """What a delivery sends: an alert as one message, or a group (one check's alerts for the
+    channel) as one embed per alert in as few messages as Discord allows (10 embeds and 6,000
+    characters each). Each alert keeps its actions: as buttons while 25 fit, else as commands."""
+    if alert.kind is not AlertKind.GROUP:
+        return [render_alert(alert, describer, commands=commands)]
+    parts: list[list[tuple[Alert, Rendered]]] = [[]]
+    total = 0
+    for title, items in sections(alert):
+        for index, item in enumerate(items):
+            single = render_alert(item, describer, commands=commands)
+            embed = single.embeds[0]
+            if index == 0:
+                embed.set_author(name=cut(title, 256))
+            size = embed_size(embed) + _COMMANDS_FIELD_ROOM
+            if parts[-1] and (len(parts[-1]) >= EMBEDS_PER_MESSAGE or total + size > EMBED_TOTAL_LIMIT):
+                parts.append([])
+                total = 0
+            parts[-1].append((item, single))
+            total += size
+    header = describer.group_title(alert)
+    return [_group_message(header if n == 0 else f"{header} (continued)", part, describer, commands) for n, part in enumerate(parts)]
+
+
+def _group_message(header: str, part: list[tuple[Alert, Rendered]], describer: AlertDescriber, commands: Collection[str] | None) -> Rendered:
+    """One message of a group: its embeds, the header and mentions as content, and the buttons
+    of its alerts (repeated ones once; an alert whose buttons no longer fit lists its commands)."""
+    buttons: list[ButtonSpec] = []
+    seen: set[str] = set()
+    for item, single in part:
+        actions = [Action(group_action_label(item, a), a.command, a.args) for a in describer.actions(item)]
+        specs = [spec for spec in button_specs(actions, commands) if spec.custom_id not in seen]
+        if len(buttons) + len(specs) > COMPONENTS_PER_MESSAGE:
+            typed = " · ".join(command_text(a) for a in actions if commands is None or a.command in commands)
+            single.embeds[0].add_field(name="Commands", value=cut(plain(typed), FIELD_VALUE_LIMIT) or ZERO_WIDTH_SPACE, inline=False)
+            continue
+        seen.update(spec.custom_id for spec in specs)
+        buttons.extend(specs)
+    mentions = tuple(dict.fromkeys(i for _, single in part for i in single.mention_user_ids))
+    content = " ".join([f"**{plain(header)}**", *(f"<@{i}>" for i in mentions)])
+    return Rendered(embeds=tuple(single.embeds[0] for _, single in part), content=cut(content, CONTENT_LIMIT), buttons=tuple(buttons), mention_user_ids=mentions)
+
+
 def done_field(presser: str, reply: Reply) -> tuple[str, str]:
     """What an alert message shows after a button did its work."""
     name = cut(plain(f"✓ {presser}"), FIELD_NAME_LIMIT)
@@ -367,6 +414,7 @@ __all__ = [
     "mention_id",
     "plain",
     "render_alert",
+    "render_alert_messages",
     "render_replies",
     "render_reply",
     "safe_filename",

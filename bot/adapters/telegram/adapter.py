@@ -860,6 +860,7 @@ class TelegramAdapter:
             reply_markup=markup,
             reply_parameters=quoting,
             link_preview_options=NO_PREVIEW,
+            disable_notification=out.silent or None,  # a silent alert (/settings, quiet hours)
         )
 
     @staticmethod

@@ -14,10 +14,10 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Container
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from bot.core.describe import AlertDescriber
-from bot.core.messages import Action, Alert, Image, Reply, Tone
+from bot.core.describe import AlertDescriber, group_action_label, sections
+from bot.core.messages import Action, Alert, AlertKind, Image, Reply, Tone
 from bot.core.models import ChatKind, ChatRef, UserRef
 
 MESSAGE_LIMIT = 4096
@@ -52,6 +52,7 @@ class OutMessage:
     text: str  # Telegram HTML
     keyboard: Keyboard = ()
     photo: Image | None = None
+    silent: bool = False  # sent with disable_notification
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +122,7 @@ def reply_lines(reply: Reply) -> list[_Line]:
     return lines
 
 
-def alert_lines(alert: Alert, describer: AlertDescriber, chat: ChatRef | None = None) -> list[_Line]:
+def alert_lines(alert: Alert, describer: AlertDescriber, chat: ChatRef | None = None, *, footer: bool = True) -> list[_Line]:
     text = describer.describe(alert)
     lines = _title(text.title, text.tone)
     mention = alert.mention
@@ -129,7 +130,7 @@ def alert_lines(alert: Alert, describer: AlertDescriber, chat: ChatRef | None = 
         lines.append(_mention_line(mention))
     for line in text.lines:
         lines.extend(_plain(line))
-    if text.footer:
+    if text.footer and footer:
         lines.extend(_styled(text.footer, "i"))
     return lines
 
@@ -251,8 +252,61 @@ def render_alert(
     alert: Alert, describer: AlertDescriber, chat: ChatRef | None = None, *, available: Container[str] | None = None
 ) -> list[OutMessage]:
     """An alert, with the member mentioned in groups and its buttons (primer, snooze, remove).
-    `available`: the command names the bot has; a button for any other command is left out."""
-    return _messages(alert_lines(alert, describer, chat), keyboard(describer.actions(alert), available), None)
+    `available`: the command names the bot has; a button for any other command is left out.
+    A group (one check's alerts for the chat) is one message, or as few as the limits allow."""
+    if alert.kind is AlertKind.GROUP:
+        out = _group_messages(alert, describer, chat, available)
+    else:
+        out = _messages(alert_lines(alert, describer, chat), keyboard(describer.actions(alert), available), None)
+    return [replace(message, silent=True) for message in out] if alert.silent else out
+
+
+KEYBOARD_BUTTON_LIMIT = 100  # buttons in one inline keyboard
+ALERTS_PER_MESSAGE = KEYBOARD_BUTTON_LIMIT // 4  # room for each alert's buttons (at most three, and a spare)
+
+
+def _group_blocks(
+    alert: Alert, describer: AlertDescriber, chat: ChatRef | None, available: Container[str] | None
+) -> list[tuple[list[_Line], list[Button]]]:
+    """Each alert of a group as its lines (a part's heading before its first) and its buttons
+    (named by ticker or alert id, as several alerts share one keyboard; repeated ones once)."""
+    blocks: list[tuple[list[_Line], list[Button]]] = []
+    seen: set[str] = set()
+    for title, items in sections(alert):
+        for index, item in enumerate(items):
+            lines = [_Line("")] + (_styled(f"— {title}", "i") if index == 0 else [])
+            lines += alert_lines(item, describer, chat, footer=False)
+            buttons = []
+            for action in describer.actions(item):
+                data = encode_action(action) if available is None or action.command in available else None
+                if data is not None and data not in seen:
+                    seen.add(data)
+                    buttons.append(Button(group_action_label(item, action)[:64], data))
+            blocks.append((lines, buttons))
+    return blocks
+
+
+def _group_messages(alert: Alert, describer: AlertDescriber, chat: ChatRef | None, available: Container[str] | None) -> list[OutMessage]:
+    """A check's alerts for a chat as few messages as Telegram allows (4,096 characters and 100
+    buttons each), cut only between alerts; each message carries its alerts' buttons."""
+    title = describer.group_title(alert)
+    parts: list[tuple[list[_Line], list[Button]]] = [(_title(f"🔔 {title}", Tone.NEUTRAL), [])]
+    count = 0
+    for lines, buttons in _group_blocks(alert, describer, chat, available):
+        current, keys = parts[-1]
+        size = telegram_length("\n".join(line.html() for line in current + lines))
+        if count and (size > MESSAGE_LIMIT or count >= ALERTS_PER_MESSAGE):
+            parts.append((_title(f"🔔 {title} (continued)", Tone.NEUTRAL), []))
+            current, keys = parts[-1]
+            count = 0
+        current.extend(lines)
+        keys.extend(buttons)
+        count += 1
+    out: list[OutMessage] = []
+    for lines, buttons in parts:
+        rows = tuple(tuple(buttons[i : i + BUTTONS_PER_ROW]) for i in range(0, len(buttons), BUTTONS_PER_ROW))
+        out.extend(_messages(lines, rows, None))
+    return out
 
 
 def plain_fallback(text: str) -> str:

@@ -19,6 +19,7 @@ from itertools import pairwise
 from statistics import fmean
 
 from bot.core.errors import UserError
+from bot.core.feature import ListenerNews
 from bot.core.market import MarketData, MarketDataError, Quote
 from bot.core.messages import Alert, AlertKind
 from bot.core.ports import BasketState, BasketStore
@@ -111,13 +112,15 @@ class BasketDesk:
     def tickers(self) -> list[str]:
         return sorted({t for name in self.watched for t in self.baskets.get(name, [])})
 
-    async def on_quotes(self, quotes: dict[str, Quote], *, session: date, now: datetime) -> int:
-        queued = 0
+    async def on_quotes(self, quotes: dict[str, Quote], *, session: date, now: datetime) -> ListenerNews:
+        """What the baskets' watchers have not heard yet; the price check records it with its
+        own alerts, in one message per chat."""
+        news = ListenerNews()
         for name in sorted(self.watched):
             reading = await self.read(name, quotes, session)
             if reading is not None:
-                queued += await self._tell(name, reading, session, now)
-        return queued
+                await self._tell(name, reading, session, now, news)
+        return news
 
     # -- readings --------------------------------------------------------------------
 
@@ -154,8 +157,8 @@ class BasketDesk:
             self._history[key] = equal_weight_history(closes)
         return self._history[key]
 
-    async def _tell(self, name: str, reading: Reading, session: date, now: datetime) -> int:
-        """Queue what the basket's watchers have not heard yet: a sell-off (once a session) and
+    async def _tell(self, name: str, reading: Reading, session: date, now: datetime, news: ListenerNews) -> None:
+        """Add what the basket's watchers have not heard yet: a sell-off (once a session) and
         a drawdown from the peak (once per peak), together when they come together."""
         alerts = self.settings
         told = await self.store.state(name)
@@ -167,7 +170,7 @@ class BasketDesk:
             told_peak_day is None or (reading.peak_day != told_peak_day and not reading.peak_is_window_edge)
         )
         if not selloff and not drawdown:
-            return 0
+            return
         alert = Alert(
             kind=AlertKind.BASKET_SELLOFF if selloff else AlertKind.BASKET_DRAWDOWN,
             ticker=name,
@@ -179,12 +182,8 @@ class BasketDesk:
             extra={"members": [[t, round(c, 4)] for t, c in reading.members], "level": round(reading.level, 4), "peak_level": round(reading.peak, 4)},
         )
         about = subject(alert.kind, name, session.isoformat() if selloff else reading.peak_day.isoformat())
-        envelopes = await self.routing.to_chats(alert, await self.store.watchers(name), about)
-        state = BasketState(session if selloff else told_session, reading.peak_day if drawdown else told_peak_day)
-        queued = await self.store.record_alerts(name, state, envelopes, now=now)
-        if queued and self.on_queued:
-            self.on_queued()
-        return queued
+        news.envelopes += await self.routing.to_chats(alert, await self.store.watchers(name), about)
+        news.baskets[name] = BasketState(session if selloff else told_session, reading.peak_day if drawdown else told_peak_day)
 
     def forget_history(self, name: str) -> None:
         """A basket's members changed: its cached history no longer holds."""

@@ -27,7 +27,7 @@ from bot.features.primer.levels import refresh_valuation_levels, seed_levels
 from bot.features.primer.seeds import PrimerError, load_primers
 from seeds import seeds_path
 
-REFRESH_AT = time(8, 0)  # valuation levels follow EPS: refreshed before the open
+REFRESH_AT = time(8, 0)  # valuation levels follow EPS, and seeds take effect: before the open
 
 
 def default_folder() -> Path:
@@ -69,6 +69,7 @@ class PrimerFeature:
         await seed_levels(self.context, self.shelf.primers)
 
     async def _refresh(self, day: date) -> None:
+        await seed_levels(self.context, self.shelf.primers)  # seeds whose notes' date has come
         await refresh_valuation_levels(self.context)
 
 

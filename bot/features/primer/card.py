@@ -9,7 +9,18 @@ from datetime import date, timedelta
 from typing import Any, Protocol
 
 from bot.core.describe import big_number, day_name, money, pct, timing_words
-from bot.core.handlers import answer_deadline, fetch_fundamentals, level_is_active, level_value_text, quote_line, quote_or_last, within
+from bot.core.handlers import (
+    STALE_NOTE_DAYS,
+    answer_deadline,
+    fetch_fundamentals,
+    level_is_active,
+    level_value_text,
+    level_written,
+    market_today,
+    quote_line,
+    quote_or_last,
+    within,
+)
 from bot.core.market import Bar, MarketDataError, Quote
 from bot.core.messages import Action, Field, Image, Reply, Tone
 from bot.core.models import Rule
@@ -143,6 +154,9 @@ async def primer_card(
             text = f"{rule.level_name} {level_value_text(rule)}"
             if level_is_active(rule):
                 text += f" ({pct((rule.threshold / price - 1) * 100, digits=1)})"
+            written = level_written(rule, context.calendar.tz)
+            if written is not None and (market_today(context) - written).days > STALE_NOTE_DAYS:
+                text += f" [stale: written {written.isoformat()}]"
             parts.append(text)
         lines.append("Levels: " + " · ".join(parts))
     elif primer:
@@ -159,7 +173,11 @@ async def primer_card(
     )
     footer = "Figures from the data provider · not investment advice"
     if primer and primer.updated:
-        footer = f"Notes as of {primer.updated.isoformat()} · figures from the data provider · not investment advice"
+        days = (market_today(context) - primer.updated).days
+        age = "written today" if days == 0 else ("dated after today" if days < 0 else f"{days} day{'s' if days != 1 else ''} old")
+        if days > STALE_NOTE_DAYS:
+            age += f", stale: older than {STALE_NOTE_DAYS} days"
+        footer = f"Notes as of {primer.updated.isoformat()} ({age}) · figures from the data provider · not investment advice"
     image = await _chart(ticker, bars, levels, quote.session)
     change = quote.change_pct
     return Reply(

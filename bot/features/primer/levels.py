@@ -1,5 +1,9 @@
 """The analyst's levels from the primer seeds, and the daily refresh of valuation levels.
 
+A seed level takes effect from its notes' date (`updated`): before it (a replay of earlier
+years) the level does not exist; the morning job seeds it on that date. It records that date as
+when it was written, for the note's age in /levels and /primer.
+
 Each seed level becomes the analyst's level unless storage already holds a level of that name:
 a level set (or cleared) in chat wins and survives restarts. A seed is applied once; it is
 applied again only when the analyst changes that level in the file, and then only if the stored
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
+from datetime import datetime, time
 
 from bot.core.handlers import fetch_fundamentals, is_valuation_level
 from bot.core.market import Fundamentals, MarketDataError, Quote
@@ -44,8 +49,11 @@ async def seed_levels(context: Context, primers: dict[str, Primer]) -> list[Rule
     """Create the seed levels storage does not hold yet; returns the levels created or updated."""
     seeds = context.store.seeds
     now = context.clock.now()
+    today = now.astimezone(context.calendar.tz).date()
     todo: list[tuple[Primer, PrimerLevel, str]] = []
     for primer in primers.values():
+        if primer.updated is not None and primer.updated > today:
+            continue  # its notes were not written yet: the morning job seeds them on their date
         stored = {r.level_name.value: r for r in await context.rules.analyst_levels(primer.ticker) if r.level_name}
         for level in primer.levels:
             spec = seed_spec(level)
@@ -75,12 +83,19 @@ async def seed_levels(context: Context, primers: dict[str, Primer]) -> list[Rule
             price = valuation_price(fundamentals[primer.ticker], level.multiple, level.basis)
         rule = await context.rules.set_analyst_level(
             primer.ticker, LevelName(level.name), price, level.note, quotes.get(primer.ticker),
-            multiple=level.multiple, basis=level.basis,
+            multiple=level.multiple, basis=level.basis, written_at=_notes_moment(primer, context),
         )
         await seeds.record(primer.ticker, level.name, spec, now=now)
         created.append(rule)
     log.info("primer seeds: %d analyst levels created from %s", len(created), ", ".join(tickers))
     return created
+
+
+def _notes_moment(primer: Primer, context: Context) -> datetime | None:
+    """When a seed level was written: the start of its notes' date in the exchange's zone."""
+    if primer.updated is None:
+        return None
+    return datetime.combine(primer.updated, time(0, 0), tzinfo=context.calendar.tz)
 
 
 # -- valuation levels --------------------------------------------------------------------

@@ -1,0 +1,33 @@
+"""Each chat's own settings (/settings, /digest), stored as one JSON value per chat."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.core.chat_settings import ChatSettings
+from bot.core.models import ChatKind, ChatRef
+from storage.sqlite.database import Database
+
+
+class SqliteChatSettingsStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def get(self, chat: ChatRef) -> ChatSettings:
+        row = await self._db.fetchone("SELECT data FROM chat_settings WHERE platform = ? AND chat_id = ?", (chat.platform, chat.chat_id))
+        return ChatSettings.from_json(row["data"]) if row else ChatSettings()
+
+    async def put(self, chat: ChatRef, settings: ChatSettings, *, now: datetime) -> None:
+        await self._db.write(
+            """INSERT INTO chat_settings (platform, chat_id, data, updated_at) VALUES (?, ?, ?, ?)
+               ON CONFLICT (platform, chat_id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at""",
+            (chat.platform, chat.chat_id, settings.to_json(), now.isoformat()),
+        )
+
+    async def all(self) -> list[tuple[ChatRef, ChatSettings]]:
+        """Every chat with settings of its own (for the digest job)."""
+        rows = await self._db.fetchall(
+            """SELECT s.platform, s.chat_id, s.data, COALESCE(c.kind, 'private') AS kind FROM chat_settings s
+               LEFT JOIN chats c ON c.platform = s.platform AND c.chat_id = s.chat_id ORDER BY s.platform, s.chat_id"""
+        )
+        return [(ChatRef(r["platform"], r["chat_id"], ChatKind(r["kind"])), ChatSettings.from_json(r["data"])) for r in rows]
