@@ -30,7 +30,6 @@ from bot.core.clock import Clock, LiveClock
 from bot.core.commands import CommandTable
 from bot.core.delivery import Adapter
 from bot.core.describe import AlertDescriber
-from bot.core.engine import RuleEngine
 from bot.core.feature import AlertKindSpec, DailyJob, Feature
 from bot.core.handlers import core_commands
 from bot.core.market import MarketData
@@ -43,6 +42,7 @@ from bot.core.status import status_commands
 from bot.core.vitals import Vitals
 from bot.features import FEATURE_NAMES
 from bot.market.calendar import MarketCalendar
+from bot.vector import VectorEngine
 from jobs.dispatch import Dispatcher
 from jobs.price_check import PriceCheck
 from jobs.scheduler import MarketScheduler, MarketTimer
@@ -153,7 +153,7 @@ class App:
         market = market or make_market(config, clock, calendar)
         storage = await SqliteStorage.open(storage_path or config.storage.path)
         settings = settings_of(config)
-        rules = RuleBook(store=storage.rules, checks=storage.checks, engine=RuleEngine(rearm_band_pct=settings.rearm_band_pct),
+        rules = RuleBook(store=storage.rules, checks=storage.checks, engine=VectorEngine(rearm_band_pct=settings.rearm_band_pct),
                          market=market, calendar=calendar, clock=clock)
         await rules.load()
         # The rules live as long as the process: move them out of the collector's way, so a

@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 
 from bot.core.calendar import Calendar
 from bot.core.clock import Clock
-from bot.core.engine import CheckResult, RuleEngine
+from bot.core.engine import CheckResult, RuleIndex
 from bot.core.market import MarketData, MarketDataError, Quote, Split
 from bot.core.messages import Envelope
 from bot.core.models import Direction, LevelName, Rule, RuleKind, RuleSource, TickerState, UserRef
@@ -48,7 +48,7 @@ class RuleBook:
         *,
         store: RuleStore,
         checks: CheckStore,
-        engine: RuleEngine,
+        engine: RuleIndex,
         market: MarketData,
         calendar: Calendar,
         clock: Clock,
@@ -209,6 +209,10 @@ class RuleBook:
     def evaluate(self, quote: Quote, *, now: datetime) -> CheckResult:
         """The engine's verdict on a quote: what fired and what re-armed (recorded by `record_check`)."""
         return self._engine.evaluate(quote, now=now)
+
+    def evaluate_many(self, quotes: Sequence[Quote], *, now: datetime) -> list[CheckResult]:
+        """The engine's verdict on a whole check's quotes (one per ticker) at once, in their order."""
+        return self._engine.evaluate_many(quotes, now=now)
 
     def rebase(self, quote: Quote) -> CheckResult:
         """Take a quote as the ticker's new baseline without firing anything."""

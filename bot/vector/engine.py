@@ -23,6 +23,7 @@ The armed flag lives in the arrays (1 armed, 0 fired and waiting, -1 no price se
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 
@@ -381,7 +382,13 @@ class VectorEngine:
         if len({q.ticker for q in quotes}) != len(quotes):  # the same ticker twice: one at a time
             return [self.evaluate_many([q], now=now)[0] for q in quotes]
         self._sort_if_needed()
-        return _Check(self, quotes, now).run()
+        collecting = gc.isenabled()
+        gc.disable()  # a busy check builds ~100,000 young objects with no cycles: scan them once, after
+        try:
+            return _Check(self, quotes, now).run()
+        finally:
+            if collecting:
+                gc.enable()
 
     def _sort_if_needed(self) -> None:
         ladders = (self._rising, self._falling, self._moves, self._drawdowns)
@@ -413,6 +420,7 @@ class _Check:
         n = len(quotes)
         self.n = n
         self.armed: list[dict[int, bool | None]] = [{} for _ in range(n)]
+        self.changes: list[tuple[I64, I64, bool]] = []  # (quote rows, rule ids, armed) in the order made
         self.firings: list[list[Firing]] = [[] for _ in range(n)]
 
     def run(self) -> list[CheckResult]:
@@ -573,13 +581,9 @@ class _Check:
         return slots[order]
 
     def _record(self, ladder: _Ladder, slots: I64, value: bool) -> None:
-        """Note armed changes per quote, in the order the reference makes them."""
-        if not len(slots):
-            return
-        rows = self.quote_of[ladder.tix[slots]].tolist()
-        armed = self.armed
-        for row, rule_id in zip(rows, ladder.ids[slots].tolist(), strict=True):
-            armed[row][rule_id] = value
+        """Note armed changes; `_results` hands them to each quote in the order they were made."""
+        if len(slots):
+            self.changes.append((self.quote_of[ladder.tix[slots]], ladder.ids[slots], value))
 
     def _price_firings(self, ladder: _Ladder, slots: I64, direction: str) -> None:
         if not len(slots):
@@ -685,12 +689,28 @@ class _Check:
                               rule.threshold, "down", peaks[row], drawdowns[row], rule.id, None, mention)
             firings[row].append(Firing(rule, alert))
 
+    def _hand_out_changes(self) -> None:
+        """Each quote's armed changes, later ones overriding earlier ones as in the reference."""
+        if not self.changes:
+            return
+        rows = np.concatenate([rows for rows, _, _ in self.changes])
+        order = np.argsort(rows, kind="stable")
+        ids = np.concatenate([ids for _, ids, _ in self.changes])[order].tolist()
+        values = np.concatenate([np.full(len(r), v) for r, _, v in self.changes])[order].tolist()
+        bounds = np.searchsorted(rows[order], np.arange(self.n + 1)).tolist()
+        armed = self.armed
+        for row in range(self.n):
+            start, stop = bounds[row], bounds[row + 1]
+            if start < stop:
+                armed[row].update(zip(ids[start:stop], values[start:stop], strict=True))
+
     def _results(self) -> list[CheckResult]:
         """Write each ticker's state as the reference leaves it, and the results."""
         prices = self.price.tolist()
         change = self.change.tolist()
         up, down = self.move_up.tolist(), self.move_down.tolist()
         new_peak, deeper, drawdown = self.new_peak.tolist(), self.deeper.tolist(), self.drawdown.tolist()
+        self._hand_out_changes()
         results = []
         for i, state in enumerate(self.states):
             price = prices[i]
