@@ -24,6 +24,7 @@ The armed flag lives in the arrays (1 armed, 0 fired and waiting, -1 no price se
 from __future__ import annotations
 
 import gc
+from array import array
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 
@@ -70,7 +71,7 @@ class _Ladder:
         self.dead = 0
         self.starts: I64 = np.zeros(1, np.int64)  # per ticker index, where its run starts in the sorted part
 
-    def fill(self, rules: list[Rule], tix: list[int], armed: list[int], met: list[int], dirs: list[int]) -> None:
+    def fill(self, rules: list[Rule], tix: Sequence[int], armed: Sequence[int], met: Sequence[int], dirs: Sequence[int]) -> None:
         """Replace the contents with these rules, sorted."""
         n = len(rules)
         thr = np.fromiter((r.threshold for r in rules), np.float64, n)
@@ -90,7 +91,8 @@ class _Ladder:
         self.armed[:n] = np.asarray(armed, np.int8)[order]
         self.met[:n] = np.asarray(met, np.int32)[order]
         self.dirs[:n] = np.asarray(dirs, np.int8)[order]
-        self.rules = [rules[i] for i in order.tolist()]
+        del thr, ids, tix_a
+        self.rules = [rules[i] for i in order]  # one index at a time: no million ints at once
         self.size = self.sorted_size = n
         self.dead = 0
 
@@ -196,30 +198,34 @@ class VectorEngine:
             self._pending.setdefault(ticker, {})[rule.id] = rule
 
     def load(self, rules: Iterable[Rule], states: dict[str, TickerState]) -> None:
-        """Replace the whole index; each ladder sorted once."""
+        """Replace the whole index; each ladder sorted once. Columns are gathered in compact
+        arrays (not lists of Python ints), so that loading a million rules stays light."""
         self._clear()
         self._pending_armed.clear()
         self._states = dict(states)
-        groups: dict[int, tuple[list[Rule], list[int], list[int], list[int], list[int]]] = {}
         ladders = (self._rising, self._falling, self._moves, self._drawdowns)
+        columns: dict[int, tuple[list[Rule], array[int], array[int], array[int], array[int]]] = {
+            id(ladder): ([], array("i"), array("b"), array("i"), array("b")) for ladder in ladders
+        }
+        moves = self._moves
         for rule in rules:
             ladder = self._ladder_of(rule)
             if ladder is None:
                 continue
             t = self._ticker_index(rule.ticker)
             self._note(rule, self._names[t])
-            group = groups.setdefault(id(ladder), ([], [], [], [], []))
+            group = columns[id(ladder)]
             group[0].append(rule)
             group[1].append(t)
             group[2].append(_armed_code(rule.armed))
-            if ladder is self._moves:
+            if ladder is moves:
                 group[3].append(rule.met_session.toordinal() if rule.met_session else 0)
                 group[4].append(_DIRECTION_BITS[rule.direction])
             else:
                 group[3].append(0)
                 group[4].append(0)
         for ladder in ladders:
-            ladder.fill(*groups.get(id(ladder), ([], [], [], [], [])))
+            ladder.fill(*columns.pop(id(ladder)))
             ladder.index_runs(len(self._names))
 
     def add(self, rule: Rule) -> None:
