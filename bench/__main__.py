@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from bench import check
 from bot.core.engine import CheckResult, Firing, RuleEngine, condition_holds
 from bot.core.market import Quote
 from bot.core.messages import Alert, AlertKind
@@ -272,6 +273,7 @@ def main() -> None:
     print(f"tickerbell benchmark: {args.rules:,} rules over {args.tickers:,} tickers, every price moving up to ±3% a cycle")
     figures = bench_engine(args.rules, args.tickers, args.cycles, args.seed)
     print_engine(figures, args.cycles)
+    check.run(make_rules, moving_quotes, n_rules=args.rules, tickers=args.tickers, cycles=3, seed=args.seed, engine_ms=figures.indexed_ms, at=AT, session=SESSION)
     requests = asyncio.run(provider_requests(args.watched))
     print(f"provider requests for one cycle over {args.watched} watched tickers:")
     for name, count in requests.items():

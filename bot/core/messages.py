@@ -111,6 +111,12 @@ class Alert:
     extra: dict[str, Any] = field(default_factory=dict)  # kind-specific figures (earnings dates, split ratio)
 
     def to_json(self) -> str:
+        if not self.extra:  # the common case, without asdict's deep copies: the same text
+            data = {name: getattr(self, name) for name in _ALERT_FIELDS}
+            data["at"] = self.at.isoformat()
+            if self.mention is not None:
+                data["mention"] = {"platform": self.mention.platform, "user_id": self.mention.user_id, "display_name": self.mention.display_name}
+            return _ENCODER.encode(data)
         data = asdict(self)
         data["at"] = self.at.isoformat()
         return json.dumps(data, sort_keys=True, default=_json_default)
@@ -130,6 +136,10 @@ def _json_default(value: object) -> object:
     if isinstance(value, (date, datetime)):
         return value.isoformat()
     raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+_ALERT_FIELDS = tuple(f.name for f in fields(Alert))
+_ENCODER = json.JSONEncoder(sort_keys=True, default=_json_default)  # what json.dumps(..., sort_keys=True, default=...) builds each call
 
 
 @dataclass(frozen=True, slots=True)
