@@ -111,12 +111,15 @@ class Alert:
     extra: dict[str, Any] = field(default_factory=dict)  # kind-specific figures (earnings dates, split ratio)
 
     def to_json(self) -> str:
-        if not self.extra:  # the common case, without asdict's deep copies: the same text
-            data = {name: getattr(self, name) for name in _ALERT_FIELDS}
-            data["at"] = self.at.isoformat()
-            if self.mention is not None:
-                data["mention"] = {"platform": self.mention.platform, "user_id": self.mention.user_id, "display_name": self.mention.display_name}
-            return _ENCODER.encode(data)
+        if not self.extra:  # the common case, without asdict's deep copies: the same text, keys already in order
+            mention = self.mention
+            return _ENCODER.encode({
+                "at": self.at.isoformat(), "change_pct": self.change_pct, "direction": self.direction, "drawdown_pct": self.drawdown_pct,
+                "extra": {}, "kind": self.kind, "level": self.level, "level_name": self.level_name,
+                "mention": None if mention is None else {"display_name": mention.display_name, "platform": mention.platform, "user_id": mention.user_id},
+                "note": self.note, "peak": self.peak, "prev_close": self.prev_close, "price": self.price, "rule_id": self.rule_id,
+                "threshold_pct": self.threshold_pct, "ticker": self.ticker,
+            })
         data = asdict(self)
         data["at"] = self.at.isoformat()
         return json.dumps(data, sort_keys=True, default=_json_default)
@@ -138,8 +141,7 @@ def _json_default(value: object) -> object:
     raise TypeError(f"cannot encode {type(value).__name__}")
 
 
-_ALERT_FIELDS = tuple(f.name for f in fields(Alert))
-_ENCODER = json.JSONEncoder(sort_keys=True, default=_json_default)  # what json.dumps(..., sort_keys=True, default=...) builds each call
+_ENCODER = json.JSONEncoder(default=_json_default)  # to_json's fast path writes its keys sorted itself
 
 
 @dataclass(frozen=True, slots=True)

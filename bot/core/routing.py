@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from bot.core.chats import ChatDirectory
 from bot.core.engine import Firing
@@ -82,8 +83,11 @@ class Routing:
         """The deliveries a check's firings owe."""
         lookups = _Lookups()
         envelopes = []
+        moments: dict[datetime, str] = {}  # a busy check's thousands of firings share a few moments
         for firing in firings:
-            about = firing_subject(firing)
+            alert = firing.alert
+            moment = moments.get(alert.at) or moments.setdefault(alert.at, alert.at.isoformat())
+            about = subject(alert.kind, str(firing.rule.id), moment)  # = firing_subject(firing)
             direct = await self._wants_direct(firing, lookups)
             if direct is not None:
                 envelopes.append(Envelope(direct, firing.alert, dedupe_key(about, direct), fallback=firing.rule.chat))
@@ -106,8 +110,13 @@ class Routing:
     async def reachable(self, envelopes: Iterable[Envelope]) -> list[Envelope]:
         """Drop what is addressed to unreachable chats, or send it to its fallback instead."""
         kept = []
+        known: dict[ChatRef, bool] = {}  # asked once per chat in a call
         for envelope in envelopes:
-            if await self._chats.reachable(envelope.chat):
+            chat = envelope.chat
+            reachable = known.get(chat)
+            if reachable is None:
+                reachable = known[chat] = await self._chats.reachable(chat)
+            if reachable:
                 kept.append(envelope)
             elif envelope.fallback is not None:  # a direct chat that refused us: where the alert was set instead
                 kept.append(Envelope(envelope.fallback, envelope.alert, envelope.dedupe_key))
@@ -120,9 +129,10 @@ class Routing:
         owner = firing.rule.owner
         if firing.rule.source is not RuleSource.MEMBER or owner is None:
             return None
-        if owner.key not in lookups.direct:
-            lookups.direct[owner.key] = await self._prefs.wants_direct(owner)
-        return direct_chat(owner) if lookups.direct[owner.key] else None
+        key = owner.key
+        if key not in lookups.direct:
+            lookups.direct[key] = await self._prefs.wants_direct(owner)
+        return direct_chat(owner) if lookups.direct[key] else None
 
     async def _destinations(self, firing: Firing, lookups: _Lookups) -> list[ChatRef]:
         rule = firing.rule

@@ -190,7 +190,8 @@ class RuleBook:
             self._engine.seed_peak(ticker, max(closes))
 
     async def _save(self, rule: Rule) -> Rule:
-        replacing = [old.id for old in await self._store.of_ticker(rule.ticker) if _replaces(rule, old)]
+        # a member's alert replaces nothing: reading the ticker's rules is for shared ones only (a backtest adds thousands)
+        replacing = [] if rule.source is RuleSource.MEMBER else [old.id for old in await self._store.of_ticker(rule.ticker) if _replaces(rule, old)]
         stored = await self._store.add(rule, now=self._clock.now(), replacing=replacing)
         if rule.source in (RuleSource.ANALYST, RuleSource.WATCH):  # shared rules: the ticker's index is rebuilt
             await self._reindex(rule.ticker, self._engine.state(rule.ticker))
