@@ -131,8 +131,7 @@ class Alert:
         data["at"] = datetime.fromisoformat(data["at"])
         if data.get("mention"):
             data["mention"] = UserRef(**data["mention"])
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        return cls(**{k: v for k, v in data.items() if k in _ALERT_FIELDS})
 
 
 def _json_default(value: object) -> object:
@@ -141,6 +140,7 @@ def _json_default(value: object) -> object:
     raise TypeError(f"cannot encode {type(value).__name__}")
 
 
+_ALERT_FIELDS = frozenset(f.name for f in fields(Alert))
 _ENCODER = json.JSONEncoder(default=_json_default)  # to_json's fast path writes its keys sorted itself
 
 
