@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import random
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -55,5 +55,102 @@ async def test_a_checks_deliveries_go_in_together_in_order_and_once(tmp_path: Pa
         pending = await storage.outbox.pending_for_chat(chat)
         assert [d.alert.rule_id for d in pending] == [0, 1, 2, 3, 4]  # in the order routed
         assert [d.alert for d in pending] == alerts
+    finally:
+        await storage.close()
+
+
+# -- a replay's batches --------------------------------------------------------------------
+
+SCRIPT = [
+    "/alert NVDA below 100",
+    "/alert NVDA move 5 down",
+    "/alert NVDA above 1000000000",  # refused: out of range
+    "/alert NVDA sideways 3",  # refused: no such kind
+    "/alerts",
+    "/unalert 1",
+    "/unalert 999",  # refused: no such alert
+    "/watch NVDA",
+    "/setlevel NVDA stop 100 cut losses",
+    "/setlevel NVDA stop 95",  # replaces the level
+    "/snooze 2 3",
+    "/alerts",
+    "/levels NVDA",
+    "/alert NVDA drawdown 20",
+    "/alert NVDA above 150",
+    "/alert NVDA above 151",  # refused: over the limit of 3 a member in this config
+    "/watchlist",
+]
+
+
+async def replies(harness, batched: bool) -> list[str]:  # type: ignore[no-untyped-def]
+    from tests.conftest import ANALYST
+
+    async def say_all() -> list[str]:
+        return [await harness.say(line, user=ANALYST) for line in SCRIPT]
+
+    if not batched:
+        return await say_all()
+    async with harness.app.storage.db.batch():
+        return await say_all()
+
+
+async def test_a_script_in_one_batch_gets_the_replies_it_gets_command_by_command(make_harness, tmp_path: Path) -> None:
+    from bot.config import Config
+    from tests.conftest import DEMO_DATA, ny
+
+    config = Config()
+    config = replace(config, bot=replace(config.bot, max_alerts_per_user=3))
+    one_by_one = await make_harness(DEMO_DATA, ny(date(2025, 1, 24), 11), config=config, db=tmp_path / "a.sqlite3")
+    batched = await make_harness(DEMO_DATA, ny(date(2025, 1, 24), 11), config=config, db=tmp_path / "b.sqlite3")
+    expected = await replies(one_by_one, batched=False)
+    assert await replies(batched, batched=True) == expected
+    assert "the most allowed" in expected[-2] and "no alert #999" in expected[6]  # refusals among them
+    rules_a = [(r.id, r.kind, r.threshold, r.armed, r.snoozed_until) for r in await one_by_one.app.storage.rules.all()]
+    rules_b = [(r.id, r.kind, r.threshold, r.armed, r.snoozed_until) for r in await batched.app.storage.rules.all()]
+    assert rules_b == rules_a  # and the same rules committed
+
+
+async def test_inside_a_batch_a_failed_transaction_undoes_only_itself(tmp_path: Path) -> None:
+    storage = await SqliteStorage.open(tmp_path / "t.sqlite3")
+    try:
+        chat = ChatRef("console", "c", ChatKind.GROUP)
+        alert = Alert(kind=AlertKind.PRICE_ABOVE, ticker="NVDA", at=NOW, price=1.0)
+        async with storage.db.batch():
+            await storage.outbox.enqueue([Envelope(chat, alert, "kept")], now=NOW)
+            try:
+                async with storage.db.transaction() as tx:
+                    await tx.execute("INSERT INTO applied_splits (ticker, day, ratio, applied_at) VALUES ('NVDA', '2024-06-10', 10, 'x')")
+                    raise RuntimeError("a step fails after its first write")
+            except RuntimeError:
+                pass
+            assert await storage.checks.split_applied("NVDA", date(2024, 6, 10)) is False  # undone at once
+            assert await storage.outbox.enqueue([Envelope(chat, alert, "kept")], now=NOW) == 0  # the first is still there
+        assert len(await storage.outbox.pending_for_chat(chat)) == 1
+    finally:
+        await storage.close()
+
+
+async def test_deliveries_marked_sent_in_a_batch_are_read_back_and_committed(tmp_path: Path) -> None:
+    storage = await SqliteStorage.open(tmp_path / "t.sqlite3")
+    try:
+        chat = ChatRef("console", "c", ChatKind.GROUP)
+        alerts = [Alert(kind=AlertKind.PRICE_ABOVE, ticker="NVDA", at=NOW, rule_id=i) for i in range(3)]
+        await storage.outbox.enqueue([Envelope(chat, a, f"k{a.rule_id}") for a in alerts], now=NOW)
+        async with storage.db.batch():
+            due = await storage.outbox.due(now=NOW, platforms=["console"])
+            for delivery in due[:2]:
+                await storage.outbox.mark_sent(delivery.id, now=NOW)
+            left = await storage.outbox.due(now=NOW, platforms=["console"])  # a read sees the marks
+            assert [d.alert.rule_id for d in left] == [2]
+        counts = await storage.outbox.counts()
+        assert (counts.pending, counts.sent) == (1, 2)
+        try:  # a batch that fails keeps none of its marks
+            async with storage.db.batch():
+                await storage.outbox.mark_sent(left[0].id, now=NOW)
+                raise RuntimeError("the replay stops")
+        except RuntimeError:
+            pass
+        counts = await storage.outbox.counts()
+        assert (counts.pending, counts.sent) == (1, 2)
     finally:
         await storage.close()
