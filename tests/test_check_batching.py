@@ -49,7 +49,7 @@ async def test_a_checks_deliveries_go_in_together_in_order_and_once(tmp_path: Pa
         chat = ChatRef("console", "c", ChatKind.GROUP)
         alerts = [Alert(kind=AlertKind.PRICE_ABOVE, ticker="NVDA", at=NOW, price=100.0 + i, rule_id=i) for i in range(5)]
         first = [Envelope(chat, alert, f"key-{alert.rule_id}") for alert in alerts[:3]]
-        assert await storage.outbox.enqueue(first + [first[0]], now=NOW) == 3  # the repeated key within a batch: once
+        assert await storage.outbox.enqueue([*first, first[0]], now=NOW) == 3  # the repeated key within a batch: once
         assert await storage.outbox.enqueue([Envelope(chat, a, f"key-{a.rule_id}") for a in alerts], now=NOW) == 2
         assert await storage.outbox.enqueue([], now=NOW) == 0
         pending = await storage.outbox.pending_for_chat(chat)

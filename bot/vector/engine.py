@@ -56,7 +56,7 @@ def _armed_value(code: int) -> bool | None:
 class _Ladder:
     """Rules sorted by (ticker index, threshold, id) in parallel arrays, with an unsorted tail."""
 
-    __slots__ = ("armed", "dirs", "ids", "met", "rules", "size", "sorted_size", "starts", "thr", "tix", "dead")
+    __slots__ = ("armed", "dead", "dirs", "ids", "met", "rules", "size", "sorted_size", "starts", "thr", "tix")
 
     def __init__(self, capacity: int = 16) -> None:
         self.thr: F64 = np.empty(capacity, np.float64)
@@ -130,7 +130,7 @@ class _Ladder:
 
     def needs_sorting(self) -> bool:
         tail = self.size - self.sorted_size
-        return tail > 64 and tail * 8 > self.sorted_size or self.dead * 4 > max(self.size, 64)
+        return (tail > 64 and tail * 8 > self.sorted_size) or self.dead * 4 > max(self.size, 64)
 
     def slots_of(self, tix: int) -> I64:
         """Every slot of one ticker (live or dead)."""
@@ -141,12 +141,9 @@ class _Ladder:
         """The slots a check of these tickers must look at, or None for all of them."""
         if len(tixes) * 8 >= n_tickers or len(self.starts) <= 1:
             return None
-        parts = []
         runs = len(self.starts) - 1
-        for t in tixes:
-            if t < runs:
-                parts.append(np.arange(self.starts[t], self.starts[t + 1], dtype=np.int64))
-        parts.append(np.arange(self.sorted_size, self.size, dtype=np.int64))
+        parts = [np.arange(self.starts[t], self.starts[t + 1], dtype=np.int64) for t in tixes if t < runs]
+        parts.append(np.arange(self.sorted_size, self.size, dtype=np.int64))  # the unsorted tail
         return np.concatenate(parts)
 
 
