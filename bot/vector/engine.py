@@ -26,7 +26,7 @@ from __future__ import annotations
 import gc
 from array import array
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
+from datetime import datetime
 
 import numpy as np
 import numpy.typing as npt
@@ -729,7 +729,3 @@ class _Check:
             state.last_price = price
             results.append(CheckResult(state.ticker, self.firings[i], self.armed[i], state))
         return results
-
-
-def session_ordinal(day: date | None) -> int:
-    return day.toordinal() if day else 0
