@@ -79,6 +79,9 @@ def test_the_numpy_engine_gives_the_reference_verdicts(seed: int) -> None:
             prices[ticker] = min(110.0, max(90.0, prices[ticker] + 0.5 * rng.randint(-8, 8)))  # on the grid
             prev_close = rng.choice([100.0, 100.0, 98.0, None, 0.0])
             quotes.append(Quote(ticker=ticker, price=prices[ticker], prev_close=prev_close, session=session, at=T0 + timedelta(minutes=step)))
+        if quotes and rng.random() < 0.1:  # the same ticker twice in one batch: taken in order
+            again = rng.choice(quotes)
+            quotes.append(Quote(ticker=again.ticker, price=min(110.0, again.price + 1.0), prev_close=again.prev_close, session=session, at=again.at))
         now = T0 + timedelta(hours=rng.choice([0, 10, 40]))
         same([reference.evaluate(q, now=now) for q in quotes], vector.evaluate_many(quotes, now=now))
         same_index(reference, vector, tickers)

@@ -584,9 +584,16 @@ class _Check:
         return slots[order]
 
     def _record(self, ladder: _Ladder, slots: I64, value: bool) -> None:
-        """Note armed changes; `_results` hands them to each quote in the order they were made."""
-        if len(slots):
-            self.changes.append((self.quote_of[ladder.tix[slots]], ladder.ids[slots], value))
+        """Note armed changes; `_results` hands them to each quote in the order they were made.
+        A rule re-armed says so at once, as the reference's does (firing rules are marked as
+        their alerts are built)."""
+        if not len(slots):
+            return
+        self.changes.append((self.quote_of[ladder.tix[slots]], ladder.ids[slots], value))
+        if value:
+            rules = ladder.rules
+            for slot in slots.tolist():
+                rules[slot].armed = True
 
     def _price_firings(self, ladder: _Ladder, slots: I64, direction: str) -> None:
         if not len(slots):
@@ -652,10 +659,6 @@ class _Check:
         rearm = slots[peaked[ladder.tix[slots]] & (ladder.armed[slots] == FIRED) & ~np.isnan(ladder.thr[slots])]
         ladder.armed[rearm] = ARMED
         self._record(ladder, rearm, True)
-        for slot in rearm.tolist():
-            rule = ladder.rules[slot]
-            assert rule is not None
-            rule.armed = True
         hits = self._window(ladder, np.where(deeper, deepest, _INF), np.where(deeper, drawdown, -_INF))
         fire = self._in_quote_order(ladder, hits[ladder.armed[hits] != FIRED])
         ladder.armed[fire] = FIRED
