@@ -32,7 +32,6 @@ from bot.core.commands import CommandTable
 from bot.core.cooldown import Cooldown
 from bot.core.delivery import Adapter
 from bot.core.describe import AlertDescriber
-from bot.core.engine import RuleEngine
 from bot.core.feature import AlertKindSpec, DailyJob, Feature
 from bot.core.handlers import core_commands
 from bot.core.market import MarketData
@@ -46,6 +45,7 @@ from bot.core.ticks import TickSource
 from bot.core.vitals import Vitals
 from bot.features import FEATURE_NAMES
 from bot.market.calendar import MarketCalendar
+from bot.vector import VectorEngine
 from jobs.dispatch import Dispatcher
 from jobs.price_check import PriceCheck
 from jobs.scheduler import MarketScheduler, MarketTimer
@@ -171,7 +171,7 @@ class App:
             market = StreamedMarket(market)
         storage = await SqliteStorage.open(storage_path or config.storage.path)
         settings = settings_of(config)
-        rules = RuleBook(store=storage.rules, checks=storage.checks, engine=RuleEngine(rearm_band_pct=settings.rearm_band_pct),
+        rules = RuleBook(store=storage.rules, checks=storage.checks, engine=VectorEngine(rearm_band_pct=settings.rearm_band_pct),
                          market=market, calendar=calendar, clock=clock, cooldown=Cooldown(config.alerts.rearm_cooldown_minutes))
         await rules.load()
         # The rules live as long as the process: move them out of the collector's way, so a

@@ -120,6 +120,15 @@ class Alert:
         return self.items if self.kind is AlertKind.GROUP else [self]
 
     def to_json(self) -> str:
+        if not self.extra and not self.items and not self.silent:  # the common case, without asdict's deep copies: the same text, keys already in order
+            mention = self.mention
+            return _ENCODER.encode({
+                "at": self.at.isoformat(), "change_pct": self.change_pct, "direction": self.direction, "drawdown_pct": self.drawdown_pct,
+                "extra": {}, "kind": self.kind, "level": self.level, "level_name": self.level_name,
+                "mention": None if mention is None else {"display_name": mention.display_name, "platform": mention.platform, "user_id": mention.user_id},
+                "note": self.note, "peak": self.peak, "prev_close": self.prev_close, "price": self.price, "rule_id": self.rule_id,
+                "threshold_pct": self.threshold_pct, "ticker": self.ticker,
+            })
         return json.dumps(self._data(), sort_keys=True, default=_json_default)
 
     def _data(self) -> dict[str, Any]:
@@ -143,14 +152,17 @@ class Alert:
         if data.get("mention"):
             data["mention"] = UserRef(**data["mention"])
         data["items"] = [cls._from_data(item) for item in data.get("items") or []]
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        return cls(**{k: v for k, v in data.items() if k in _ALERT_FIELDS})
 
 
 def _json_default(value: object) -> object:
     if isinstance(value, (date, datetime)):
         return value.isoformat()
     raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+_ALERT_FIELDS = frozenset(f.name for f in fields(Alert))
+_ENCODER = json.JSONEncoder(default=_json_default)  # to_json's fast path writes its keys sorted itself
 
 
 @dataclass(frozen=True, slots=True)
