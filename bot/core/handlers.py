@@ -15,7 +15,7 @@ from bot.core.engine import is_rising
 from bot.core.errors import UserError
 from bot.core.market import Fundamentals, MarketDataError, Quote, RateLimited
 from bot.core.messages import Field, Reply, Tone
-from bot.core.models import Direction, LevelName, Rule, RuleKind, RuleSource
+from bot.core.models import Direction, LevelName, Rule, RuleKind, RuleSource, parse_ticker
 from bot.core.router import Context, Invocation
 from bot.core.valuation import EPS_BASES, valuation_price
 
@@ -222,8 +222,26 @@ async def help_command(context: Context, invocation: Invocation, values: dict[st
     return Reply(title="tickerbell commands", lines=tuple(lines), footer=footer)
 
 
+MAX_PRICE_TICKERS = 10
+
+
+def price_tickers(values: dict[str, Any]) -> list[str]:
+    """The tickers of /price: the first, then up to nine more (repeats dropped, order kept)."""
+    tickers = [values["ticker"]]
+    for word in (values.get("more") or "").replace(",", " ").split():
+        ticker = parse_ticker(word)
+        if ticker not in tickers:
+            tickers.append(ticker)
+    if len(tickers) > MAX_PRICE_TICKERS:
+        raise UserError(f"/price takes at most {MAX_PRICE_TICKERS} tickers at once; that was {len(tickers)}.")
+    return tickers
+
+
 async def price_command(context: Context, invocation: Invocation, values: dict[str, Any]) -> Reply:
-    quote, stale = await quote_or_last(context, values["ticker"])
+    tickers = price_tickers(values)
+    if len(tickers) > 1:
+        return await prices_reply(context, tickers)
+    quote, stale = await quote_or_last(context, tickers[0])
     fields = []
     if quote.prev_close:
         fields.append(Field("Previous close", money(quote.prev_close)))
@@ -237,6 +255,33 @@ async def price_command(context: Context, invocation: Invocation, values: dict[s
         tone=tone,
         footer=f"Price as of {market_time(quote.at, context.calendar.tz)}",
     )
+
+
+async def prices_reply(context: Context, tickers: list[str]) -> Reply:
+    """/price NVDA AVGO TSM: one line each, asked together under one deadline. When the provider
+    cannot answer in time, the last known prices with their age; a ticker it does not know says so."""
+    try:
+        quotes, down = await ask_quotes(context, tickers), None
+    except MarketDataError as problem:
+        quotes, down = {}, problem
+    lines = []
+    for ticker in tickers:
+        quote = quotes.get(ticker)
+        if quote is not None:
+            lines.append(f"{ticker} {quote_line(quote, context)}")
+        elif down is not None and (last := context.quotes.last(ticker)) is not None:
+            age = max(0, int((context.clock.now() - last.at).total_seconds()))
+            lines.append(f"{ticker} {quote_line(last, context)} (last known, {age // 60} min {age % 60} s old)")
+        elif down is not None:
+            lines.append(f"{ticker}: no price right now")
+        else:
+            lines.append(f"{ticker}: unknown ticker (the market data has no price for it)")
+    if down is None and not quotes:
+        raise UserError(f"Unknown tickers {', '.join(tickers)}: the market data has no price for them.")
+    if down is not None and not any("last known" in line for line in lines):
+        raise UserError(unavailable_text(down))
+    footer = unavailable_text(down) if down is not None else f"Prices as of {market_time(context.clock.now(), context.calendar.tz)}"
+    return Reply(title=f"Prices of {len(tickers)} tickers", lines=tuple(lines), footer=footer)
 
 
 # -- members' alerts -------------------------------------------------------------------
@@ -547,7 +592,9 @@ def core_commands() -> CommandTable:
         Command("help", "List the commands, or explain one", help_command,
                 args=(Arg("command", ArgKind.TEXT, "A command name such as alert", required=False, max_chars=32),),
                 examples=("/help", "/help alert")),
-        Command("price", "The latest price and day change of a ticker", price_command, args=(TICKER_ARG,), examples=("/price NVDA", "/price ^SOX")),
+        Command("price", "The latest price and day change of a ticker, or of up to 10 tickers", price_command,
+                args=(TICKER_ARG, Arg("more", ArgKind.TEXT, "More tickers, up to 10 in all (NVDA AVGO TSM)", required=False, rest=True, max_chars=140)),
+                examples=("/price NVDA", "/price ^SOX", "/price NVDA AVGO TSM")),
         Command("alert", "Alert me when a ticker crosses a price, moves N% in a day, or falls N% from its peak", alert_command,
                 args=(TICKER_ARG,
                       Arg("condition", ArgKind.CHOICE, "above or below a price; move or drawdown in percent", choices=("above", "below", "move", "drawdown")),
