@@ -113,7 +113,18 @@ def build_features(context: Context, storage: SqliteStorage, names: Sequence[str
         built["earnings"] = earnings
     if "baskets" in names:
         built["baskets"] = BasketsFeature(context)
+    built.update(issue14_features(context, storage, names))
     return [built[name] for name in FEATURE_NAMES if name in built]
+
+
+def issue14_features(context: Context, storage: SqliteStorage, names: Sequence[str]) -> dict[str, Feature]:
+    """Cashtags, charts, history and the other features of issue 14, each with its store."""
+    from bot.features.cashtags import CashtagsFeature
+
+    built: dict[str, Feature] = {}
+    if "cashtags" in names:
+        built["cashtags"] = CashtagsFeature(context, store=storage.cashtags)
+    return built
 
 
 @dataclass
@@ -188,6 +199,9 @@ class App:
         self.daily_jobs.extend(feature.daily_jobs())
         self.price_check.listeners.extend(feature.quote_listeners())
         self.alert_kinds.update(feature.alert_kinds())
+        chatter = getattr(feature, "chatter_listeners", None)  # optional: features that answer ordinary messages
+        if callable(chatter):
+            self.router.chatter.extend(chatter())
         self.features.append(feature)
 
     async def run_daily_jobs(self, day: date) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from bot.core.calendar import Calendar
 from bot.core.chats import ChatDirectory
+from bot.core.chatter import ChatterListener
 from bot.core.clock import Clock
 from bot.core.commands import MAX_LINE_CHARS, Access, CommandTable, split_command_line
 from bot.core.errors import AccessDenied, UserError
@@ -82,6 +83,7 @@ class Context:
 class CommandRouter:
     def __init__(self, context: Context) -> None:
         self.context = context
+        self.chatter: list[ChatterListener] = []  # features that answer ordinary messages (cashtags)
 
     @property
     def commands(self) -> CommandTable:
@@ -116,6 +118,24 @@ class CommandRouter:
         if invocation is None:
             return []
         return await self.handle(invocation)
+
+    def hears(self, chat: ChatRef, text: str) -> bool:
+        """Whether an ordinary (non-command) message may get an answer here: cheap, no I/O."""
+        if not self.chatter or len(text) > MAX_LINE_CHARS * 20:
+            return False
+        return any(listener.wants(chat, text) for listener in self.chatter)
+
+    async def handle_chatter(self, text: str, *, chat: ChatRef, user: UserRef) -> list[Reply]:
+        """The answers to an ordinary message; never an error (a failure is logged, nothing said)."""
+        replies: list[Reply] = []
+        for listener in self.chatter:
+            if not listener.wants(chat, text):
+                continue
+            try:
+                replies.extend(await listener.hear(chat, user, text))
+            except Exception:
+                log.exception("answering an ordinary message in %s failed", chat.key)
+        return replies
 
     async def handle(self, invocation: Invocation) -> list[Reply]:
         try:

@@ -5,6 +5,7 @@ itself on import.
     primer/    /primer cards, the analyst's seed levels, valuation levels
     earnings/  report dates, reminders and recaps
     baskets/   equal-weight baskets and their sell-offs and drawdowns
+    cashtags/  $NVDA in ordinary messages answered with a quote line (per chat, off by default)
 """
 
-FEATURE_NAMES = ("primer", "earnings", "baskets")  # the order commands appear in /help
+FEATURE_NAMES = ("primer", "earnings", "baskets", "cashtags")  # the order commands appear in /help

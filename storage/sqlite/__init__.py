@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from storage.sqlite.baskets import SqliteBasketStore
+from storage.sqlite.cashtags import SqliteCashtagStore
 from storage.sqlite.chats import SqliteChatStore
 from storage.sqlite.checks import SqliteCheckStore
 from storage.sqlite.database import Database, latest_version
@@ -32,6 +33,7 @@ class SqliteStorage:
         self.checks = SqliteCheckStore(db)
         self.outbox = SqliteOutboxStore(db)
         self.stats = SqliteStatsStore(db)
+        self.cashtags = SqliteCashtagStore(db)  # issue 14's features
 
     @classmethod
     async def open(cls, path: str | Path) -> SqliteStorage:

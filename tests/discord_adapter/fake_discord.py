@@ -165,6 +165,27 @@ class FakeDiscord:
             if not ws.closed:
                 await ws.send_str(frame)
 
+    def message(self, content: str, *, user_id: int = MEMBER_ID, channel_id: int = CHANNEL_ID) -> dict[str, Any]:
+        """An ordinary message in the guild's channel, for a MESSAGE_CREATE dispatch."""
+        return {
+            "id": str(next(self._ids)),
+            "channel_id": str(channel_id),
+            "guild_id": str(GUILD_ID),
+            "author": user_object(user_id, f"member{str(user_id)[-3:]}"),
+            "member": {"roles": [], "joined_at": "2024-01-01T00:00:00+00:00", "deaf": False, "mute": False, "flags": 0},
+            "content": content,
+            "timestamp": _now(),
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [],
+            "mention_roles": [],
+            "attachments": [],
+            "embeds": [],
+            "pinned": False,
+            "type": 0,
+        }
+
     # -- interaction payloads ----------------------------------------------------------------
 
     def _base_interaction(self, kind: int, user_id: int, permissions: str, channel_id: int, guild: bool) -> dict[str, Any]:
@@ -569,6 +590,7 @@ async def running_bot(
     answer_within: float = 1.5,
     fake: FakeDiscord | None = None,
     commands: Any = None,
+    message_content: bool = False,
 ) -> AsyncIterator[Bot]:
     from bot.adapters.discord import DiscordAdapter
     from bot.app import App
@@ -583,7 +605,8 @@ async def running_bot(
         config = Config(
             bot=BotConfig(admins=frozenset(admins)),
             market=MarketConfig(provider="csv", data_dir=data_dir),
-            discord=DiscordConfig(enabled=True, api_base_url=fake.api_base_url, guild_ids=guild_ids, shard_count=shard_count),
+            discord=DiscordConfig(enabled=True, api_base_url=fake.api_base_url, guild_ids=guild_ids, shard_count=shard_count,
+                                  message_content=message_content),
         )
         clock = ReplayClock(now or datetime(2025, 1, 27, 21, 30, tzinfo=UTC))
         app = await App.create(config, clock=clock, storage_path=tmp_path / "tickerbell.sqlite3", commands=commands)

@@ -518,3 +518,28 @@ async def test_an_unreachable_api_stops_start_up_with_one_line(tmp_path: Path, c
         assert SECRET not in str(stopped.value)
     finally:
         await app.close()
+
+
+# -- issue 14: cashtags ----------------------------------------------------------------------------------------
+
+
+async def test_a_cashtag_in_an_ordinary_message_is_answered_once_the_group_turns_them_on(make_world: Any, api: FakeBotApi) -> None:
+    world = await make_world(features=("cashtags",), sequential=True)
+    group = -100901
+    mark = api.mark()
+    api.members[(group, 42)] = "administrator"
+    ignored = api.push_message("anyone looking at $NVDA?", chat_id=group, user_id=42)
+    off = await world.say("/cashtags", chat_id=group, user_id=42)
+    assert "Cashtags are off in this chat." in off.text
+    assert not api.calls("sendMessage", where=lambda r: r.reply_to == ignored)
+    refused = await world.say("/cashtags on", chat_id=group, user_id=43)
+    assert "only a chat admin can do that here" in refused.text
+    on = await world.say("/cashtags on", chat_id=group, user_id=42)
+    assert "Cashtags are on in this chat." in on.text and "privacy mode" in on.text
+    message_id = api.push_message("anyone looking at $NVDA and $notaticker?", chat_id=group, user_id=43)
+    answer = await api.wait_for("sendMessage", where=lambda r: r.reply_to == message_id, after=mark)
+    assert answer.text == "📉 <b>NVDA $118.36, −17.00% (close of 2025-01-27)</b>"
+    again = api.push_message("$NVDA!!", chat_id=group, user_id=44)  # within 30 s: no second answer
+    later = await world.say("/cashtags", chat_id=group, user_id=42)
+    assert "on" in later.text
+    assert not api.calls("sendMessage", where=lambda r: r.reply_to == again)

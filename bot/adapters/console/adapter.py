@@ -127,9 +127,12 @@ class ConsoleAdapter:
             self._meta(text)
             return []
         if not text.startswith("/"):
-            self.show([("Commands start with /. Try /help.", "dim")])
-            return []
-        replies = await self.router.handle_text(text, chat=self.chat, user=self.user, is_chat_manager=True)
+            if not self.router.hears(self.chat, text):  # cashtags ($NVDA) when this chat has them on
+                self.show([("Commands start with /. Try /help.", "dim")])
+                return []
+            replies = await self.router.handle_chatter(text, chat=self.chat, user=self.user)
+        else:
+            replies = await self.router.handle_text(text, chat=self.chat, user=self.user, is_chat_manager=True)
         for reply in replies:
             saved = save_image(reply.image, self.charts_dir) if reply.image is not None else None
             self.show(render_reply(reply, image_path=saved))

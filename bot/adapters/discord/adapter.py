@@ -99,6 +99,10 @@ class _TickerbellHooks:
     async def setup_hook(self) -> None:
         await self.tickerbell._setup(self)  # type: ignore[arg-type]
 
+    async def on_message(self, message: discord.Message) -> None:
+        """Only with [discord] message_content: ordinary messages, for cashtags."""
+        await self.tickerbell.on_message(message)
+
 
 class TickerbellClient(_TickerbellHooks, discord.Client):
     """One gateway connection."""
@@ -208,6 +212,8 @@ class DiscordAdapter:
         discord.VoiceClient.warn_dave = False
         intents = discord.Intents.none()
         intents.guilds = True
+        if self.config.message_content:  # cashtags: ordinary messages, a privileged intent
+            intents.guild_messages = intents.dm_messages = intents.message_content = True
         options: dict[str, Any] = {
             "intents": intents,
             "guild_ready_timeout": self.guild_ready_timeout,
@@ -497,6 +503,24 @@ class DiscordAdapter:
             await self.router.chats.seen(chat)
         except Exception:
             log.exception("discord: could not update the state of channel %s", chat.chat_id)
+
+    async def on_message(self, message: discord.Message) -> None:
+        """An ordinary message (the message-content intent is on): answered only when a feature
+        wants it in this channel (cashtags); the answer goes to the channel, quoting the message."""
+        if message.author.bot or not message.content or message.content.startswith("/"):
+            return
+        kind = ChatKind.GROUP if message.guild is not None else ChatKind.PRIVATE
+        chat = ChatRef("discord", str(message.channel.id), kind)
+        if not self.router.hears(chat, message.content):
+            return
+        user = UserRef("discord", str(message.author.id), message.author.display_name)
+        replies = await self.router.handle_chatter(message.content, chat=chat, user=user)
+        for rendered in render_replies(replies, commands=self._command_names()):
+            try:
+                await message.channel.send(**self._message_options(rendered), reference=message, mention_author=False)
+            except discord.HTTPException as problem:
+                log.warning("discord: answering a cashtag in %s failed (%s)", chat.chat_id, _describe(problem))
+                return
 
     # -- alerts ----------------------------------------------------------------------------
 

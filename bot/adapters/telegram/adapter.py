@@ -579,6 +579,7 @@ class TelegramAdapter:
         app.add_handler(TypeHandler(Update, self._on_any_update), group=-1)
         app.add_handler(ChatMemberHandler(self._on_membership, ChatMemberHandler.MY_CHAT_MEMBER))
         app.add_handler(MessageHandler(filters.COMMAND & (filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST), self._on_command))
+        app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & filters.UpdateType.MESSAGE, self._on_chatter))
         app.add_handler(CallbackQueryHandler(self._on_button))
         app.add_error_handler(self._on_error)
 
@@ -647,6 +648,26 @@ class TelegramAdapter:
             manager = await self._is_manager(where, user, name, anonymous_admin=anonymous_admin)
             replies = await self.router.handle_text(f"/{name}{rest}", chat=where, user=user, is_chat_manager=manager)
             await self._send_replies(where, replies, reply_to=message_id)
+
+        await self._queue(where, answer)
+
+    async def _on_chatter(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """An ordinary message: answered only when a feature wants it in this chat (cashtags).
+        In groups Telegram sends these only with the bot's privacy mode off, or to an admin bot."""
+        message = update.effective_message
+        chat = update.effective_chat
+        if message is None or chat is None or not message.text:
+            return
+        where = self._chat_ref(chat)
+        sender = _sender(message, chat)
+        if sender is None or not self.router.hears(where, message.text):
+            return
+        user, text, message_id = sender[0], message.text, message.message_id
+
+        async def answer() -> None:
+            replies = await self.router.handle_chatter(text, chat=where, user=user)
+            if replies:
+                await self._send_replies(where, replies, reply_to=message_id)
 
         await self._queue(where, answer)
 

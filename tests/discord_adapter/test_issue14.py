@@ -1,0 +1,33 @@
+"""Issue 14 through the real discord.py against the fake Discord: cashtags, and the new commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.discord_adapter.fake_discord import CHANNEL_ID, MANAGER_ID, MEMBER_ID, SHARED_PRICES, answer_body, running_bot
+
+PRICES = SHARED_PRICES if Path(SHARED_PRICES, "NVDA.csv").exists() else None
+
+
+async def test_a_cashtag_is_answered_in_the_channel_with_the_message_content_intent(tmp_path):
+    async with running_bot(tmp_path, prices=PRICES, message_content=True) as bot:
+        identify = next(f for f in bot.fake.gateway_log if f.get("op") == 2)
+        assert identify["d"]["intents"] & (1 << 15)  # MESSAGE_CONTENT asked for
+        start = len(bot.fake.requests)
+        await bot.fake.dispatch("MESSAGE_CREATE", bot.fake.message("is $NVDA cheap yet?"))
+        callback, followup = await bot.answer(bot.fake.slash("cashtags", {"choice": "on"}, user_id=MANAGER_ID))
+        assert answer_body(callback, followup)["embeds"][0]["title"] == "Cashtags are on in this chat."
+        assert not [r for r in bot.fake.requests[start:] if r.path == f"/channels/{CHANNEL_ID}/messages"]  # off until then
+        message = bot.fake.message("is $NVDA cheap yet? and $zzzz", user_id=MEMBER_ID)
+        await bot.fake.dispatch("MESSAGE_CREATE", message)
+        sent = await bot.fake.wait_for(lambda r: r.method == "POST" and r.path == f"/channels/{CHANNEL_ID}/messages", after=start)
+        assert sent.json["embeds"][0]["title"] == "NVDA $118.42, −16.97% (close of 2025-01-27)"
+        assert str(sent.json["message_reference"]["message_id"]) == message["id"]
+
+
+async def test_without_the_intent_the_bot_asks_for_no_messages(tmp_path):
+    async with running_bot(tmp_path, prices=PRICES) as bot:
+        identify = next(f for f in bot.fake.gateway_log if f.get("op") == 2)
+        assert not identify["d"]["intents"] & (1 << 15)
+        callback, followup = await bot.answer(bot.fake.slash("cashtags", {"choice": "on"}, user_id=MANAGER_ID))
+        assert "message-content intent" in str(answer_body(callback, followup)["embeds"][0])
