@@ -16,7 +16,7 @@ import gc
 import logging
 import os
 import signal
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, time
 from importlib.metadata import PackageNotFoundError, version
@@ -96,7 +96,9 @@ def settings_of(config: Config) -> Settings:
     )
 
 
-def build_features(context: Context, storage: SqliteStorage, names: Sequence[str]) -> list[Feature]:
+def build_features(
+    context: Context, storage: SqliteStorage, names: Sequence[str], kinds: Mapping[AlertKind, AlertKindSpec] | None = None
+) -> list[Feature]:
     """The features named, in the order of `FEATURE_NAMES`, each given the services it needs."""
     unknown = sorted(set(names) - set(FEATURE_NAMES))
     if unknown:
@@ -113,17 +115,23 @@ def build_features(context: Context, storage: SqliteStorage, names: Sequence[str
         built["earnings"] = earnings
     if "baskets" in names:
         built["baskets"] = BasketsFeature(context)
-    built.update(issue14_features(context, storage, names))
+    built.update(issue14_features(context, storage, names, kinds if kinds is not None else {}))
     return [built[name] for name in FEATURE_NAMES if name in built]
 
 
-def issue14_features(context: Context, storage: SqliteStorage, names: Sequence[str]) -> dict[str, Feature]:
-    """Cashtags, charts, history and the other features of issue 14, each with its store."""
+def issue14_features(
+    context: Context, storage: SqliteStorage, names: Sequence[str], kinds: Mapping[AlertKind, AlertKindSpec]
+) -> dict[str, Feature]:
+    """Cashtags, charts, history and the other features of issue 14, each with its store.
+    `kinds`: every feature's alert kinds, filled as the wiring adds the features (for /history)."""
     from bot.features.cashtags import CashtagsFeature
+    from bot.features.history import HistoryFeature
 
     built: dict[str, Feature] = {}
     if "cashtags" in names:
         built["cashtags"] = CashtagsFeature(context, store=storage.cashtags)
+    if "history" in names:
+        built["history"] = HistoryFeature(context, store=storage.history, kinds=kinds)
     return built
 
 
@@ -184,7 +192,7 @@ class App:
         app = cls(config, clock, calendar, storage, market, rules, chats, context, CommandRouter(context), dispatcher, price_check, splits)
         app.daily_jobs.append(DailyJob(SPLIT_SWEEP_AT, splits.sweep, "split sweep"))
         try:
-            for feature in build_features(context, storage, FEATURE_NAMES if features is None else features):
+            for feature in build_features(context, storage, FEATURE_NAMES if features is None else features, app.alert_kinds):
                 await app.add_feature(feature)
         except BaseException:
             await app.close()

@@ -110,6 +110,7 @@ BAD_INPUT = [
     ("/unwatchbasket nope", ALICE, "This chat does not follow the basket nope"),
     ("/setlevel NVDA exit ps 10", ANALYST, "The price must be a number like 120, or pe 45 / fpe 40"),
     ("/cashtags maybe", ALICE, "Choice must be one of on, off, not 'maybe'"),
+    ("/history NVDA;1", ALICE, "is not a ticker"),
 ]
 
 

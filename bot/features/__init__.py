@@ -6,6 +6,7 @@ itself on import.
     earnings/  report dates, reminders and recaps
     baskets/   equal-weight baskets and their sell-offs and drawdowns
     cashtags/  $NVDA in ordinary messages answered with a quote line (per chat, off by default)
+    history/   /history: what fired for a member and in a chat, read back from the outbox
 """
 
-FEATURE_NAMES = ("primer", "earnings", "baskets", "cashtags")  # the order commands appear in /help
+FEATURE_NAMES = ("primer", "earnings", "baskets", "cashtags", "history")  # the order commands appear in /help

@@ -7,3 +7,6 @@ CREATE TABLE cashtag_chats (
     updated_at TEXT NOT NULL,
     PRIMARY KEY (platform, chat_id)
 );
+
+-- /history reads what fired in a chat, newest first.
+CREATE INDEX outbox_by_chat ON outbox (platform, chat_id, id);

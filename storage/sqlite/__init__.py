@@ -10,6 +10,7 @@ from storage.sqlite.chats import SqliteChatStore
 from storage.sqlite.checks import SqliteCheckStore
 from storage.sqlite.database import Database, latest_version
 from storage.sqlite.earnings import SqliteEarningsStore
+from storage.sqlite.history import SqliteHistoryStore
 from storage.sqlite.outbox import SqliteOutboxStore
 from storage.sqlite.rules import SqliteRuleStore
 from storage.sqlite.seeds import SqlitePrimerSeedStore
@@ -34,6 +35,7 @@ class SqliteStorage:
         self.outbox = SqliteOutboxStore(db)
         self.stats = SqliteStatsStore(db)
         self.cashtags = SqliteCashtagStore(db)  # issue 14's features
+        self.history = SqliteHistoryStore(db)
 
     @classmethod
     async def open(cls, path: str | Path) -> SqliteStorage:

@@ -31,3 +31,21 @@ async def test_without_the_intent_the_bot_asks_for_no_messages(tmp_path):
         assert not identify["d"]["intents"] & (1 << 15)
         callback, followup = await bot.answer(bot.fake.slash("cashtags", {"choice": "on"}, user_id=MANAGER_ID))
         assert "message-content intent" in str(answer_body(callback, followup)["embeds"][0])
+
+
+async def test_history_lists_what_fired_in_the_channel(tmp_path):
+    from datetime import UTC, datetime
+
+    from bot.core.messages import Alert, AlertKind, Envelope
+    from bot.core.models import ChatKind, ChatRef
+
+    async with running_bot(tmp_path, prices=PRICES) as bot:
+        channel = ChatRef("discord", str(CHANNEL_ID), ChatKind.GROUP)
+        alert = Alert(kind=AlertKind.SELLOFF, ticker="NVDA", at=datetime(2025, 1, 27, 15, 0, tzinfo=UTC), price=118.42, change_pct=-16.97,
+                      threshold_pct=5.0)
+        await bot.storage.outbox.enqueue([Envelope(channel, alert, "history-test-1")], now=datetime(2025, 1, 27, 15, 0, tzinfo=UTC))
+        await bot.app.dispatcher.drain_once()
+        callback, followup = await bot.answer(bot.fake.slash("history", {}, user_id=MEMBER_ID))
+        [embed] = answer_body(callback, followup)["embeds"]
+        assert embed["title"] == "What fired in this chat (newest first, last 1)"
+        assert embed["description"] == "2025-01-27 10:00 ET · Sell-off: NVDA down 16.97% today · $118.42, −16.97%"

@@ -543,3 +543,15 @@ async def test_a_cashtag_in_an_ordinary_message_is_answered_once_the_group_turns
     later = await world.say("/cashtags", chat_id=group, user_id=42)
     assert "on" in later.text
     assert not api.calls("sendMessage", where=lambda r: r.reply_to == again)
+
+
+async def test_history_lists_what_fired_in_the_group(make_world: Any, api: FakeBotApi) -> None:
+    world = await make_world(features=("history",))
+    group = ChatRef("telegram", "-100902", ChatKind.GROUP)
+    alert = an_alert(mention=UserRef("telegram", "42", "Alice"))
+    await world.app.storage.outbox.enqueue([Envelope(group, alert, "history-test-1")], now=world.clock.now())
+    reply = await world.say("/history NVDA", chat_id=-100902, user_id=43)
+    assert reply.text == (
+        "<b>What fired for NVDA in this chat (newest first, last 1)</b>\n"
+        "2025-01-27 21:05 ET · NVDA fell below $120.00 · $118.36, −17.00% (waiting to be delivered)"
+    )
