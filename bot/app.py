@@ -125,6 +125,7 @@ def issue14_features(
     """Cashtags, charts, history and the other features of issue 14, each with its store.
     `kinds`: every feature's alert kinds, filled as the wiring adds the features (for /history)."""
     from bot.features.cashtags import CashtagsFeature
+    from bot.features.charts import ChartsFeature
     from bot.features.history import HistoryFeature
 
     built: dict[str, Feature] = {}
@@ -132,6 +133,8 @@ def issue14_features(
         built["cashtags"] = CashtagsFeature(context, store=storage.cashtags)
     if "history" in names:
         built["history"] = HistoryFeature(context, store=storage.history, kinds=kinds)
+    if "charts" in names:
+        built["charts"] = ChartsFeature(context)
     return built
 
 

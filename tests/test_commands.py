@@ -111,6 +111,7 @@ BAD_INPUT = [
     ("/setlevel NVDA exit ps 10", ANALYST, "The price must be a number like 120, or pe 45 / fpe 40"),
     ("/cashtags maybe", ALICE, "Choice must be one of on, off, not 'maybe'"),
     ("/history NVDA;1", ALICE, "is not a ticker"),
+    ("/chart NVDA 3w", ALICE, "Period must be one of 1d, 5d, 1m, 6m, 1y, 5y, not '3w'"),
 ]
 
 

@@ -7,6 +7,7 @@ itself on import.
     baskets/   equal-weight baskets and their sell-offs and drawdowns
     cashtags/  $NVDA in ordinary messages answered with a quote line (per chat, off by default)
     history/   /history: what fired for a member and in a chat, read back from the outbox
+    charts/    /chart: candles, volume, moving averages and the analyst's levels as an image
 """
 
-FEATURE_NAMES = ("primer", "earnings", "baskets", "cashtags", "history")  # the order commands appear in /help
+FEATURE_NAMES = ("primer", "earnings", "baskets", "cashtags", "history", "charts")  # the order commands appear in /help

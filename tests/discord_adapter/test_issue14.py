@@ -49,3 +49,15 @@ async def test_history_lists_what_fired_in_the_channel(tmp_path):
         [embed] = answer_body(callback, followup)["embeds"]
         assert embed["title"] == "What fired in this chat (newest first, last 1)"
         assert embed["description"] == "2025-01-27 10:00 ET · Sell-off: NVDA down 16.97% today · $118.42, −16.97%"
+
+
+async def test_a_chart_is_attached_and_shown_in_the_embed(tmp_path):
+    async with running_bot(tmp_path, prices=PRICES, answer_within=0) as bot:
+        payload = bot.fake.slash("chart", {"ticker": "NVDA", "period": "6m"})
+        await bot.interact(payload)
+        followup = await bot.followup(payload, timeout=20)
+        [part] = followup.files
+        assert part["filename"] == "NVDA-6m-2025-01-27.png" and part["size"] > 10_000
+        [embed] = followup.json["embeds"]
+        assert embed["title"] == "NVDA · 6 months"
+        assert embed["image"]["url"] == f"attachment://{part['filename']}"

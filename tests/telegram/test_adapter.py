@@ -555,3 +555,12 @@ async def test_history_lists_what_fired_in_the_group(make_world: Any, api: FakeB
         "<b>What fired for NVDA in this chat (newest first, last 1)</b>\n"
         "2025-01-27 21:05 ET · NVDA fell below $120.00 · $118.36, −17.00% (waiting to be delivered)"
     )
+
+
+async def test_a_chart_is_sent_as_a_photo(make_world: Any, api: FakeBotApi) -> None:
+    await make_world(features=("charts",))
+    mark = api.mark()
+    message_id = api.push_command("/chart NVDA 1m", chat_id=905, user_id=905)
+    photo = await api.wait_for("sendPhoto", after=mark, timeout=20)
+    assert photo.files["photo"][:4] == b"\x89PNG" and photo.reply_to == message_id
+    assert photo.params["caption"].startswith("<b>NVDA · 1 month</b>\nNow $118.36, −17.00% (close of 2025-01-27).")
