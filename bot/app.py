@@ -127,6 +127,7 @@ def issue14_features(
     from bot.features.cashtags import CashtagsFeature
     from bot.features.charts import ChartsFeature
     from bot.features.history import HistoryFeature
+    from bot.features.lifecycle import LifecycleFeature
 
     built: dict[str, Feature] = {}
     if "cashtags" in names:
@@ -135,6 +136,8 @@ def issue14_features(
         built["history"] = HistoryFeature(context, store=storage.history, kinds=kinds)
     if "charts" in names:
         built["charts"] = ChartsFeature(context)
+    if "lifecycle" in names:
+        built["lifecycle"] = LifecycleFeature(context)
     return built
 
 

@@ -13,6 +13,7 @@ from bot.core.commands import Access, Arg, ArgKind, Command, CommandTable, parse
 from bot.core.describe import market_time, money, pct, plain_pct
 from bot.core.engine import is_rising
 from bot.core.errors import UserError
+from bot.core.lifecycle import lifecycle_line, lifecycle_text, parse_alert_options
 from bot.core.market import Fundamentals, MarketDataError, Quote, RateLimited
 from bot.core.messages import Field, Reply, Tone
 from bot.core.models import Direction, LevelName, Rule, RuleKind, RuleSource, parse_ticker
@@ -291,7 +292,12 @@ async def alert_command(context: Context, invocation: Invocation, values: dict[s
     ticker: str = values["ticker"]
     condition: str = values["condition"]
     value: float = values["value"]
-    direction_word: str | None = values.get("direction")
+    try:
+        options = parse_alert_options(values.get("options"), today=context.calendar.local_date(context.clock.now()))
+    except UserError as problem:
+        command = context.commands.get("alert")
+        raise (command.usage_error(problem.message) if command else problem) from None
+    direction_word: str | None = options.direction
     if direction_word and condition != "move":
         raise UserError(f"up/down/either only goes with move, as in /alert {ticker} move 10 down.")
     if condition in ("above", "below"):
@@ -320,7 +326,8 @@ async def alert_command(context: Context, invocation: Invocation, values: dict[s
         raise UserError(f"You have {most} alerts, the most allowed. Remove one with /unalert ID first.")
     lookup = await look_up(context, [ticker])
     quote = lookup.quote(ticker)
-    rule = Rule(id=0, ticker=ticker, kind=kind, threshold=value, source=RuleSource.MEMBER, direction=direction, owner=owner, chat=invocation.chat)
+    rule = Rule(id=0, ticker=ticker, kind=kind, threshold=value, source=RuleSource.MEMBER, direction=direction, owner=owner, chat=invocation.chat,
+                once=options.once, expires_on=options.expires_on)
     if kind is RuleKind.DRAWDOWN:
         await context.rules.seed_peak(ticker)  # while data is down it fails quietly: the check seeds it
     stored, met = await context.rules.add(rule, quote)
@@ -331,6 +338,8 @@ async def alert_command(context: Context, invocation: Invocation, values: dict[s
         already = already_text(stored, quote, met)
         if already:
             lines.append(already)
+    if (kept := lifecycle_line(stored)) is not None:
+        lines.append(kept)
     where = "here" if invocation.chat.kind.value == "private" else "in this chat, mentioning you"
     lines.append(f"I'll tell you {where}. See yours with /alerts; remove it with /unalert {stored.id}.")
     return Reply(title=f"Alert #{stored.id} set: {rule_label(stored)}", lines=tuple(lines), tone=Tone.NEUTRAL)
@@ -341,7 +350,7 @@ async def alerts_command(context: Context, invocation: Invocation, values: dict[
     if not rules:
         return Reply(title="You have no alerts.", lines=("Set one with /alert NVDA below 120, /alert NVDA move 10 or /alert NVDA drawdown 20.",), private=True)
     now, zone = context.clock.now(), context.calendar.tz
-    lines = tuple(f"#{r.id} {rule_label(r)} · {rule_status(r, now, zone)}" for r in rules)
+    lines = tuple(f"#{r.id} {rule_label(r)} · {rule_status(r, now, zone)}{lifecycle_text(r)}" for r in rules)
     return Reply(title=f"Your alerts ({len(rules)})", lines=lines, footer="Remove one with /unalert ID.", private=True)
 
 
@@ -599,9 +608,12 @@ def core_commands() -> CommandTable:
                 args=(TICKER_ARG,
                       Arg("condition", ArgKind.CHOICE, "above or below a price; move or drawdown in percent", choices=("above", "below", "move", "drawdown")),
                       Arg("value", ArgKind.NUMBER, "A price (120) or a percent (10)"),
-                      Arg("direction", ArgKind.CHOICE, "For move: up, down or either (default)", required=False, choices=("up", "down", "either"))),
-                examples=("/alert NVDA below 120", "/alert AVGO above 250", "/alert CRDO move 10", "/alert NVDA move 5 down", "/alert TSM drawdown 20"),
-                details="A price alert fires when the price crosses the level and re-arms after it moves back past a small band. A move alert fires once a session; a drawdown alert once per peak."),
+                      Arg("options", ArgKind.TEXT, "up/down/either (move); once or every; until 2025-03-31 or for 5d",
+                          required=False, rest=True, max_chars=60)),
+                examples=("/alert NVDA below 120", "/alert AVGO above 250", "/alert CRDO move 10", "/alert NVDA move 5 down", "/alert TSM drawdown 20",
+                          "/alert NVDA below 120 once", "/alert NVDA above 150 until 2025-03-31", "/alert AVGO move 8 for 5d"),
+                details="A price alert fires when the price crosses the level and re-arms after it moves back past a small band. A move alert fires once a session; a drawdown alert once per peak. "
+                        "once: removed after it fires (every, the default, re-arms). until DATE / for 5d: checked through that day, then removed quietly."),
         Command("alerts", "List your alerts", alerts_command, examples=("/alerts",)),
         Command("unalert", "Remove one of your alerts", unalert_command, args=(Arg("id", ArgKind.INTEGER, "The alert's number from /alerts"),), examples=("/unalert 3",), done_verb="removed"),
         Command("snooze", "Silence one of your alerts for some days", snooze_command,

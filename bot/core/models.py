@@ -132,6 +132,8 @@ class Rule:
     multiple: float | None = None  # a valuation level: threshold = multiple x EPS (0 when EPS is unusable)
     basis: str | None = None  # "pe" (trailing EPS) or "fpe" (forward EPS), with multiple
     met_session: date | None = None  # a move rule set after this session had already moved enough: quiet in it
+    once: bool = False  # a member's alert removed after it fires (/alert ... once)
+    expires_on: date | None = None  # a member's alert checked through this day, then removed (/alert ... until DATE)
 
 
 @dataclass(slots=True)

@@ -8,6 +8,7 @@ itself on import.
     cashtags/  $NVDA in ordinary messages answered with a quote line (per chat, off by default)
     history/   /history: what fired for a member and in a chat, read back from the outbox
     charts/    /chart: candles, volume, moving averages and the analyst's levels as an image
+    lifecycle/ members' alerts that expire (/alert ... until DATE, for 5d), removed before the open
 """
 
-FEATURE_NAMES = ("primer", "earnings", "baskets", "cashtags", "history", "charts")  # the order commands appear in /help
+FEATURE_NAMES = ("primer", "earnings", "baskets", "cashtags", "history", "charts", "lifecycle")  # the order commands appear in /help

@@ -49,6 +49,8 @@ def rule_of(row: aiosqlite.Row) -> Rule:
         multiple=row["multiple"],
         basis=row["basis"],
         met_session=day(row["met_session"]),
+        once=bool(row["once"]),
+        expires_on=day(row["expires_on"]),
     )
 
 

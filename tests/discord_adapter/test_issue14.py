@@ -61,3 +61,15 @@ async def test_a_chart_is_attached_and_shown_in_the_embed(tmp_path):
         [embed] = followup.json["embeds"]
         assert embed["title"] == "NVDA · 6 months"
         assert embed["image"]["url"] == f"attachment://{part['filename']}"
+
+
+async def test_an_alert_with_lifecycle_options_from_a_slash_command(tmp_path):
+    from bot.core.models import UserRef
+
+    async with running_bot(tmp_path, prices=PRICES) as bot:
+        payload = bot.fake.slash("alert", {"ticker": "NVDA", "condition": "below", "value": 100, "options": "once for 5d"}, user_id=MEMBER_ID)
+        callback, followup = await bot.answer(payload)
+        [embed] = answer_body(callback, followup)["embeds"]
+        assert "it fires once and is then removed; it runs through 2025-02-01 and is then removed" in embed["description"]
+        [rule] = await bot.storage.rules.of_member(UserRef("discord", str(MEMBER_ID)))
+        assert rule.once and str(rule.expires_on) == "2025-02-01"
