@@ -109,13 +109,15 @@ def build_features(
 
     earnings = EarningsFeature(context, outbox=storage.outbox) if "earnings" in names else None
     built: dict[str, Feature] = {}
+    extra = issue14_features(context, storage, names, kinds if kinds is not None else {})
+    catalysts = getattr(extra.get("catalysts"), "desk", None)
     if "primer" in names:
-        built["primer"] = PrimerFeature(context, earnings=earnings.desk if earnings else None)
+        built["primer"] = PrimerFeature(context, earnings=earnings.desk if earnings else None, catalysts=catalysts)
     if earnings is not None:
         built["earnings"] = earnings
     if "baskets" in names:
         built["baskets"] = BasketsFeature(context)
-    built.update(issue14_features(context, storage, names, kinds if kinds is not None else {}))
+    built.update(extra)
     return [built[name] for name in FEATURE_NAMES if name in built]
 
 
@@ -125,6 +127,7 @@ def issue14_features(
     """Cashtags, charts, history and the other features of issue 14, each with its store.
     `kinds`: every feature's alert kinds, filled as the wiring adds the features (for /history)."""
     from bot.features.cashtags import CashtagsFeature
+    from bot.features.catalysts import CatalystsFeature
     from bot.features.charts import ChartsFeature
     from bot.features.history import HistoryFeature
     from bot.features.lifecycle import LifecycleFeature
@@ -138,6 +141,8 @@ def issue14_features(
         built["charts"] = ChartsFeature(context)
     if "lifecycle" in names:
         built["lifecycle"] = LifecycleFeature(context)
+    if "catalysts" in names:
+        built["catalysts"] = CatalystsFeature(context, store=storage.catalysts, outbox=storage.outbox)
     return built
 
 

@@ -115,6 +115,11 @@ BAD_INPUT = [
     ("/cashtags maybe", ALICE, "Choice must be one of on, off, not 'maybe'"),
     ("/history NVDA;1", ALICE, "is not a ticker"),
     ("/chart NVDA 3w", ALICE, "Period must be one of 1d, 5d, 1m, 6m, 1y, 5y, not '3w'"),
+    ("/setcatalyst NVDA 2025-01-28 GTC", ALICE, "/setcatalyst is for the bot's admins"),
+    ("/setcatalyst NVDA 28.01.2025 GTC", ANALYST, "Date must be a date like 2025-01-29"),
+    ("/setcatalyst NVDA 2025-01-28", ANALYST, "Name is missing"),
+    ("/catalysts NV;DA", ALICE, "is not a ticker"),
+    ("/clearcatalyst NVDA", ANALYST, "NVDA has no catalyst"),
 ]
 
 

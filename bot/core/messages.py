@@ -83,6 +83,9 @@ class AlertKind(StrEnum):
     EARNINGS_MOVED = "earnings_moved"
     BASKET_SELLOFF = "basket_selloff"
     BASKET_DRAWDOWN = "basket_drawdown"
+    CATALYST_REMINDER = "catalyst_reminder"
+    CATALYST_DAY = "catalyst_day"
+    CATALYST_RECAP = "catalyst_recap"
 
 
 @dataclass(slots=True)

@@ -9,6 +9,7 @@ itself on import.
     history/   /history: what fired for a member and in a chat, read back from the outbox
     charts/    /chart: candles, volume, moving averages and the analyst's levels as an image
     lifecycle/ members' alerts that expire (/alert ... until DATE, for 5d), removed before the open
+    catalysts/ events beyond earnings (/setcatalyst): reminders, the day's note and a recap; in /primer
 """
 
-FEATURE_NAMES = ("primer", "earnings", "baskets", "cashtags", "history", "charts", "lifecycle")  # the order commands appear in /help
+FEATURE_NAMES = ("primer", "earnings", "baskets", "cashtags", "history", "charts", "lifecycle", "catalysts")  # the order commands appear in /help

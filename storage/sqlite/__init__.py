@@ -6,6 +6,7 @@ from pathlib import Path
 
 from storage.sqlite.baskets import SqliteBasketStore
 from storage.sqlite.cashtags import SqliteCashtagStore
+from storage.sqlite.catalysts import SqliteCatalystStore
 from storage.sqlite.chats import SqliteChatStore
 from storage.sqlite.checks import SqliteCheckStore
 from storage.sqlite.database import Database, latest_version
@@ -36,6 +37,7 @@ class SqliteStorage:
         self.stats = SqliteStatsStore(db)
         self.cashtags = SqliteCashtagStore(db)  # issue 14's features
         self.history = SqliteHistoryStore(db)
+        self.catalysts = SqliteCatalystStore(db)
 
     @classmethod
     async def open(cls, path: str | Path) -> SqliteStorage:
