@@ -131,6 +131,7 @@ def issue14_features(
     from bot.features.charts import ChartsFeature
     from bot.features.history import HistoryFeature
     from bot.features.lifecycle import LifecycleFeature
+    from bot.features.transfer import TransferFeature
 
     built: dict[str, Feature] = {}
     if "cashtags" in names:
@@ -143,6 +144,8 @@ def issue14_features(
         built["lifecycle"] = LifecycleFeature(context)
     if "catalysts" in names:
         built["catalysts"] = CatalystsFeature(context, store=storage.catalysts, outbox=storage.outbox)
+    if "transfer" in names:
+        built["transfer"] = TransferFeature(context)
     return built
 
 

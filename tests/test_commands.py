@@ -120,6 +120,9 @@ BAD_INPUT = [
     ("/setcatalyst NVDA 2025-01-28", ANALYST, "Name is missing"),
     ("/catalysts NV;DA", ALICE, "is not a ticker"),
     ("/clearcatalyst NVDA", ANALYST, "NVDA has no catalyst"),
+    ("/export xml", ANALYST, "Format must be one of csv, json, not 'xml'"),
+    ("/import", ANALYST, "Lines is missing"),
+    ("/import NVDA middle 120", ANALYST, "Nothing was imported: Entry 1 (NVDA middle 120): the level must be entry, exit or stop"),
 ]
 
 

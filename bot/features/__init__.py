@@ -10,6 +10,7 @@ itself on import.
     charts/    /chart: candles, volume, moving averages and the analyst's levels as an image
     lifecycle/ members' alerts that expire (/alert ... until DATE, for 5d), removed before the open
     catalysts/ events beyond earnings (/setcatalyst): reminders, the day's note and a recap; in /primer
+    transfer/  /export (a CSV or JSON file) and /import (analyst levels, all or nothing)
 """
 
-FEATURE_NAMES = ("primer", "earnings", "baskets", "cashtags", "history", "charts", "lifecycle", "catalysts")  # the order commands appear in /help
+FEATURE_NAMES = ("primer", "earnings", "baskets", "cashtags", "history", "charts", "lifecycle", "catalysts", "transfer")  # the order commands appear in /help

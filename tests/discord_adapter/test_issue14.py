@@ -73,3 +73,15 @@ async def test_an_alert_with_lifecycle_options_from_a_slash_command(tmp_path):
         assert "it fires once and is then removed; it runs through 2025-02-01 and is then removed" in embed["description"]
         [rule] = await bot.storage.rules.of_member(UserRef("discord", str(MEMBER_ID)))
         assert rule.once and str(rule.expires_on) == "2025-02-01"
+
+
+async def test_an_export_is_sent_as_a_file(tmp_path):
+    async with running_bot(tmp_path, prices=PRICES, admins=(f"discord:{MANAGER_ID}",)) as bot:
+        await bot.answer(bot.fake.slash("watch", {"ticker": "NVDA"}, user_id=MANAGER_ID))
+        start = len(bot.fake.requests)
+        payload = bot.fake.slash("export", {"format": "json"}, user_id=MANAGER_ID)
+        callback, followup = await bot.answer(payload)
+        assert answer_body(callback, followup)["embeds"][0]["title"].startswith("Export (JSON): ")
+        sent = await bot.fake.wait_for(lambda r: r.method == "POST" and r.files and payload["token"] in r.path, after=start)
+        [part] = sent.files
+        assert part["filename"].startswith("tickerbell-export-") and part["filename"].endswith(".json") and part["size"] > 50

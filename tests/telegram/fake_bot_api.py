@@ -331,6 +331,13 @@ class FakeBotApi:
             content["caption"] = request.params["caption"]
         return self._message(request, **content)
 
+    async def _api_sendDocument(self, request: Request) -> Any:
+        data = request.files.get("document", b"")
+        content: dict[str, Any] = {"document": {"file_id": "document-1", "file_unique_id": "d1", "file_size": len(data)}}
+        if "caption" in request.params:
+            content["caption"] = request.params["caption"]
+        return self._message(request, **content)
+
     async def _api_editMessageText(self, request: Request) -> Any:
         message = self._message(request, text=request.params.get("text", ""))
         message["message_id"] = int(request.params.get("message_id", "0"))

@@ -81,8 +81,9 @@ async def make_world(tmp_path: Path, calendar: MarketCalendar, api: FakeBotApi) 
         features: tuple | None = (),
         token: str = TOKEN,
         sequential: bool = False,
+        admins: frozenset[str] = frozenset(),
     ) -> World:
-        config = Config(bot=BotConfig(), telegram=TelegramConfig(enabled=True, api_base_url=api.base_url))
+        config = Config(bot=BotConfig(admins=admins), telegram=TelegramConfig(enabled=True, api_base_url=api.base_url))
         clock = ReplayClock(start)
         market = CsvMarket(data, clock=clock, calendar=calendar)
         app = await App.create(config, clock=clock, market=market, calendar=calendar, storage_path=tmp_path / f"bot{len(apps)}.sqlite3",
@@ -564,3 +565,16 @@ async def test_a_chart_is_sent_as_a_photo(make_world: Any, api: FakeBotApi) -> N
     photo = await api.wait_for("sendPhoto", after=mark, timeout=20)
     assert photo.files["photo"][:4] == b"\x89PNG" and photo.reply_to == message_id
     assert photo.params["caption"].startswith("<b>NVDA · 1 month</b>\nNow $118.36, −17.00% (close of 2025-01-27).")
+
+
+async def test_an_export_is_sent_as_a_document(make_world: Any, api: FakeBotApi) -> None:
+    world = await make_world(features=("transfer",), admins=frozenset({"telegram:906"}))
+    await world.say("/watch NVDA", chat_id=906, user_id=906)
+    mark = api.mark()
+    reply = await world.say("/export", chat_id=906, user_id=906)
+    assert reply.text.startswith("<b>Export (CSV): 0 levels, 1 watches")
+    document = await api.wait_for("sendDocument", after=mark)
+    assert document.chat_id == 906 and document.content_type == "multipart/form-data"
+    assert document.files["document"].decode().splitlines()[:2] == ["section,ticker,what,value,note,chat,member", "watch,NVDA,,,,telegram:906,"]
+    refused = await world.say("/export", chat_id=907, user_id=907)
+    assert "/export is for the bot's admins" in refused.text

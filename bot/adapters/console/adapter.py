@@ -93,6 +93,7 @@ class ConsoleAdapter:
         self.prompt = self.stdin.isatty() if prompt is None else prompt
         self.session = session
         self.charts_dir = charts_dir  # where chart images (primer cards) are saved for you to open
+        self.exports_dir = Path(charts_dir).parent / "exports"  # where /export files are saved
         self._task: asyncio.Task[None] | None = None
         self._interrupted = False  # the input ended with Ctrl-C at the prompt
         self._left = False  # :quit
@@ -136,6 +137,9 @@ class ConsoleAdapter:
         for reply in replies:
             saved = save_image(reply.image, self.charts_dir) if reply.image is not None else None
             self.show(render_reply(reply, image_path=saved))
+            if reply.document is not None:  # an /export: saved beside the charts, for you to open
+                path = save_image(reply.document, self.exports_dir)  # type: ignore[arg-type]  # the same filename/data shape
+                self.show([(f"  [file: {reply.document.description or reply.document.filename}, saved to {path}]", "dim")])
         return replies
 
     async def _read_loop(self) -> None:

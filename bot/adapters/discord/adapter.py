@@ -48,6 +48,7 @@ from bot.adapters.discord.render import (
     render_alert,
     render_replies,
     render_reply,
+    safe_filename,
 )
 from bot.config import ConfigError, DiscordConfig
 from bot.core.commands import Arg, ArgKind, Command
@@ -421,6 +422,16 @@ class DiscordAdapter:
             except discord.HTTPException as problem:
                 log.warning("discord: answering an interaction failed (%s)", _describe(problem))
                 return
+        for reply in replies:
+            if reply.document is None:
+                continue
+            document = reply.document  # an /export file, as a followup of its own
+            try:
+                await interaction.followup.send(file=discord.File(io.BytesIO(document.data), filename=safe_filename(document.filename),
+                                                                  description=document.description[:1024] or None),
+                                                ephemeral=reply.private)
+            except discord.HTTPException as problem:
+                log.warning("discord: sending a file failed (%s)", _describe(problem))
 
     async def on_button(self, interaction: discord.Interaction, custom_id: str) -> None:
         """A button press: run its action as the member who pressed it; answer once."""

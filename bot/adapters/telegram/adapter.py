@@ -851,6 +851,13 @@ class TelegramAdapter:
                     log.warning("telegram: a reply to %s failed (%s: %s)", chat.key, type(problem).__name__, _REDACTOR.clean(problem.message))
                     return
                 quote = None
+            if reply.document is not None:  # an /export file, after its message
+                try:
+                    await self._bot().send_document(chat_id=target, document=InputFile(reply.document.data, filename=reply.document.filename),
+                                                    caption=reply.document.description[:1024] or None)
+                except TelegramError as problem:
+                    log.warning("telegram: a file for %s failed (%s: %s)", chat.key, type(problem).__name__, _REDACTOR.clean(problem.message))
+                    return
 
     async def _send(self, chat_id: int | str, out: OutMessage, *, reply_to: int | None = None) -> Message:
         try:
