@@ -121,7 +121,7 @@ BAD_INPUT = [
     ("/catalysts NV;DA", ALICE, "is not a ticker"),
     ("/clearcatalyst NVDA", ANALYST, "NVDA has no catalyst"),
     ("/export xml", ANALYST, "Format must be one of csv, json, not 'xml'"),
-    ("/import", ANALYST, "Lines is missing"),
+    ("/import", ANALYST, "Nothing to import: send a CSV file with /import as its caption"),
     ("/import NVDA middle 120", ANALYST, "Nothing was imported: Entry 1 (NVDA middle 120): the level must be entry, exit or stop"),
 ]
 

@@ -89,3 +89,14 @@ async def test_the_console_saves_an_export_file(chat: Harness, tmp_path) -> None
     saved = tmp_path / "exports" / "tickerbell-export-2025-01-24.csv"
     assert saved.read_text().startswith("section,ticker,what,value,note,chat,member")
     assert str(saved) in out.getvalue().replace("\n", "")
+
+
+async def test_the_console_sends_a_file_with_import(chat: Harness, tmp_path) -> None:
+    out = StringIO()
+    console = ConsoleAdapter(chat.app.router, describer=chat.app.describer(), output=Console(file=out, width=200), prompt=False, user="analyst")
+    levels = tmp_path / "levels.csv"
+    levels.write_text("ticker,level,price,note\nNVDA,entry,100,buy the dip\nAVGO,stop,150\n")
+    [reply] = await console.run_line(f"/import @{levels}")
+    assert reply.title == "Imported 2 levels"
+    [missing] = await console.run_line(f"/import @{tmp_path / 'nope.csv'}")
+    assert "Cannot read" in out.getvalue() and "Nothing to import" in missing.title

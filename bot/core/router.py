@@ -19,7 +19,7 @@ from bot.core.clock import Clock
 from bot.core.commands import MAX_LINE_CHARS, Access, CommandTable, split_command_line
 from bot.core.errors import AccessDenied, UserError
 from bot.core.market import MarketData
-from bot.core.messages import Reply, error_reply
+from bot.core.messages import Document, Reply, error_reply
 from bot.core.models import ChatRef, UserRef, direct_chat
 from bot.core.ports import Records
 from bot.core.quotes import QuoteBook
@@ -42,17 +42,20 @@ class Invocation:
     command: str
     args: tuple[str, ...] = ()
     is_chat_manager: bool = False  # the platform says this user may manage the chat's alerts
+    attachment: Document | None = None  # a file sent with the command (/import's CSV)
 
     @property
     def platform(self) -> str:
         return self.chat.platform
 
     @classmethod
-    def from_text(cls, text: str, *, chat: ChatRef, user: UserRef, is_chat_manager: bool = False) -> Invocation | None:
+    def from_text(
+        cls, text: str, *, chat: ChatRef, user: UserRef, is_chat_manager: bool = False, attachment: Document | None = None
+    ) -> Invocation | None:
         name, words = split_command_line(text)
         if not name:
             return None
-        return cls(chat=chat, user=user, command=name, args=tuple(words), is_chat_manager=is_chat_manager)
+        return cls(chat=chat, user=user, command=name, args=tuple(words), is_chat_manager=is_chat_manager, attachment=attachment)
 
 
 def _nothing() -> None:
@@ -110,11 +113,13 @@ class CommandRouter:
             known.update(listing())
         return known
 
-    async def handle_text(self, text: str, *, chat: ChatRef, user: UserRef, is_chat_manager: bool = False) -> list[Reply]:
-        """Run a typed command line; text that is not a command gets no reply."""
+    async def handle_text(
+        self, text: str, *, chat: ChatRef, user: UserRef, is_chat_manager: bool = False, attachment: Document | None = None
+    ) -> list[Reply]:
+        """Run a typed command line (with the file sent with it, if any); text that is not a command gets no reply."""
         if len(text) > MAX_LINE_CHARS * 20:
             return [error_reply(f"That message is too long for a command ({len(text):,} characters).")]
-        invocation = Invocation.from_text(text, chat=chat, user=user, is_chat_manager=is_chat_manager)
+        invocation = Invocation.from_text(text, chat=chat, user=user, is_chat_manager=is_chat_manager, attachment=attachment)
         if invocation is None:
             return []
         return await self.handle(invocation)

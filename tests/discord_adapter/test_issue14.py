@@ -85,3 +85,14 @@ async def test_an_export_is_sent_as_a_file(tmp_path):
         sent = await bot.fake.wait_for(lambda r: r.method == "POST" and r.files and payload["token"] in r.path, after=start)
         [part] = sent.files
         assert part["filename"].startswith("tickerbell-export-") and part["filename"].endswith(".json") and part["size"] > 50
+
+
+async def test_import_reads_a_csv_file_option(tmp_path):
+    async with running_bot(tmp_path, prices=PRICES, admins=(f"discord:{MANAGER_ID}",)) as bot:
+        csv_file = b"ticker,level,price,note\nNVDA,entry,100,buy the dip\nNVDA,exit,160,\n"
+        payload = bot.fake.slash_with_file("import", {}, "file", "levels.csv", csv_file, user_id=MANAGER_ID)
+        callback, followup = await bot.answer(payload)
+        [embed] = answer_body(callback, followup)["embeds"]
+        assert embed["title"] == "Imported 2 levels"
+        levels = {str(r.level_name): (r.threshold, r.note) for r in await bot.app.rules.analyst_levels("NVDA")}
+        assert levels["entry"] == (100.0, "buy the dip") and levels["exit"] == (160.0, None)  # the primer's stop stays

@@ -578,3 +578,14 @@ async def test_an_export_is_sent_as_a_document(make_world: Any, api: FakeBotApi)
     assert document.files["document"].decode().splitlines()[:2] == ["section,ticker,what,value,note,chat,member", "watch,NVDA,,,,telegram:906,"]
     refused = await world.say("/export", chat_id=907, user_id=907)
     assert "/export is for the bot's admins" in refused.text
+
+
+async def test_import_reads_a_csv_document_sent_with_the_command_as_caption(make_world: Any, api: FakeBotApi) -> None:
+    world = await make_world(features=("transfer",), admins=frozenset({"telegram:908"}))
+    mark = api.mark()
+    message_id = api.push_document("/import", b"ticker,level,price,note\nNVDA,entry,100,buy the dip\n", filename="levels.csv", chat_id=908, user_id=908)
+    reply = await api.wait_for("sendMessage", where=lambda r: r.reply_to == message_id, after=mark)
+    assert reply.text.startswith("<b>Imported 1 level</b>\nNVDA entry $100.00")
+    assert api.calls("getFile")
+    [level] = await world.app.rules.analyst_levels("NVDA")
+    assert level.note == "buy the dip"

@@ -26,6 +26,7 @@ import io
 import logging
 import re
 from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import replace
 from typing import Any, Literal
 
 import aiohttp
@@ -54,7 +55,7 @@ from bot.config import ConfigError, DiscordConfig
 from bot.core.commands import Arg, ArgKind, Command
 from bot.core.delivery import ChatUnavailable, DeliveryError, RetryLater
 from bot.core.describe import AlertDescriber
-from bot.core.messages import Alert, Reply, error_reply
+from bot.core.messages import Alert, Document, Reply, error_reply
 from bot.core.models import ChatKind, ChatRef, UserRef, direct_user_id
 from bot.core.router import CommandRouter, Invocation
 
@@ -66,6 +67,7 @@ MAX_STRING_OPTION = 6000  # Discord's largest max_length for a string option
 MAX_CHOICES = 25
 AUTOCOMPLETE_LIMIT = 25
 MAX_INTEGER_DIGITS = 12  # the core reads at most 12 digits
+MAX_ATTACHMENT = 256 * 1024  # bytes of a file option read (an /import CSV)
 
 _STYLES = {"primary": discord.ButtonStyle.primary, "secondary": discord.ButtonStyle.secondary, "danger": discord.ButtonStyle.danger}
 _STYLE_NAMES = {value: key for key, value in _STYLES.items()}
@@ -323,6 +325,8 @@ class DiscordAdapter:
     def _option_type(self, arg: Arg) -> tuple[Any, Any]:
         """An option's annotation for discord.py, and its autocomplete callback if it has one."""
         longest = max(1, min(arg.max_chars, MAX_STRING_OPTION))
+        if arg.kind is ArgKind.FILE:
+            return discord.Attachment, None
         if arg.kind is ArgKind.TICKER:
             return app_commands.Range[str, None, longest], self._ticker_completer()
         if arg.kind is ArgKind.NUMBER:
@@ -369,8 +373,15 @@ class DiscordAdapter:
         """A slash command: typed options back into the words the core parses, in table order."""
         words: list[str] = []
         skipped: Arg | None = None
+        attachment: Document | None = None
         for index, arg in enumerate(command.args):
             value = values.get(f"arg{index}")
+            if arg.kind is ArgKind.FILE:  # a file option: its bytes go with the invocation, not as a word
+                if isinstance(value, discord.Attachment):
+                    attachment = await self._read_attachment(interaction, value)
+                    if attachment is None:
+                        return
+                continue
             if value is None:
                 skipped = skipped or arg
                 continue
@@ -379,11 +390,24 @@ class DiscordAdapter:
                 await self._answer(interaction, [error_reply(problem)], deferred=False)
                 return
             words.append(option_word(value))
-        await self.serve(interaction, command.name, tuple(words))
+        await self.serve(interaction, command.name, tuple(words), attachment=attachment)
 
-    async def serve(self, interaction: discord.Interaction, name: str, args: tuple[str, ...]) -> None:
+    async def _read_attachment(self, interaction: discord.Interaction, attachment: discord.Attachment) -> Document | None:
+        """A file option's bytes (at most MAX_ATTACHMENT); None after answering why it cannot be read."""
+        if attachment.size > MAX_ATTACHMENT:
+            problem = f"The file {attachment.filename[:40]} is too large ({attachment.size:,} bytes; at most {MAX_ATTACHMENT:,})."
+        else:
+            try:
+                return Document(attachment.filename, await attachment.read())
+            except (discord.HTTPException, aiohttp.ClientError, OSError) as failure:
+                log.warning("discord: reading an attached file failed (%s)", _describe(failure))
+                problem = "The attached file could not be read from Discord; please send it again."
+        await self._answer(interaction, [error_reply(problem)], deferred=False)
+        return None
+
+    async def serve(self, interaction: discord.Interaction, name: str, args: tuple[str, ...], *, attachment: Document | None = None) -> None:
         """Run one command for an interaction and answer it exactly once."""
-        invocation = self.invocation(interaction, name, args)
+        invocation = replace(self.invocation(interaction, name, args), attachment=attachment)
         await self._note_chat_alive(invocation.chat)
         task = asyncio.ensure_future(self.router.handle(invocation))
         deferred = False

@@ -156,8 +156,27 @@ def check_entry(number: int, cells: list[str]) -> LevelLine:
     return LevelLine(number, ticker, LevelName(level), price, multiple, basis, note)
 
 
+MAX_FILE_BYTES = 256 * 1024
+
+
+def import_text(invocation: Invocation, typed: str | None) -> str:
+    """What /import reads: the CSV file sent with it, or the entries typed after it."""
+    attachment = invocation.attachment
+    if attachment is not None:
+        if len(attachment.data) > MAX_FILE_BYTES:
+            raise UserError(f"The file {attachment.filename[:40]} is too large ({len(attachment.data):,} bytes; at most {MAX_FILE_BYTES:,}).")
+        try:
+            return attachment.data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise UserError(f"The file {attachment.filename[:40]} is not UTF-8 text: send a CSV file.") from None
+    if not typed:
+        raise UserError("Nothing to import: send a CSV file with /import as its caption, or type the entries, "
+                        "like /import NVDA entry 120 AVGO exit pe 45.")
+    return typed
+
+
 async def import_command(context: Context, invocation: Invocation, values: dict[str, Any]) -> Reply:
-    text = values["lines"]
+    text = import_text(invocation, values.get("lines"))
     entries = split_entries(text)
     if len(entries) > MAX_IMPORT:
         raise UserError(f"/import takes at most {MAX_IMPORT} entries at once; that was {len(entries)}.")
@@ -212,10 +231,13 @@ class TransferFeature:
                     args=(Arg("format", ArgKind.CHOICE, "csv (the default) or json", required=False, choices=("csv", "json")),),
                     examples=("/export", "/export json")),
             Command("import", "Set analyst levels from pasted lines, all or nothing", import_command, access=Access.ADMIN,
-                    args=(Arg("lines", ArgKind.TEXT, "TICKER entry|exit|stop PRICE [note], one after another", rest=True, max_chars=6000),),
+                    args=(Arg("lines", ArgKind.TEXT, "TICKER entry|exit|stop PRICE [note], one after another (or send a CSV file)",
+                              required=False, rest=True, max_chars=6000),
+                          Arg("file", ArgKind.FILE, "A CSV file of levels (ticker,level,price,note)", required=False)),
                     examples=("/import NVDA entry 120 buy the dip AVGO exit pe 45",),
                     details="Each entry is TICKER entry|exit|stop PRICE (or pe N / fpe N) and an optional note; CSV lines "
-                            "(ticker,level,price,note) or an /export CSV work too. Every entry is checked first: one bad entry "
+                            "(ticker,level,price,note) or an /export CSV work too, typed or as a file (a Telegram document with "
+                            "/import as its caption, Discord's file option, or /import @FILE on the console). Every entry is checked first: one bad entry "
                             "and nothing is imported, with each problem named."),
         ]
 
