@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import Any, TypeVar
 
+from bot.core.backtest import LOOKBACK_DAYS, PEAK_WARMUP_DAYS, backtest
 from bot.core.commands import Access, Arg, ArgKind, Command, CommandTable, parse_number
 from bot.core.describe import market_time, money, pct, plain_pct
 from bot.core.engine import is_rising
@@ -321,6 +322,9 @@ async def alert_command(context: Context, invocation: Invocation, values: dict[s
         direction = Direction.DOWN
 
     owner = invocation.user
+    if options.preview:
+        return await preview_reply(context, Rule(id=0, ticker=ticker, kind=kind, threshold=value, source=RuleSource.MEMBER,
+                                                 direction=direction, owner=owner, chat=invocation.chat))
     most = context.settings.max_alerts_per_user
     if await context.rules.count_member_rules(owner) >= most:
         raise UserError(f"You have {most} alerts, the most allowed. Remove one with /unalert ID first.")
@@ -340,9 +344,34 @@ async def alert_command(context: Context, invocation: Invocation, values: dict[s
             lines.append(already)
     if (kept := lifecycle_line(stored)) is not None:
         lines.append(kept)
+    lines.append(await look_back_line(context, stored, quote))
     where = "here" if invocation.chat.kind.value == "private" else "in this chat, mentioning you"
     lines.append(f"I'll tell you {where}. See yours with /alerts; remove it with /unalert {stored.id}.")
     return Reply(title=f"Alert #{stored.id} set: {rule_label(stored)}", lines=tuple(lines), tone=Tone.NEUTRAL)
+
+
+async def look_back_line(context: Context, rule: Rule, quote: Quote | None) -> str:
+    """How often the rule would have fired over the last three years of daily bars (`bot.core.backtest`)."""
+    if quote is None:  # the provider did not answer just now: do not make the member wait for it twice
+        return "How often it would have fired is told once the market data provider answers again (try /alert ... preview later)."
+    session = quote.session
+    start = session - timedelta(days=LOOKBACK_DAYS)
+    try:
+        bars = await within(context, context.market.history(rule.ticker, start - timedelta(days=PEAK_WARMUP_DAYS), session))
+    except MarketDataError as problem:
+        return f"How often it would have fired cannot be told now: {problem.reason}."
+    finished = [bar for bar in bars if bar.day < session]  # not today's session, which is still being written
+    result = backtest(rule, finished, start=start, zone=context.calendar.tz, rearm_band_pct=context.settings.rearm_band_pct)
+    return result.sentence(since=start)
+
+
+async def preview_reply(context: Context, rule: Rule) -> Reply:
+    """/alert ... preview: where the ticker stands and how often the rule would have fired; nothing saved."""
+    lookup = await look_up(context, [rule.ticker])
+    quote = lookup.quote(rule.ticker)
+    first = f"Now {quote_line(quote, context)}." if quote is not None else f"No price now: {lookup.outage.reason if lookup.outage else 'no answer'}."
+    lines = (first, await look_back_line(context, rule, quote))
+    return Reply(title=f"Preview, not saved: {rule_label(rule)}", lines=lines, footer="Send the same /alert without preview to save it.")
 
 
 async def alerts_command(context: Context, invocation: Invocation, values: dict[str, Any]) -> Reply:
@@ -608,7 +637,7 @@ def core_commands() -> CommandTable:
                 args=(TICKER_ARG,
                       Arg("condition", ArgKind.CHOICE, "above or below a price; move or drawdown in percent", choices=("above", "below", "move", "drawdown")),
                       Arg("value", ArgKind.NUMBER, "A price (120) or a percent (10)"),
-                      Arg("options", ArgKind.TEXT, "up/down/either (move); once or every; until 2025-03-31 or for 5d",
+                      Arg("options", ArgKind.TEXT, "up/down/either (move); once or every; until 2025-03-31 or for 5d; preview",
                           required=False, rest=True, max_chars=60)),
                 examples=("/alert NVDA below 120", "/alert AVGO above 250", "/alert CRDO move 10", "/alert NVDA move 5 down", "/alert TSM drawdown 20",
                           "/alert NVDA below 120 once", "/alert NVDA above 150 until 2025-03-31", "/alert AVGO move 8 for 5d"),

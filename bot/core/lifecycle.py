@@ -4,6 +4,7 @@
     /alert NVDA below 120 every            re-arms as usual (the default)
     /alert NVDA below 120 until 2025-03-31 removed, quietly, after that day
     /alert NVDA below 120 for 5d           the same, five days from today
+    /alert NVDA below 120 preview          how often it would have fired (bot.core.backtest); nothing saved
 
 An expiring alert is checked through its last day (in the exchange's time zone) and removed
 before the next session opens. A once alert is removed right after its firing is recorded.
@@ -48,6 +49,8 @@ def parse_alert_options(words: str | None, *, today: date) -> AlertOptions:
             if once is not None:
                 raise UserError("Say once or every, not both.")
             once = word == "once"
+        elif word == "preview":
+            preview = True
         elif word in ("until", "for"):
             if index >= len(tokens):
                 raise UserError(f"'{word}' needs a {'date, like until 2025-03-31' if word == 'until' else 'length, like for 5d'}.")
@@ -58,7 +61,7 @@ def parse_alert_options(words: str | None, *, today: date) -> AlertOptions:
         else:
             shown = word[:24]
             raise UserError(f"'{shown}' is not an alert option: use up/down/either (for move), once or every, "
-                            "until 2025-03-31 or for 5d.")
+                            "until 2025-03-31 or for 5d, or preview.")
     return AlertOptions(direction=direction, once=bool(once), expires_on=expires_on, preview=preview)
 
 
