@@ -91,3 +91,19 @@ async def test_intraday_charts_through_the_yfinance_provider(make_harness, tmp_p
             await app.close()
     assert reply.title == "NVDA · 5 days", reply.text
     assert reply.image is not None and reply.image.data[:4] == b"\x89PNG"
+
+
+async def test_the_console_saves_the_chart_image(chat: Harness, tmp_path: Path) -> None:
+    from io import StringIO
+
+    from rich.console import Console
+
+    from bot.adapters.console import ConsoleAdapter
+
+    out = StringIO()
+    console = ConsoleAdapter(chat.app.router, describer=chat.app.describer(), output=Console(file=out, width=300), prompt=False,
+                             charts_dir=tmp_path / "charts")
+    [reply] = await console.run_line("/chart NVDA 1y")
+    saved = tmp_path / "charts" / "NVDA-1y-2025-01-27.png"
+    assert reply.title == "NVDA · 1 year" and saved.read_bytes()[:4] == b"\x89PNG"
+    assert str(saved) in out.getvalue().replace("\n", "")

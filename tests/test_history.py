@@ -55,3 +55,20 @@ async def test_undelivered_alerts_say_so(chat: Harness) -> None:
     chat.clock.set(ny(MONDAY, 10))
     await chat.app.price_check.run_once()  # queued, not sent
     assert "(waiting to be delivered)" in await chat.say("/history")
+
+
+async def test_the_console_lists_the_history(chat: Harness) -> None:
+    from io import StringIO
+
+    from rich.console import Console
+
+    from bot.adapters.console import ConsoleAdapter
+    from bot.adapters.console.adapter import CONSOLE_CHAT
+
+    await chat.say("/alert NVDA below 130", user=ALICE, chat=CONSOLE_CHAT)
+    await chat.at(ny(MONDAY, 10))
+    out = StringIO()
+    console = ConsoleAdapter(chat.app.router, describer=chat.app.describer(), output=Console(file=out, width=200), prompt=False, user="alice")
+    [reply] = await console.run_line("/history")
+    assert reply.title.startswith("What fired for you and this chat")
+    assert "2025-01-27 10:00 ET · NVDA fell below $130.00" in out.getvalue()
