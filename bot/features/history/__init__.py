@@ -28,7 +28,7 @@ class HistoryStore(Protocol):
 
     async def fired(
         self, chats: Sequence[ChatRef], *, mentioning: UserRef | None = None, ticker: str | None = None, limit: int = 50
-    ) -> list[tuple[Alert, datetime, str]]: ...
+    ) -> list[tuple[Alert, datetime, str, str]]: ...
 
 
 def history_line(alert: Alert, status: str, describer: AlertDescriber) -> str:
@@ -46,17 +46,24 @@ async def history_command(
     chat, user = invocation.chat, invocation.user
     private = chat.kind is ChatKind.PRIVATE
     chats = [chat] if not private else [chat, direct_chat(user)]
-    rows = await store.fired(chats, mentioning=user if private else None, ticker=ticker, limit=MAX_SHOWN * 2)
+    rows = await store.fired(chats, mentioning=user if private else None, ticker=ticker, limit=MAX_SHOWN * 4)
     describer = AlertDescriber(context.calendar.tz, kinds)
     lines: list[str] = []
     seen: set[str] = set()
-    for alert, _, status in rows:
-        key = alert.to_json()  # one alert queued for a chat and, as a fallback, for another
-        if key in seen:
-            continue
-        seen.add(key)
-        lines.append(history_line(alert, status, describer))
-        if len(lines) == MAX_SHOWN:
+    own = {c.key for c in chats}
+    for message, _, status, where in rows:
+        for alert in getattr(message, "alerts", None) or [message]:  # a grouped message carries several
+            if ticker is not None and alert.ticker != ticker:
+                continue
+            if where not in own and (alert.mention is None or alert.mention.key != user.key):
+                continue  # found by the member's mention elsewhere: only their own alerts
+            key = alert.to_json()  # one alert queued for a chat and, as a fallback, for another
+            if key in seen:
+                continue
+            seen.add(key)
+            lines.append(history_line(alert, status, describer))
+        if len(lines) >= MAX_SHOWN:
+            lines = lines[:MAX_SHOWN]
             break
     about = f" for {ticker}" if ticker else ""
     where = "for you and this chat" if private else "in this chat"
