@@ -589,3 +589,14 @@ async def test_import_reads_a_csv_document_sent_with_the_command_as_caption(make
     assert api.calls("getFile")
     [level] = await world.app.rules.analyst_levels("NVDA")
     assert level.note == "buy the dip"
+
+
+async def test_catalysts_and_an_alert_preview_through_telegram(make_world: Any, api: FakeBotApi) -> None:
+    world = await make_world(features=("earnings", "catalysts"), admins=frozenset({"telegram:909"}))
+    set_reply = await world.say("/setcatalyst NVDA 2025-01-29 GTC keynote", chat_id=909, user_id=909)
+    assert set_reply.text.startswith("<b>Set NVDA's catalyst on Wed 2025-01-29: GTC keynote</b>")
+    week = await world.say("/catalysts week", chat_id=909, user_id=909)
+    assert "Wed 2025-01-29 · NVDA · GTC keynote (in 2 trading days)" in week.text
+    preview = await world.say("/alert NVDA below 120 preview", chat_id=909, user_id=909)
+    assert preview.text.startswith("<b>Preview, not saved: NVDA below $120.00</b>")
+    assert "it would" in preview.text and await world.app.storage.rules.all() == []
