@@ -79,6 +79,7 @@ class DiscordConfig:
     api_base_url: str = "https://discord.com/api/v10"
     guild_ids: tuple[int, ...] = ()
     shard_count: int = 0  # 0: one connection; more: discord.py's automatic sharding
+    message_content: bool = False  # read ordinary messages (cashtags): needs the privileged intent in the Developer Portal
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,15 @@ class Image:
 
 
 @dataclass(frozen=True, slots=True)
+class Document:
+    """A file sent with a reply (an /export): adapters send it as a file, never as a picture."""
+
+    filename: str
+    data: bytes
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
     """An answer to a command."""
 
@@ -58,6 +67,7 @@ class Reply:
     image: Image | None = None
     actions: tuple[Action, ...] = ()
     private: bool = False  # errors and personal lists: ephemeral where the platform can
+    document: Document | None = None  # a file sent after the reply (/export)
 
     @property
     def text(self) -> str:
@@ -85,6 +95,9 @@ class AlertKind(StrEnum):
     BASKET_DRAWDOWN = "basket_drawdown"
     GROUP = "group"  # one check's alerts for one chat, in one message: `Alert.items`
     DIGEST = "digest"  # a chat's pre-open brief or after-close wrap (/digest)
+    CATALYST_REMINDER = "catalyst_reminder"
+    CATALYST_DAY = "catalyst_day"
+    CATALYST_RECAP = "catalyst_recap"
 
 
 @dataclass(slots=True)
@@ -201,6 +214,7 @@ __all__ = [
     "AlertKind",
     "ChatKind",
     "Delivery",
+    "Document",
     "Envelope",
     "Field",
     "Image",

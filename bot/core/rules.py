@@ -269,11 +269,30 @@ class RuleBook:
                 states=[r.state for r in results], armed_changes=armed, envelopes=envelopes, now=now, alerted=alerted, baskets=baskets or {}
             )
             self.cooldown.stamp(results, now)
-            return queued
         except Exception:
             log.exception("price check: could not record the check; reloading rule state from storage")
             await self.load()
             raise
+        await self._retire_once(results)
+        return queued
+
+    async def _retire_once(self, results: Sequence[CheckResult]) -> None:
+        """Remove the once alerts that fired in a recorded check. Were this to fail, the rule
+        stays disarmed (the check was recorded) and is retired after its next firing."""
+        fired = {f.rule.id: f.rule for result in results for f in result.firings if f.rule.once}
+        if fired:
+            try:
+                await self.remove(list(fired.values()))
+            except Exception:
+                log.exception("could not remove once alerts %s after they fired", sorted(fired))
+
+    async def expire(self, day: date) -> list[Rule]:
+        """Remove, quietly, the alerts whose last day is before `day`; return them."""
+        due = [rule for rule in await self._store.all() if rule.expires_on is not None and rule.expires_on < day]
+        if due:
+            await self.remove(due)
+            log.info("removed %d expired alerts", len(due))
+        return due
 
     async def split_applied(self, ticker: str, day: date) -> bool:
         return await self._checks.split_applied(ticker, day)
