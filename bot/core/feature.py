@@ -79,3 +79,19 @@ class Feature(Protocol):
     async def start(self) -> None:
         """Load state and seed data; a problem stops start-up (ConfigError-worded UserError-free)."""
         ...
+
+
+class FeatureDefaults:
+    """What a feature adds when it adds nothing of that kind: inherit it and declare only the rest."""
+
+    def daily_jobs(self) -> Sequence[DailyJob]:
+        return ()
+
+    def quote_listeners(self) -> Sequence[QuoteListener]:
+        return ()
+
+    def alert_kinds(self) -> Mapping[AlertKind, AlertKindSpec]:
+        return {}
+
+    async def start(self) -> None:
+        return None

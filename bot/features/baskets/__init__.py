@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from bot.core.commands import Command
-from bot.core.feature import AlertKindSpec, DailyJob, QuoteListener
+from bot.core.feature import AlertKindSpec, FeatureDefaults, QuoteListener
 from bot.core.messages import AlertKind
 from bot.core.router import Context
 from bot.features.baskets.commands import basket_commands
@@ -19,7 +19,7 @@ from bot.features.baskets.describe import BASKET_KINDS
 from bot.features.baskets.desk import BasketDesk, Reading, equal_weight_history, parse_basket_name
 
 
-class BasketsFeature:
+class BasketsFeature(FeatureDefaults):
     name = "baskets"
 
     def __init__(self, context: Context) -> None:
@@ -33,9 +33,6 @@ class BasketsFeature:
 
     def commands(self) -> Sequence[Command]:
         return basket_commands(self.desk)
-
-    def daily_jobs(self) -> Sequence[DailyJob]:
-        return ()
 
     def quote_listeners(self) -> Sequence[QuoteListener]:
         return (self.desk,)

@@ -5,14 +5,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
 from bot.core.chatter import ChatterListener
 from bot.core.commands import Access, Arg, ArgKind, Command
-from bot.core.feature import AlertKindSpec, DailyJob, QuoteListener
-from bot.core.messages import AlertKind, Reply
+from bot.core.feature import FeatureDefaults
+from bot.core.messages import Reply
 from bot.core.router import Context, Invocation
 from bot.features.cashtags.listener import MAX_PER_MESSAGE, QUIET_SECONDS, CashtagListener, CashtagStore, cashtags
 
@@ -40,7 +40,7 @@ async def cashtags_command(listener: CashtagListener, context: Context, invocati
     return Reply(title="Cashtags are on in this chat.", lines=tuple(lines))
 
 
-class CashtagsFeature:
+class CashtagsFeature(FeatureDefaults):
     name = "cashtags"
 
     def __init__(self, context: Context, *, store: CashtagStore) -> None:
@@ -55,15 +55,6 @@ class CashtagsFeature:
                     details=f"With cashtags on, a message such as 'what about $NVDA and $AVGO?' gets one line per ticker "
                             f"(at most {MAX_PER_MESSAGE} a message, each at most once every {QUIET_SECONDS:g} s in a chat)."),
         ]
-
-    def daily_jobs(self) -> Sequence[DailyJob]:
-        return ()
-
-    def quote_listeners(self) -> Sequence[QuoteListener]:
-        return ()
-
-    def alert_kinds(self) -> Mapping[AlertKind, AlertKindSpec]:
-        return {}
 
     def chatter_listeners(self) -> list[ChatterListener]:
         return [self.listener]

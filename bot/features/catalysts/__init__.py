@@ -15,7 +15,7 @@ from typing import Any
 from bot.core.commands import Access, Arg, ArgKind, Command
 from bot.core.describe import day_name
 from bot.core.errors import UserError
-from bot.core.feature import AlertKindSpec, DailyJob, QuoteListener
+from bot.core.feature import AlertKindSpec, DailyJob, FeatureDefaults
 from bot.core.handlers import TICKER_ARG
 from bot.core.messages import AlertKind, Reply
 from bot.core.models import parse_ticker
@@ -75,7 +75,7 @@ async def clearcatalyst_command(desk: CatalystDesk, context: Context, invocation
     return Reply(title=f"Removed {removed} catalyst{'s' if removed != 1 else ''} of {ticker}{' on ' + day.isoformat() if day else ''}.")
 
 
-class CatalystsFeature:
+class CatalystsFeature(FeatureDefaults):
     name = "catalysts"
 
     def __init__(self, context: Context, *, store: CatalystStore, outbox: Any) -> None:
@@ -104,14 +104,8 @@ class CatalystsFeature:
     def daily_jobs(self) -> Sequence[DailyJob]:
         return (DailyJob(MORNING, self.desk.run, "catalyst reminders"), DailyJob(EVENING, self.desk.run, "catalyst recaps"))
 
-    def quote_listeners(self) -> Sequence[QuoteListener]:
-        return ()
-
     def alert_kinds(self) -> Mapping[AlertKind, AlertKindSpec]:
         return CATALYST_KINDS
-
-    async def start(self) -> None:
-        return None
 
 
 __all__ = ["Catalyst", "CatalystDesk", "CatalystsFeature"]

@@ -20,10 +20,10 @@ from typing import Any, Protocol
 from bot.core.commands import Arg, ArgKind, Command
 from bot.core.describe import money
 from bot.core.errors import UserError
-from bot.core.feature import AlertKindSpec, DailyJob, QuoteListener
+from bot.core.feature import FeatureDefaults
 from bot.core.handlers import TICKER_ARG, answer_deadline, level_is_active, quote_line, quote_or_last, unavailable_text, unknown_ticker, within
 from bot.core.market import Bar, MarketDataError, Quote
-from bot.core.messages import AlertKind, Image, Reply
+from bot.core.messages import Image, Reply
 from bot.core.router import Context, Invocation
 from bot.features.charts.render import Candle
 
@@ -151,7 +151,7 @@ async def _render(ticker: str, candles: list[Candle], averages: Mapping[int, Seq
         return None
 
 
-class ChartsFeature:
+class ChartsFeature(FeatureDefaults):
     name = "charts"
 
     def __init__(self, context: Context) -> None:
@@ -166,18 +166,6 @@ class ChartsFeature:
                     details="1m, 6m and 1y draw daily candles, 5y weekly ones; 1d and 5d draw intraday bars where the data "
                             "provider has them. The analyst's levels are labelled in the margin, never over the price."),
         ]
-
-    def daily_jobs(self) -> Sequence[DailyJob]:
-        return ()
-
-    def quote_listeners(self) -> Sequence[QuoteListener]:
-        return ()
-
-    def alert_kinds(self) -> Mapping[AlertKind, AlertKindSpec]:
-        return {}
-
-    async def start(self) -> None:
-        return None
 
 
 __all__ = ["ChartsFeature", "IntradaySource", "moving_average", "weekly"]

@@ -12,14 +12,14 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import date, time
 
 from bot.core.commands import Command
-from bot.core.feature import AlertKindSpec, DailyJob, QuoteListener
+from bot.core.feature import AlertKindSpec, DailyJob, FeatureDefaults
 from bot.core.messages import AlertKind
 from bot.core.ports import OutboxStore
 from bot.core.router import Context
 from bot.features.digest.desk import BRIEF_SLOTS, WRAP_AT, DigestDesk, describe_digest, digest_command_spec
 
 
-class DigestFeature:
+class DigestFeature(FeatureDefaults):
     name = "digest"
 
     def __init__(self, context: Context, *, outbox: OutboxStore) -> None:
@@ -38,14 +38,8 @@ class DigestFeature:
 
         return run
 
-    def quote_listeners(self) -> Sequence[QuoteListener]:
-        return ()
-
     def alert_kinds(self) -> Mapping[AlertKind, AlertKindSpec]:
         return {AlertKind.DIGEST: AlertKindSpec(describe_digest, actions=lambda alert: ())}
-
-    async def start(self) -> None:
-        return None
 
 
 __all__ = ["DigestFeature"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from bot.core.commands import Command
-from bot.core.feature import AlertKindSpec, DailyJob, QuoteListener
+from bot.core.feature import AlertKindSpec, DailyJob, FeatureDefaults
 from bot.core.messages import AlertKind
 from bot.core.ports import OutboxStore
 from bot.core.router import Context
@@ -19,7 +19,7 @@ from bot.features.earnings.describe import EARNINGS_KINDS
 from bot.features.earnings.desk import EVENING, MORNING, EarningsDesk
 
 
-class EarningsFeature:
+class EarningsFeature(FeatureDefaults):
     name = "earnings"
 
     def __init__(self, context: Context, *, outbox: OutboxStore) -> None:
@@ -40,14 +40,8 @@ class EarningsFeature:
     def daily_jobs(self) -> Sequence[DailyJob]:
         return (DailyJob(MORNING, self.desk.run, "earnings reminders"), DailyJob(EVENING, self.desk.run, "earnings recaps"))
 
-    def quote_listeners(self) -> Sequence[QuoteListener]:
-        return ()
-
     def alert_kinds(self) -> Mapping[AlertKind, AlertKindSpec]:
         return EARNINGS_KINDS
-
-    async def start(self) -> None:
-        return None
 
 
 __all__ = ["EarningsDesk", "EarningsFeature"]

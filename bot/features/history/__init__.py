@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from bot.core.commands import Arg, ArgKind, Command
 from bot.core.describe import AlertDescriber, market_time, money, pct
-from bot.core.feature import AlertKindSpec, DailyJob, QuoteListener
+from bot.core.feature import AlertKindSpec, FeatureDefaults
 from bot.core.messages import Alert, AlertKind, Reply
 from bot.core.models import ChatKind, ChatRef, UserRef, direct_chat
 from bot.core.router import Context, Invocation
@@ -72,7 +72,7 @@ async def history_command(
     return Reply(title=f"What fired{about} {where} (newest first, last {len(lines)})", lines=tuple(lines))
 
 
-class HistoryFeature:
+class HistoryFeature(FeatureDefaults):
     name = "history"
 
     def __init__(self, context: Context, *, store: HistoryStore, kinds: Mapping[AlertKind, AlertKindSpec]) -> None:
@@ -88,18 +88,6 @@ class HistoryFeature:
                     details="In a group: what fired in the group. In a private chat: what fired there, your direct messages, "
                             "and your own alerts wherever they fired. A line says so if it is still waiting to be delivered."),
         ]
-
-    def daily_jobs(self) -> Sequence[DailyJob]:
-        return ()
-
-    def quote_listeners(self) -> Sequence[QuoteListener]:
-        return ()
-
-    def alert_kinds(self) -> Mapping[AlertKind, AlertKindSpec]:
-        return {}
-
-    async def start(self) -> None:
-        return None
 
 
 __all__ = ["HistoryFeature", "HistoryStore", "history_line"]

@@ -5,18 +5,17 @@ removed by the rules owner right after its firing is recorded.)
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import date, time
 
 from bot.core.commands import Command
-from bot.core.feature import AlertKindSpec, DailyJob, QuoteListener
-from bot.core.messages import AlertKind
+from bot.core.feature import DailyJob, FeatureDefaults
 from bot.core.router import Context
 
 EXPIRE_AT = time(6, 50)  # before the open, so an expired alert never sees a session after its last day
 
 
-class LifecycleFeature:
+class LifecycleFeature(FeatureDefaults):
     name = "lifecycle"
 
     def __init__(self, context: Context) -> None:
@@ -27,12 +26,6 @@ class LifecycleFeature:
 
     def daily_jobs(self) -> Sequence[DailyJob]:
         return (DailyJob(EXPIRE_AT, self.expire, "expired alerts"),)
-
-    def quote_listeners(self) -> Sequence[QuoteListener]:
-        return ()
-
-    def alert_kinds(self) -> Mapping[AlertKind, AlertKindSpec]:
-        return {}
 
     async def expire(self, day: date) -> None:
         await self.context.rules.expire(day)

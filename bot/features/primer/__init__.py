@@ -11,16 +11,15 @@ naming the file and the field.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import date, time
 from functools import partial
 from pathlib import Path
 
 from bot.config import ConfigError
 from bot.core.commands import Command
-from bot.core.feature import AlertKindSpec, DailyJob, QuoteListener
+from bot.core.feature import DailyJob, FeatureDefaults
 from bot.core.handlers import TICKER_ARG
-from bot.core.messages import AlertKind
 from bot.core.router import Context
 from bot.features.primer.card import CatalystCalendar, EarningsCalendar, PrimerShelf, primer_command
 from bot.features.primer.levels import refresh_valuation_levels, seed_levels
@@ -35,7 +34,7 @@ def default_folder() -> Path:
     return seeds_path("primers")
 
 
-class PrimerFeature:
+class PrimerFeature(FeatureDefaults):
     name = "primer"
 
     def __init__(self, context: Context, *, earnings: EarningsCalendar | None = None, folder: Path | None = None,
@@ -54,12 +53,6 @@ class PrimerFeature:
 
     def daily_jobs(self) -> Sequence[DailyJob]:
         return (DailyJob(REFRESH_AT, self._refresh, "valuation levels"),)
-
-    def quote_listeners(self) -> Sequence[QuoteListener]:
-        return ()
-
-    def alert_kinds(self) -> Mapping[AlertKind, AlertKindSpec]:
-        return {}
 
     async def start(self) -> None:
         """Load the primers (or stop start-up with a clear error) and seed the analyst's levels."""

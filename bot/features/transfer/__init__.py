@@ -16,16 +16,16 @@ import csv
 import io
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from bot.core.commands import Access, Arg, ArgKind, Command
 from bot.core.errors import UserError
-from bot.core.feature import AlertKindSpec, DailyJob, QuoteListener
+from bot.core.feature import FeatureDefaults
 from bot.core.handlers import fetch_fundamentals, level_value_text, look_up, parse_level_value, rule_label
 from bot.core.lifecycle import lifecycle_text
-from bot.core.messages import AlertKind, Document, Reply
+from bot.core.messages import Document, Reply
 from bot.core.models import LevelName, RuleSource, parse_ticker
 from bot.core.router import Context, Invocation
 from bot.core.valuation import valuation_price
@@ -218,7 +218,7 @@ async def import_command(context: Context, invocation: Invocation, values: dict[
                  footer="Chats that /watch these tickers hear when the price reaches them.")
 
 
-class TransferFeature:
+class TransferFeature(FeatureDefaults):
     name = "transfer"
 
     def __init__(self, context: Context) -> None:
@@ -240,18 +240,6 @@ class TransferFeature:
                             "/import as its caption, Discord's file option, or /import @FILE on the console). Every entry is checked first: one bad entry "
                             "and nothing is imported, with each problem named."),
         ]
-
-    def daily_jobs(self) -> Sequence[DailyJob]:
-        return ()
-
-    def quote_listeners(self) -> Sequence[QuoteListener]:
-        return ()
-
-    def alert_kinds(self) -> Mapping[AlertKind, AlertKindSpec]:
-        return {}
-
-    async def start(self) -> None:
-        return None
 
 
 __all__ = ["TransferFeature", "as_csv", "check_entry", "gather", "split_entries"]
