@@ -1,0 +1,1 @@
+"""The PostgreSQL implementation of the storage ports (`bot.core.ports`), through asyncpg."""
