@@ -115,7 +115,7 @@ class PostgresDatabase:
     async def close(self) -> None:
         try:
             await asyncio.wait_for(self.pool.close(), 5)
-        except (TimeoutError, *CONNECTION_ERRORS):
+        except CONNECTION_ERRORS:
             self.pool.terminate()
 
     # -- helpers --------------------------------------------------------------------------
