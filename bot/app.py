@@ -47,7 +47,7 @@ from jobs.dispatch import Dispatcher
 from jobs.price_check import PriceCheck
 from jobs.scheduler import MarketScheduler, MarketTimer
 from jobs.splits import SplitGuard
-from storage.sqlite import SqliteStorage
+from storage.factory import AnyStorage, open_storage
 
 if TYPE_CHECKING:
     from bot.monitor import Monitor
@@ -96,7 +96,7 @@ def settings_of(config: Config) -> Settings:
     )
 
 
-def build_features(context: Context, storage: SqliteStorage, names: Sequence[str]) -> list[Feature]:
+def build_features(context: Context, storage: AnyStorage, names: Sequence[str]) -> list[Feature]:
     """The features named, in the order of `FEATURE_NAMES`, each given the services it needs."""
     unknown = sorted(set(names) - set(FEATURE_NAMES))
     if unknown:
@@ -121,7 +121,7 @@ class App:
     config: Config
     clock: Clock
     calendar: Calendar
-    storage: SqliteStorage
+    storage: AnyStorage
     market: MarketData
     rules: RuleBook
     chats: ChatDirectory
@@ -151,7 +151,7 @@ class App:
         clock = clock or LiveClock()
         calendar = calendar or MarketCalendar(config.market.exchange)
         market = market or make_market(config, clock, calendar)
-        storage = await SqliteStorage.open(storage_path or config.storage.path)
+        storage = await open_storage(storage_path or config.storage.target)
         settings = settings_of(config)
         rules = RuleBook(store=storage.rules, checks=storage.checks, engine=RuleEngine(rearm_band_pct=settings.rearm_band_pct),
                          market=market, calendar=calendar, clock=clock)

@@ -36,6 +36,12 @@ class BotConfig:
 @dataclass(frozen=True)
 class StorageConfig:
     path: str = "var/tickerbell.sqlite3"
+    url: str = ""  # "postgresql://user@host:5432/db" or "sqlite:///path"; when set, it wins over `path`
+
+    @property
+    def target(self) -> str:
+        """What to open: the URL if one is set, else the SQLite file at `path`."""
+        return self.url or self.path
 
 
 @dataclass(frozen=True)
@@ -137,6 +143,10 @@ REMOVED: dict[tuple[str, str], str] = {
 _ADMIN = re.compile(r"^[a-z]+:[^\s]{1,64}$")
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,63}$")
 _BOOLS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+
+
+STORAGE_SCHEMES = ("postgresql://", "postgres://", "sqlite:///")
+_PASSWORD = re.compile(r"(//[^/:@]*:)[^@/]*@")  # the password of a URL, masked in messages
 
 
 def load_config(path: str | Path | None, environ: Mapping[str, str] | None = None) -> Config:
@@ -272,7 +282,9 @@ def _build(reader: _Reader) -> Config:
     bot = BotConfig(admins=frozenset(admins_raw), max_alerts_per_user=max_alerts)
 
     t = reader.section("storage")
-    storage = StorageConfig(path=_get(reader, t, "storage", "path", StorageConfig.path, str))
+    storage = StorageConfig(path=_get(reader, t, "storage", "path", StorageConfig.path, str), url=_get(reader, t, "storage", "url", "", str))
+    if storage.url and not storage.url.startswith(STORAGE_SCHEMES):
+        raise reader.fail("storage", "url", '"postgresql://user@host:5432/db" or "sqlite:///path"', _PASSWORD.sub(r"\1***@", storage.url))
 
     t = reader.section("market")
     provider = _get(reader, t, "market", "provider", MarketConfig.provider, str)

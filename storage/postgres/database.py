@@ -34,7 +34,7 @@ from bot.core.ports import StorageError
 log = logging.getLogger(__name__)
 
 MIGRATION_LOCK = 0x7469636B  # pg_advisory_xact_lock key: one process migrates at a time ("tick")
-OUTBOX_CHANNEL = "tickerbell_outbox"  # NOTIFYed (payload: platform) when deliveries are queued
+OUTBOX_CHANNEL = "tickerbell_outbox"  # NOTIFYed by a trigger on outbox (migration 001) when deliveries are queued
 CONNECT_TIMEOUT = 10.0  # seconds to reach the server and log in
 VERSION_TABLE = "tickerbell_schema"
 
@@ -264,14 +264,14 @@ FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text
      WITH ORDINALITY AS e (platform, chat_id, chat_kind, kind, ticker, payload, dedupe_key, fallback_platform, fallback_chat_id, fallback_kind, n)
 ORDER BY n
 ON CONFLICT (dedupe_key) DO NOTHING
-RETURNING platform
+RETURNING id
 """
 
 
 async def insert_envelopes(tx: asyncpg.Connection, envelopes: Iterable[Envelope], *, now: datetime) -> int:
     """Queue deliveries inside a transaction (one statement, ids in the order given); a dedupe key
-    already queued is skipped. Returns how many were new, and NOTIFYs `OUTBOX_CHANNEL` once per
-    platform that got some (delivered when the transaction commits)."""
+    already queued is skipped. Returns how many were new. The outbox's trigger NOTIFYs `OUTBOX_CHANNEL`
+    (delivered when the transaction commits), which wakes idle delivery workers."""
     columns: list[list[str | None]] = [[] for _ in range(10)]
     for envelope in envelopes:
         chat, alert, fallback = envelope.chat, envelope.alert, envelope.fallback
@@ -292,8 +292,6 @@ async def insert_envelopes(tx: asyncpg.Connection, envelopes: Iterable[Envelope]
     if not columns[0]:
         return 0
     rows = await tx.fetch(_INSERT_ENVELOPES, now.isoformat(), *columns)
-    for platform in sorted({r[0] for r in rows}):
-        await tx.execute("SELECT pg_notify($1, $2)", OUTBOX_CHANNEL, platform)
     return len(rows)
 
 

@@ -92,3 +92,29 @@ CREATE TABLE outbox (
     last_error      TEXT COLLATE "C"
 );
 CREATE INDEX outbox_due ON outbox (status, next_attempt_at);
+
+-- PostgreSQL only: what several tickerbell processes on one database coordinate through
+-- (SQLite serves one process and has no need of them). The ports' tables above are SQLite's.
+
+-- Cluster: which process serves a chat's deliveries now (one at a time, per-chat order), and
+-- when that claim lapses if its process died. Rows are deleted on release.
+CREATE TABLE outbox_claims (
+    platform   TEXT COLLATE "C" NOT NULL,
+    chat_id    TEXT COLLATE "C" NOT NULL,
+    owner      TEXT COLLATE "C" NOT NULL,
+    expires_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (platform, chat_id)
+);
+-- Cluster: shared token buckets (bot-wide and per-chat send limits across processes).
+CREATE TABLE rate_buckets (
+    name       TEXT COLLATE "C" PRIMARY KEY,
+    tokens     DOUBLE PRECISION NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL
+);
+-- Wake idle delivery workers in every process when deliveries are queued (sent at commit).
+CREATE FUNCTION tickerbell_outbox_queued() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('tickerbell_outbox', '');
+    RETURN NULL;
+END $$;
+CREATE TRIGGER outbox_queued AFTER INSERT ON outbox FOR EACH STATEMENT EXECUTE FUNCTION tickerbell_outbox_queued();
