@@ -80,6 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--jsonl", action="store_true", help="one JSON object a line per delivered alert")
     replay.add_argument("--db", type=Path, help="keep the replay's database here (default: a temporary file)")
 
+    migrate = sub.add_parser("migrate", parents=[with_config], help="apply the database migrations now, or copy a SQLite database into PostgreSQL")
+    migrate.add_argument("--from", dest="source", help="copy this SQLite database (sqlite:///path or a path) ...")
+    migrate.add_argument("--to", dest="target", help="... into this new, empty PostgreSQL database (postgresql://user@host:5432/db)")
+
     demo = sub.add_parser("demo", parents=[with_config], help="the DeepSeek sell-off week of January 2025, replayed from the seeds")
     demo.add_argument("--jsonl", action="store_true", help="one JSON object a line per delivered alert")
     return parser
@@ -116,6 +120,8 @@ def _command(args: argparse.Namespace) -> int:
         if args.command == "run":
             config.check_tokens()  # before anything connects
             return serve(config)
+        if args.command == "migrate":
+            return run_migrate(config, args.source, args.target)
         if args.command == "replay":
             from bot.replay import read_script, run_replay
 
@@ -141,6 +147,17 @@ def _command(args: argparse.Namespace) -> int:
         return 2
     except KeyboardInterrupt:
         return EXIT_SIGINT
+    return 0
+
+
+def run_migrate(config: Config, source: str | None, target: str | None) -> int:
+    """`tickerbell migrate`: the config's database brought up to date, or (--from/--to) a SQLite database copied into PostgreSQL."""
+    from storage.tools import copy_sqlite_to_postgres, migrate
+
+    if (source is None) != (target is None):
+        raise ConfigError("tickerbell migrate: --from and --to go together (--from sqlite:///path --to postgresql://...)")
+    done = asyncio.run(copy_sqlite_to_postgres(source, target) if source and target else migrate(config.storage.target))
+    print(done)
     return 0
 
 
