@@ -5,14 +5,12 @@ database (see README "Scaling out"). Open with `await PostgresStorage.open(url)`
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
-
 from storage.postgres.baskets import PostgresBasketStore
 from storage.postgres.chats import PostgresChatStore
 from storage.postgres.checks import PostgresCheckStore
 from storage.postgres.database import PostgresDatabase, latest_version, mask
 from storage.postgres.earnings import PostgresEarningsStore
+from storage.postgres.outbox import PostgresOutboxStore
 from storage.postgres.rules import PostgresRuleStore
 from storage.postgres.seeds import PostgresPrimerSeedStore
 from storage.postgres.stats import PostgresStatsStore
@@ -34,7 +32,7 @@ class PostgresStorage:
         self.earnings = PostgresEarningsStore(db)
         self.seeds = PostgresPrimerSeedStore(db)
         self.checks = PostgresCheckStore(db)
-        self.outbox: Any = _outbox(db)
+        self.outbox = PostgresOutboxStore(db)  # deliveries claimed with SKIP LOCKED across processes
         self.stats = PostgresStatsStore(db)
 
     @classmethod
@@ -46,17 +44,6 @@ class PostgresStorage:
 
     async def close(self) -> None:
         await self.db.close()
-
-
-def _outbox(db: PostgresDatabase) -> Any:
-    """The outbox store (storage/postgres/outbox.py: deliveries claimed with SKIP LOCKED across processes)."""
-    try:
-        module = import_module("storage.postgres.outbox")
-    except ModuleNotFoundError as missing:  # TEMPORARY until 12b's outbox.py lands on the branch
-        if missing.name != "storage.postgres.outbox":
-            raise
-        return None
-    return module.PostgresOutboxStore(db)
 
 
 __all__ = ["PostgresDatabase", "PostgresStorage", "latest_version", "mask"]
