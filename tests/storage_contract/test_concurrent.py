@@ -41,7 +41,7 @@ async def test_overlapping_checks_queue_each_delivery_once(storage: AnyStorage, 
     counts = await asyncio.gather(*(check(store, i * 20) for i, store in enumerate(stores)))
     keys = [r["dedupe_key"] for r in await outbox_rows(storage)]
     assert len(keys) == len(set(keys)) == sum(counts)
-    assert set(keys) == {f"fire:{k}" for k in range(0, (WRITERS - 1) * 20 + 40 + 4)}
+    assert set(keys) == {f"fire:{k}" for k in range((WRITERS - 1) * 20 + 40 + 4)}
 
 
 async def test_rules_added_at_once_all_get_their_own_id(storage: AnyStorage, open_other: Opener) -> None:
