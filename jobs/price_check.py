@@ -77,6 +77,7 @@ class PriceCheck:
 
     async def _check(self) -> CheckSummary:
         summary = CheckSummary()
+        await self.rules.reload_if_stale()  # memory never runs ahead of what storage recorded
         tickers = self.rules.tickers()
         now = self.clock.now()
         quotes = await self._fetch_quotes(tickers, summary)

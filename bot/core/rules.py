@@ -19,7 +19,7 @@ from bot.core.engine import CheckResult, RuleEngine
 from bot.core.market import MarketData, MarketDataError, Quote, Split
 from bot.core.messages import Envelope
 from bot.core.models import Direction, LevelName, Rule, RuleKind, RuleSource, TickerState, UserRef
-from bot.core.ports import CheckStore, RuleStore
+from bot.core.ports import CheckStore, RuleStore, StorageError
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +59,19 @@ class RuleBook:
         self._market = market
         self._calendar = calendar
         self._clock = clock
+        self._stale = False  # memory ran ahead of storage (a check not recorded, and not reloaded since)
 
     async def load(self) -> None:
         """Build the engine's index from storage (at start, and after a failed write)."""
         self._engine.load(await self._store.all(), await self._checks.ticker_states())
+        self._stale = False
+
+    async def reload_if_stale(self) -> None:
+        """Before a check: reload the index if a failed write left memory ahead of storage and the
+        reload then failed too (storage away). Raises while storage is still away, so that no check
+        evaluates from memory that fired what was never recorded (it would be lost, not repeated)."""
+        if self._stale:
+            await self.load()
 
     # -- reading -------------------------------------------------------------------------
 
@@ -223,9 +232,14 @@ class RuleBook:
             armed.update(result.armed_changes)
         try:
             return await self._checks.record_check(states=[r.state for r in results], armed_changes=armed, envelopes=envelopes, now=now)
-        except Exception:
-            log.exception("price check: could not record the check; reloading rule state from storage")
-            await self.load()
+        except Exception as problem:
+            if not isinstance(problem, StorageError):  # storage away is said once, by the market timer
+                log.exception("price check: could not record the check; reloading rule state from storage")
+            self._stale = True
+            try:
+                await self.load()
+            except Exception:
+                pass  # still stale: the next check reloads first (`reload_if_stale`)
             raise
 
     async def split_applied(self, ticker: str, day: date) -> bool:
