@@ -23,6 +23,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot.cluster import ClusterParts, Roles, join, one_at_a_time, share
 from bot.config import Config, ConfigError
 from bot.core.calendar import Calendar
 from bot.core.chats import ChatDirectory
@@ -152,6 +153,7 @@ class App:
         calendar = calendar or MarketCalendar(config.market.exchange)
         market = market or make_market(config, clock, calendar)
         storage = await open_storage(storage_path or config.storage.target)
+        share(storage, config)  # PostgreSQL: rule and chat changes heard by every process
         settings = settings_of(config)
         rules = RuleBook(store=storage.rules, checks=storage.checks, engine=RuleEngine(rearm_band_pct=settings.rearm_band_pct),
                          market=market, calendar=calendar, clock=clock)
@@ -173,8 +175,9 @@ class App:
         app = cls(config, clock, calendar, storage, market, rules, chats, context, CommandRouter(context), dispatcher, price_check, splits)
         app.daily_jobs.append(DailyJob(SPLIT_SWEEP_AT, splits.sweep, "split sweep"))
         try:
-            for feature in build_features(context, storage, FEATURE_NAMES if features is None else features):
-                await app.add_feature(feature)
+            async with one_at_a_time(storage):  # several processes starting at once seed their features in turn
+                for feature in build_features(context, storage, FEATURE_NAMES if features is None else features):
+                    await app.add_feature(feature)
         except BaseException:
             await app.close()
             raise
@@ -229,20 +232,22 @@ class App:
         await self.storage.close()
 
 
-def enabled_adapters(app: App, stop: asyncio.Event, *, on_interrupt: Callable[[], None] | None = None) -> list[Adapter]:
-    """The adapters the config enables; the console when none is. `on_interrupt`: Ctrl-C at the console's prompt."""
+def enabled_adapters(app: App, stop: asyncio.Event, *, on_interrupt: Callable[[], None] | None = None, receive: bool = True) -> list[Adapter]:
+    """The adapters the config enables; the console when none is. `on_interrupt`: Ctrl-C at the console's prompt.
+    `receive=False` (a process without the gateway role): send only, and no console."""
     config = app.config
     describer = app.describer()
     adapters: list[Adapter] = []
     if config.telegram.enabled:
         from bot.adapters.telegram import TelegramAdapter
 
-        adapters.append(TelegramAdapter(config.telegram, config.token(config.telegram.token_env, "Telegram"), app.router, describer=describer))
+        adapters.append(TelegramAdapter(config.telegram, config.token(config.telegram.token_env, "Telegram"), app.router, describer=describer,
+                                        receive=receive))
     if config.discord.enabled:
         from bot.adapters.discord import DiscordAdapter
 
         adapters.append(DiscordAdapter(config.discord, config.token(config.discord.token_env, "Discord"), app.router, describer=describer))
-    if config.console.enabled or not adapters:
+    if receive and (config.console.enabled or not adapters):
         from bot.adapters.console import ConsoleAdapter
 
         adapters.append(ConsoleAdapter(app.router, user=config.console.user, on_end_of_input=stop.set, on_interrupt=on_interrupt, describer=describer))
@@ -297,7 +302,11 @@ async def run_live(
         return True
 
     async def start_adapters() -> None:
-        for adapter in adapters if adapters is not None else enabled_adapters(app, stop, on_interrupt=lambda: on_signal(signal.SIGINT, "(Ctrl-C at the console prompt)")):
+        wanted = adapters if adapters is not None else (
+            enabled_adapters(app, stop, on_interrupt=lambda: on_signal(signal.SIGINT, "(Ctrl-C at the console prompt)"), receive=roles.gateway)
+            if roles.gateway or roles.delivery else []
+        )
+        for adapter in wanted:
             starting_now[:] = [adapter.platform]
             await adapter.start()
             app.add_adapter(adapter)
@@ -349,12 +358,20 @@ async def run_live(
         scheduler: MarketScheduler | None = None
         dispatching: asyncio.Task[None] | None = None
         monitor: Monitor | None = None
+        parts: ClusterParts | None = None
         try:
+            roles = Roles.of(config, app.storage)  # [cluster] role: what this process runs
+            parts = await join(app, roles)  # PostgreSQL: the lease, LISTEN, shared send limits
             monitor = await start_monitor()
             if not stop.is_set() and await started():
-                scheduler = MarketScheduler(app.timer(), poll_seconds=config.market.poll_seconds)
-                scheduler.start()
-                dispatching = asyncio.create_task(app.dispatcher.run(stop), name="dispatcher")
+                if parts is not None and parts.timer is not None:  # ticks only while it holds the lease
+                    scheduler = MarketScheduler(parts.timer, poll_seconds=config.cluster.lease_seconds)  # type: ignore[arg-type]
+                elif roles.checker:
+                    scheduler = MarketScheduler(app.timer(), poll_seconds=config.market.poll_seconds)
+                if scheduler is not None:
+                    scheduler.start()
+                if roles.delivery:
+                    dispatching = asyncio.create_task(app.dispatcher.run(stop), name="dispatcher")
                 app.vitals.ready = True
                 log.info("tickerbell is running with %s; %d rules on %d tickers", ", ".join(app.adapters), app.rules.rule_count(), len(app.rules.tickers()))
                 await stop.wait()
@@ -365,6 +382,8 @@ async def run_live(
             await asyncio.gather(bounded("the market timer", stop_ticking(scheduler), 2.5), stop_delivery(dispatching))
             if monitor is not None:
                 await bounded("the monitoring endpoint", monitor.stop(), 0.5)
+            if parts is not None:
+                await bounded("leaving the cluster", parts.close(), 0.5)
             await bounded("closing the market data and the storage", app.close(), 1.0)
     finally:
         for signum in handled:

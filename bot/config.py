@@ -89,6 +89,26 @@ class MetricsConfig:
     port: int = 9464
 
 
+ROLES = ("checker", "delivery", "gateway")
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    """Several processes on one PostgreSQL database (README "Scaling out")."""
+
+    role: str = "all"  # "all", or some of checker, delivery, gateway separated by commas
+    lease_seconds: float = 5.0  # how often each process asks for the market-timer lease
+    claim_seconds: float = 30.0  # a chat claimed by a process that died returns to the queue after this
+    max_chats: int = 16  # chats served at once by one process's dispatcher
+    shared_limits: bool = True  # on PostgreSQL: platform send limits shared by every process
+
+    @property
+    def roles(self) -> frozenset[str]:
+        if self.role == "all":
+            return frozenset(ROLES)
+        return frozenset(part.strip() for part in self.role.split(","))
+
+
 @dataclass(frozen=True)
 class Config:
     bot: BotConfig = field(default_factory=BotConfig)
@@ -99,6 +119,7 @@ class Config:
     telegram: TelegramConfig = field(default_factory=TelegramConfig)
     discord: DiscordConfig = field(default_factory=DiscordConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
     source: str = "(defaults)"
     # (section, key) -> "environment NAME" for each key the environment set
     overrides: Mapping[tuple[str, str], str] = field(default_factory=dict, compare=False, repr=False)
@@ -136,6 +157,7 @@ SECTIONS: dict[str, type] = {
     "telegram": TelegramConfig,
     "discord": DiscordConfig,
     "metrics": MetricsConfig,
+    "cluster": ClusterConfig,
 }
 REMOVED: dict[tuple[str, str], str] = {
     ("bot", "timezone"): "removed; times follow the exchange's own time zone from its calendar ([market] exchange)",
@@ -351,7 +373,28 @@ def _build(reader: _Reader) -> Config:
     if not 1 <= port <= 65535:
         raise reader.fail("metrics", "port", "a TCP port from 1 to 65535", port)
     metrics = MetricsConfig(enabled=_get(reader, t, "metrics", "enabled", False, bool), host=host, port=port)
-    return Config(bot, storage, market, alerts, console, telegram, discord, metrics, source=reader.source, overrides=dict(reader.overrides))
+    cluster = _cluster(reader)
+    return Config(bot, storage, market, alerts, console, telegram, discord, metrics, cluster=cluster, source=reader.source, overrides=dict(reader.overrides))
+
+
+def _cluster(reader: _Reader) -> ClusterConfig:
+    t = reader.section("cluster")
+    role = _get(reader, t, "cluster", "role", ClusterConfig.role, str).strip().lower()
+    parts = {part.strip() for part in role.split(",")}
+    if role != "all" and (not parts or not parts <= set(ROLES)):
+        raise reader.fail("cluster", "role", f'"all", or some of {", ".join(ROLES)} separated by commas', role)
+    lease = _get(reader, t, "cluster", "lease_seconds", ClusterConfig.lease_seconds, float)
+    if not 0.1 <= lease <= 60:
+        raise reader.fail("cluster", "lease_seconds", "a number of seconds from 0.1 to 60", lease)
+    claim = _get(reader, t, "cluster", "claim_seconds", ClusterConfig.claim_seconds, float)
+    if not 1 <= claim <= 3600:
+        raise reader.fail("cluster", "claim_seconds", "a number of seconds from 1 to 3600", claim)
+    max_chats = _get(reader, t, "cluster", "max_chats", ClusterConfig.max_chats, int)
+    if not 1 <= max_chats <= 256:
+        raise reader.fail("cluster", "max_chats", "a number from 1 to 256", max_chats)
+    shared = _get(reader, t, "cluster", "shared_limits", ClusterConfig.shared_limits, bool)
+    return ClusterConfig(role=",".join(sorted(parts)) if role != "all" else "all", lease_seconds=lease, claim_seconds=claim,
+                         max_chats=max_chats, shared_limits=shared)
 
 
 def _percent(reader: _Reader, table: dict[str, Any], key: str, default: float, low: float, high: float) -> float:

@@ -95,6 +95,7 @@ class Dispatcher:
         self.batch = batch
         self.max_chats = max_chats
         self.gate = gate  # shared platform limits (several processes); None: the adapters' own pacing
+        self.renew_seconds = RENEW_CLAIMS_SECONDS  # a third of the claims' lifetime at most
         self._wake = asyncio.Event()
         self._concurrency = asyncio.Semaphore(max_chats)
         self._draining = asyncio.Lock()  # one drain at a time: two would fetch and send the same deliveries
@@ -102,6 +103,11 @@ class Dispatcher:
         self._late: Counter[bool] = Counter()  # owed writes recorded since the pause began: sent or not
         self._claimed: dict[str, ChatRef] = {}  # chats claimed and not released yet
         self._claims_lapsing = False  # renewing the claims failed: no new send until it works again
+
+    def resize(self, max_chats: int) -> None:
+        """Serve up to `max_chats` chats at once from now on (set before running)."""
+        self.max_chats = max_chats
+        self._concurrency = asyncio.Semaphore(max_chats)
 
     def notify(self) -> None:
         """Wake the loop: new deliveries were queued."""
@@ -128,7 +134,7 @@ class Dispatcher:
             await self._release_claims()
             sent = 0
             while not self._owed and not self._claims_lapsing:
-                due = await self.outbox.claim(now=self.clock.now(), platforms=self.adapters, limit=self.batch)
+                due = await self.outbox.claim(now=self.clock.now(), platforms=self.adapters, limit=self.batch, chats=self.max_chats)
                 if not due:
                     break
                 groups = _by_chat(due)
@@ -286,7 +292,7 @@ class Dispatcher:
     async def run(self, stop: asyncio.Event, *, idle_seconds: float = 30.0, retry_seconds: float = STORAGE_RETRY_SECONDS) -> None:
         """Deliver until `stop` is set: on every notify, at least every `idle_seconds`, and every
         `retry_seconds` while storage refuses writes or draining fails. Claims on chats are renewed
-        every `RENEW_CLAIMS_SECONDS` meanwhile."""
+        every `renew_seconds` meanwhile."""
         renewing = asyncio.create_task(self._keep_claims(stop), name="claims")
         try:
             await self._run(stop, idle_seconds, retry_seconds)
@@ -296,7 +302,7 @@ class Dispatcher:
     async def _keep_claims(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                await asyncio.wait_for(stop.wait(), RENEW_CLAIMS_SECONDS)
+                await asyncio.wait_for(stop.wait(), self.renew_seconds)
             except TimeoutError:
                 await self.renew_claims()
 

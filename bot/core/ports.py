@@ -280,8 +280,8 @@ class OutboxStore(Protocol):
 
     async def counts(self) -> OutboxCounts: ...
 
-    async def claim(self, *, now: datetime, platforms: Iterable[str], limit: int = 100) -> list[Delivery]:
-        """Due deliveries of whole chats, oldest first, for this process alone until `release`.
+    async def claim(self, *, now: datetime, platforms: Iterable[str], limit: int = 100, chats: int | None = None) -> list[Delivery]:
+        """Due deliveries of whole chats (at most `chats` chats), oldest first, for this process alone until `release`.
 
         With several processes on one database, a chat is served by one process at a time (so its
         deliveries keep their order and are never sent twice at once); a claim whose process died

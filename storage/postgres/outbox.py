@@ -106,17 +106,17 @@ class PostgresOutboxStore:
         )
         return [_delivery(r) for r in rows]
 
-    async def claim(self, *, now: datetime, platforms: Iterable[str], limit: int = 100) -> list[Delivery]:
+    async def claim(self, *, now: datetime, platforms: Iterable[str], limit: int = 100, chats: int | None = None) -> list[Delivery]:
         names = sorted(set(platforms))
         if not names:
             return []
         stamp = now.isoformat()
         async with self._db.transaction() as tx:
             candidates = await tx.fetch(_CANDIDATES, stamp, names, self.owner, limit)
-            chats = list(dict.fromkeys((r["platform"], r["chat_id"]) for r in candidates))
-            if not chats:
+            wanted = list(dict.fromkeys((r["platform"], r["chat_id"]) for r in candidates))[:chats]  # no more than it can serve
+            if not wanted:
                 return []
-            taken = await tx.fetch(_TAKE, [p for p, _ in chats], [c for _, c in chats], self.owner, self.claim_seconds)
+            taken = await tx.fetch(_TAKE, [p for p, _ in wanted], [c for _, c in wanted], self.owner, self.claim_seconds)
             if not taken:
                 return []
             platforms_, ids = [r["platform"] for r in taken], [r["chat_id"] for r in taken]

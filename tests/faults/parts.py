@@ -111,8 +111,8 @@ class FailingOutbox:
     async def counts(self) -> OutboxCounts:
         return await self.inner.counts()
 
-    async def claim(self, *, now: datetime, platforms: Iterable[str], limit: int = 100) -> list[Delivery]:
-        return await self.inner.claim(now=now, platforms=platforms, limit=limit)
+    async def claim(self, *, now: datetime, platforms: Iterable[str], limit: int = 100, chats: int | None = None) -> list[Delivery]:
+        return await self.inner.claim(now=now, platforms=platforms, limit=limit, chats=chats)
 
     async def release(self, chats: Iterable[ChatRef]) -> None:
         await self.inner.release(chats)

@@ -438,6 +438,7 @@ class TelegramAdapter:
         rate_limiter: AIORateLimiter | None = None,
         concurrent_updates: int | bool = 8,
         chat_queue_limit: int = CHAT_QUEUE_LIMIT,
+        receive: bool = True,
     ) -> None:
         """`concurrent_updates`: the library's updates handled at once; with False (tests), each
         update waits until its command is answered, so updates are handled strictly in order."""
@@ -450,6 +451,7 @@ class TelegramAdapter:
         self.rate_limiter = rate_limiter or PacedRateLimiter()
         self.concurrent_updates = concurrent_updates
         self.chat_queue_limit = chat_queue_limit
+        self.receive = receive  # False: send only (a delivery process; another process receives)
         self.username = ""
         self._app: _App | None = None
         self._lanes: ChatLanes | None = None
@@ -499,6 +501,10 @@ class TelegramAdapter:
             self._add_handlers(app)
             await app.start()
             assert app.updater is not None
+            if not self.receive:
+                self._app = app
+                log.info("telegram: sending as @%s (another process receives updates)", self.username)
+                return
             await app.updater.start_polling(
                 timeout=self.poll_timeout,
                 allowed_updates=ALLOWED_UPDATES,
