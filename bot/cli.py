@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from bot import logs
-from bot.config import CONFIG_ENV, Config, ConfigError, load_config
+from bot.config import CONFIG_ENV, Config, ConfigError, load_config, with_role
 from bot.core.ports import StorageError
 from seeds import seeds_path
 
@@ -70,7 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     with_config = _options(defaults=False)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    sub.add_parser("run", parents=[with_config], help="run the live bot with the adapters the config enables")
+    run = sub.add_parser("run", parents=[with_config], help="run the live bot with the adapters the config enables")
+    run.add_argument("--role", help='what this process runs: "all" (the default), or some of checker, delivery, gateway '
+                     "separated by commas (several processes on PostgreSQL; overrides [cluster] role)")
 
     replay = sub.add_parser("replay", parents=[with_config], help="replay history from CSV files through the live pipeline")
     replay.add_argument("--data", type=Path, required=True, help="a folder of <TICKER>.csv files")
@@ -118,6 +120,8 @@ def _command(args: argparse.Namespace) -> int:
     try:
         config = read_config(args.config)
         if args.command == "run":
+            if args.role is not None:
+                config = with_role(config, args.role)
             config.check_tokens()  # before anything connects
             return serve(config)
         if args.command == "migrate":

@@ -15,7 +15,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
 
@@ -374,15 +374,46 @@ def _build(reader: _Reader) -> Config:
         raise reader.fail("metrics", "port", "a TCP port from 1 to 65535", port)
     metrics = MetricsConfig(enabled=_get(reader, t, "metrics", "enabled", False, bool), host=host, port=port)
     cluster = _cluster(reader)
+    if cluster.role != "all" and not _postgres(storage.target):
+        raise ConfigError(f"{reader.where('cluster', 'role')}: [cluster] role: {cluster.role!r} {SPLIT_NEEDS_POSTGRES}")
     return Config(bot, storage, market, alerts, console, telegram, discord, metrics, cluster=cluster, source=reader.source, overrides=dict(reader.overrides))
+
+
+ROLE_EXPECTED = f'"all", or some of {", ".join(ROLES)} separated by commas'
+
+
+def _role_parts(role: str) -> set[str] | None:
+    """The roles a `role` value names, or None if it is not one."""
+    if role.strip().lower() == "all":
+        return set(ROLES)
+    parts = {part.strip().lower() for part in role.split(",")}
+    return parts if parts and parts <= set(ROLES) else None
+
+
+def with_role(config: Config, role: str) -> Config:
+    """The config with `tickerbell run --role ROLE` instead of its [cluster] role."""
+    parts = _role_parts(role)
+    if parts is None:
+        raise ConfigError(f"--role: expected {ROLE_EXPECTED}, got {role!r}")
+    value = "all" if parts == set(ROLES) else ",".join(sorted(parts))
+    if value != "all" and not _postgres(config.storage.target):
+        raise ConfigError(f"--role: {value!r} {SPLIT_NEEDS_POSTGRES}")
+    return replace(config, cluster=replace(config.cluster, role=value))
+
+
+SPLIT_NEEDS_POSTGRES = 'splits the work between processes, which needs a PostgreSQL database ([storage] url = "postgresql://...")'
+
+
+def _postgres(target: str) -> bool:
+    return target.startswith(("postgresql://", "postgres://"))
 
 
 def _cluster(reader: _Reader) -> ClusterConfig:
     t = reader.section("cluster")
     role = _get(reader, t, "cluster", "role", ClusterConfig.role, str).strip().lower()
-    parts = {part.strip() for part in role.split(",")}
-    if role != "all" and (not parts or not parts <= set(ROLES)):
-        raise reader.fail("cluster", "role", f'"all", or some of {", ".join(ROLES)} separated by commas', role)
+    parts = _role_parts(role)
+    if parts is None:
+        raise reader.fail("cluster", "role", ROLE_EXPECTED, role)
     lease = _get(reader, t, "cluster", "lease_seconds", ClusterConfig.lease_seconds, float)
     if not 0.1 <= lease <= 60:
         raise reader.fail("cluster", "lease_seconds", "a number of seconds from 0.1 to 60", lease)
@@ -393,7 +424,7 @@ def _cluster(reader: _Reader) -> ClusterConfig:
     if not 1 <= max_chats <= 256:
         raise reader.fail("cluster", "max_chats", "a number from 1 to 256", max_chats)
     shared = _get(reader, t, "cluster", "shared_limits", ClusterConfig.shared_limits, bool)
-    return ClusterConfig(role=",".join(sorted(parts)) if role != "all" else "all", lease_seconds=lease, claim_seconds=claim,
+    return ClusterConfig(role=",".join(sorted(parts)) if parts != set(ROLES) else "all", lease_seconds=lease, claim_seconds=claim,
                          max_chats=max_chats, shared_limits=shared)
 
 

@@ -296,7 +296,7 @@ class SharedLimits:
             rows = await tx.fetch(_REFILL, names, [rate.per_second for _, rate in buckets], [rate.burst for _, rate in buckets])
             short = [(1.0 - row["tokens"]) / row["rate"] for row in rows if row["tokens"] < 1.0]
             if short:
-                return max(short)
+                return float(max(short))
             await tx.execute("UPDATE rate_buckets SET tokens = tokens - 1 WHERE name = ANY($1::text[])", names)
         return 0.0
 
