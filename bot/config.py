@@ -71,6 +71,12 @@ class TelegramConfig:
     enabled: bool = False
     token_env: str = "TICKERBELL_TELEGRAM_TOKEN"
     api_base_url: str = "https://api.telegram.org/bot"
+    mode: str = "polling"  # or "webhook": updates POSTed to this process (any gateway process, behind a load balancer)
+    webhook_host: str = "0.0.0.0"  # where the webhook endpoint listens
+    webhook_port: int = 8443
+    webhook_path: str = "/telegram"
+    webhook_url: str = ""  # the public URL Telegram posts to; set, it is registered with setWebhook at start
+    webhook_secret_env: str = "TICKERBELL_TELEGRAM_WEBHOOK_SECRET"  # the NAME of the variable holding the secret token
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,7 @@ class DiscordConfig:
     api_base_url: str = "https://discord.com/api/v10"
     guild_ids: tuple[int, ...] = ()
     shard_count: int = 0  # 0: one connection; more: discord.py's automatic sharding
+    shard_ids: tuple[int, ...] = ()  # with shard_count: the shards THIS process holds (several processes split them); empty: all
 
 
 @dataclass(frozen=True)
@@ -144,6 +151,9 @@ class Config:
                     self.token(section.token_env, platform, environ)
                 except ConfigError as problem:
                     problems.append(str(problem))
+        if self.telegram.enabled and self.telegram.mode == "webhook" and not (os.environ if environ is None else environ).get(self.telegram.webhook_secret_env, "").strip():
+            problems.append(f"[telegram] mode is \"webhook\" but the environment variable {self.telegram.webhook_secret_env} is empty: "
+                            "set it to a secret of 1 to 256 letters, digits, _ or - (Telegram sends it with every update).")
         if problems:
             raise ConfigError(" ".join(problems))
 
@@ -348,6 +358,7 @@ def _build(reader: _Reader) -> Config:
         enabled=_get(reader, t, "telegram", "enabled", False, bool),
         token_env=_env_name(reader, t, "telegram", TelegramConfig.token_env),
         api_base_url=_url(reader, t, "telegram", TelegramConfig.api_base_url),
+        **_webhook(reader, t),
     )
 
     t = reader.section("discord")
@@ -363,6 +374,7 @@ def _build(reader: _Reader) -> Config:
         api_base_url=_url(reader, t, "discord", DiscordConfig.api_base_url),
         guild_ids=tuple(guilds),
         shard_count=shards,
+        shard_ids=_shard_ids(reader, t, shards),
     )
 
     t = reader.section("metrics")
@@ -426,6 +438,36 @@ def _cluster(reader: _Reader) -> ClusterConfig:
     shared = _get(reader, t, "cluster", "shared_limits", ClusterConfig.shared_limits, bool)
     return ClusterConfig(role=",".join(sorted(parts)) if parts != set(ROLES) else "all", lease_seconds=lease, claim_seconds=claim,
                          max_chats=max_chats, shared_limits=shared)
+
+
+def _shard_ids(reader: _Reader, t: dict[str, Any], shard_count: int) -> tuple[int, ...]:
+    ids = t.get("shard_ids", [])
+    if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i < max(shard_count, 1) for i in ids) or len(set(ids)) != len(ids):
+        raise reader.fail("discord", "shard_ids", f"a list of distinct shard numbers from 0 to shard_count - 1 ({max(shard_count - 1, 0)})", ids)
+    if ids and shard_count == 0:
+        raise reader.fail("discord", "shard_count", "the total number of shards when shard_ids is set", shard_count, blame="shard_ids")
+    return tuple(ids)
+
+
+def _webhook(reader: _Reader, t: dict[str, Any]) -> dict[str, Any]:
+    """[telegram] mode and the webhook endpoint's keys."""
+    mode = _get(reader, t, "telegram", "mode", TelegramConfig.mode, str)
+    if mode not in ("polling", "webhook"):
+        raise reader.fail("telegram", "mode", '"polling" or "webhook"', mode)
+    port = _get(reader, t, "telegram", "webhook_port", TelegramConfig.webhook_port, int)
+    if not 1 <= port <= 65535:
+        raise reader.fail("telegram", "webhook_port", "a TCP port from 1 to 65535", port)
+    path = _get(reader, t, "telegram", "webhook_path", TelegramConfig.webhook_path, str)
+    if not re.match(r"^/[A-Za-z0-9_\-/]{0,200}$", path):
+        raise reader.fail("telegram", "webhook_path", "a URL path such as /telegram", path)
+    url = _get(reader, t, "telegram", "webhook_url", "", str)
+    if url and not re.match(r"^https://[^\s]+$", url):
+        raise reader.fail("telegram", "webhook_url", "the public https:// URL Telegram posts updates to", url)
+    secret_env: str = _get(reader, t, "telegram", "webhook_secret_env", TelegramConfig.webhook_secret_env, str)
+    if not _ENV_NAME.match(secret_env):
+        raise reader.fail("telegram", "webhook_secret_env", "the NAME of an environment variable (the secret itself never goes in this file)", "<hidden>")
+    host = _get(reader, t, "telegram", "webhook_host", TelegramConfig.webhook_host, str)
+    return {"mode": mode, "webhook_host": host, "webhook_port": port, "webhook_path": path, "webhook_url": url, "webhook_secret_env": secret_env}
 
 
 def _percent(reader: _Reader, table: dict[str, Any], key: str, default: float, low: float, high: float) -> float:

@@ -216,6 +216,8 @@ class DiscordAdapter:
         }
         client: discord.Client
         if self.config.shard_count > 0:
+            if self.config.shard_ids:  # this process holds some shards; other processes hold the rest
+                options["shard_ids"] = list(self.config.shard_ids)
             client = TickerbellShardedClient(shard_count=self.config.shard_count, **options)
         else:
             client = TickerbellClient(**options)
