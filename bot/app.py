@@ -241,7 +241,7 @@ def enabled_adapters(app: App, stop: asyncio.Event, *, on_interrupt: Callable[[]
     if config.telegram.enabled:
         from bot.adapters.telegram import TelegramAdapter
 
-        secret = os.environ.get(config.telegram.webhook_secret_env, "").strip() if config.telegram.mode == "webhook" else ""
+        secret = os.environ.get(config.telegram.webhook_token_env, "").strip() if config.telegram.mode == "webhook" else ""
         adapters.append(TelegramAdapter(config.telegram, config.token(config.telegram.token_env, "Telegram"), app.router, describer=describer,
                                         receive=receive, webhook_secret=secret))
     if config.discord.enabled:

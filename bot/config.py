@@ -76,7 +76,7 @@ class TelegramConfig:
     webhook_port: int = 8443
     webhook_path: str = "/telegram"
     webhook_url: str = ""  # the public URL Telegram posts to; set, it is registered with setWebhook at start
-    webhook_secret_env: str = "TICKERBELL_TELEGRAM_WEBHOOK_SECRET"  # the NAME of the variable holding the secret token
+    webhook_token_env: str = "TICKERBELL_TELEGRAM_WEBHOOK_TOKEN"  # the NAME of the variable holding the secret token
 
 
 @dataclass(frozen=True)
@@ -151,8 +151,8 @@ class Config:
                     self.token(section.token_env, platform, environ)
                 except ConfigError as problem:
                     problems.append(str(problem))
-        if self.telegram.enabled and self.telegram.mode == "webhook" and not (os.environ if environ is None else environ).get(self.telegram.webhook_secret_env, "").strip():
-            problems.append(f"[telegram] mode is \"webhook\" but the environment variable {self.telegram.webhook_secret_env} is empty: "
+        if self.telegram.enabled and self.telegram.mode == "webhook" and not (os.environ if environ is None else environ).get(self.telegram.webhook_token_env, "").strip():
+            problems.append(f"[telegram] mode is \"webhook\" but the environment variable {self.telegram.webhook_token_env} is empty: "
                             "set it to a secret of 1 to 256 letters, digits, _ or - (Telegram sends it with every update).")
         if problems:
             raise ConfigError(" ".join(problems))
@@ -463,11 +463,11 @@ def _webhook(reader: _Reader, t: dict[str, Any]) -> dict[str, Any]:
     url = _get(reader, t, "telegram", "webhook_url", "", str)
     if url and not re.match(r"^https://[^\s]+$", url):
         raise reader.fail("telegram", "webhook_url", "the public https:// URL Telegram posts updates to", url)
-    secret_env: str = _get(reader, t, "telegram", "webhook_secret_env", TelegramConfig.webhook_secret_env, str)
+    secret_env: str = _get(reader, t, "telegram", "webhook_token_env", TelegramConfig.webhook_token_env, str)
     if not _ENV_NAME.match(secret_env):
-        raise reader.fail("telegram", "webhook_secret_env", "the NAME of an environment variable (the secret itself never goes in this file)", "<hidden>")
+        raise reader.fail("telegram", "webhook_token_env", "the NAME of an environment variable (the secret itself never goes in this file)", "<hidden>")
     host = _get(reader, t, "telegram", "webhook_host", TelegramConfig.webhook_host, str)
-    return {"mode": mode, "webhook_host": host, "webhook_port": port, "webhook_path": path, "webhook_url": url, "webhook_secret_env": secret_env}
+    return {"mode": mode, "webhook_host": host, "webhook_port": port, "webhook_path": path, "webhook_url": url, "webhook_token_env": secret_env}
 
 
 def _percent(reader: _Reader, table: dict[str, Any], key: str, default: float, low: float, high: float) -> float:
