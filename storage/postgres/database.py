@@ -183,7 +183,7 @@ class PostgresDatabase:
             raise self._newer(current, newest)
         if current < newest:
             raise StorageError(
-                f"[storage] url {self.where}: schema {current} is older than this tickerbell's ({newest}): run `tickerbell migrate`, or start it without --no-migrate"
+                f"[storage] url {self.where}: schema {current} is older than this tickerbell's ({newest}): run `tickerbell migrate` first"
             )
 
     async def migrate(self) -> list[int]:
