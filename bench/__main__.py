@@ -220,6 +220,9 @@ def main() -> None:
     print(f"provider requests for one cycle over {args.watched} watched tickers:")
     for name, count in requests.items():
         print(f"  {name:<10} {count}")
+    from bench.cluster import run_cluster_bench  # several processes on PostgreSQL
+
+    asyncio.run(run_cluster_bench())
 
 
 if __name__ == "__main__":

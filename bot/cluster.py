@@ -96,6 +96,7 @@ async def join(app: App, roles: Roles) -> ClusterParts | None:
     if config.cluster.shared_limits and roles.delivery:
         app.dispatcher.gate = SharedLimits(storage.db)
     app.dispatcher.resize(config.cluster.max_chats)
+    app.dispatcher.batch = max(app.dispatcher.batch, 8 * config.cluster.max_chats)  # longer batches: fewer idle tails between claims
     app.dispatcher.renew_seconds = min(app.dispatcher.renew_seconds, config.cluster.claim_seconds / 3)
     timer = None
     if roles.checker:

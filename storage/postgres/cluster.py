@@ -232,7 +232,7 @@ class Rate:
 # Telegram: about 30 messages a second bot-wide, one a second per chat, 20 a minute per group.
 # Discord: 50 requests a second bot-wide, about 5 per 5 s per channel. A little under each, so
 # that jitter between taking a token and the platform receiving the message never crosses it.
-PLATFORM_RATES: dict[str, Rate] = {"telegram": Rate(28.5), "discord": Rate(45.0)}
+PLATFORM_RATES: dict[str, Rate] = {"telegram": Rate(28.5, burst=1.25), "discord": Rate(45.0, burst=2.0)}
 CHAT_RATES: dict[tuple[str, bool], Rate] = {
     ("telegram", False): Rate(0.9),  # private chats: one a second, with room for the network's jitter
     ("telegram", True): Rate(20 / 60, 3.0),  # groups
@@ -266,6 +266,7 @@ class SharedLimits:
         self.platform_rates = PLATFORM_RATES if platform_rates is None else platform_rates
         self.chat_rates = CHAT_RATES if chat_rates is None else chat_rates
         self.sleep = sleep
+        self._turn = asyncio.Lock()  # one task of this process at a time asks the bot-wide bucket
         self.waited = 0.0  # seconds spent waiting for a turn (bench figures)
 
     def buckets(self, chat: ChatRef) -> list[tuple[str, Rate]]:
@@ -277,12 +278,29 @@ class SharedLimits:
         return sorted(found)
 
     async def wait_turn(self, chat: ChatRef) -> None:
+        """First wait, unlocked, until the chat's own bucket has a token (a process serves a chat
+        alone: nobody else spends it meanwhile); then take both under this process's lock, so that
+        one task per process, not every chat being served, asks the shared bot-wide bucket."""
         buckets = self.buckets(chat)
         if not buckets:
             return
-        while (wait := await self.take(buckets)) > 0:
+        own = [(name, rate) for name, rate in buckets if name != chat.platform]
+        while own and (wait := await self.ready_in(own)) > 0:
             self.waited += wait
             await self.sleep(wait)
+        async with self._turn:
+            while (wait := await self.take(buckets)) > 0:
+                self.waited += wait
+                await self.sleep(wait)
+
+    async def ready_in(self, buckets: Sequence[tuple[str, Rate]]) -> float:
+        """Seconds until every bucket holds a token (0: now); nothing is taken."""
+        rows = await self.db.fetch(
+            "SELECT b.name, LEAST(v.burst, b.tokens + v.rate * GREATEST(0, EXTRACT(EPOCH FROM clock_timestamp() - b.updated_at))) AS level, v.rate "
+            "FROM rate_buckets b JOIN unnest($1::text[], $2::float8[], $3::float8[]) AS v (name, rate, burst) ON b.name = v.name",
+            [name for name, _ in buckets], [rate.per_second for _, rate in buckets], [rate.burst for _, rate in buckets],
+        )
+        return float(max([(1.0 - row["level"]) / row["rate"] for row in rows if row["level"] < 1.0], default=0.0))
 
     async def take(self, buckets: Sequence[tuple[str, Rate]]) -> float:
         """Take a token from every bucket, or none; 0 when taken, else the seconds to wait."""
