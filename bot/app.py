@@ -247,7 +247,8 @@ def enabled_adapters(app: App, stop: asyncio.Event, *, on_interrupt: Callable[[]
     if config.discord.enabled:
         from bot.adapters.discord import DiscordAdapter
 
-        adapters.append(DiscordAdapter(config.discord, config.token(config.discord.token_env, "Discord"), app.router, describer=describer))
+        adapters.append(DiscordAdapter(config.discord, config.token(config.discord.token_env, "Discord"), app.router, describer=describer,
+                                       receive=receive))
     if receive and (config.console.enabled or not adapters):
         from bot.adapters.console import ConsoleAdapter
 
