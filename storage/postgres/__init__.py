@@ -13,6 +13,7 @@ from storage.postgres.earnings import PostgresEarningsStore
 from storage.postgres.outbox import PostgresOutboxStore
 from storage.postgres.rules import PostgresRuleStore
 from storage.postgres.seeds import PostgresPrimerSeedStore
+from storage.postgres.settings import PostgresChatSettingsStore
 from storage.postgres.stats import PostgresStatsStore
 from storage.postgres.watches import PostgresMemberPrefStore, PostgresWatchStore
 
@@ -34,6 +35,7 @@ class PostgresStorage:
         self.checks = PostgresCheckStore(db)
         self.outbox = PostgresOutboxStore(db)  # deliveries claimed with SKIP LOCKED across processes
         self.stats = PostgresStatsStore(db)
+        self.chat_settings = PostgresChatSettingsStore(db)
 
     @classmethod
     async def open(cls, url: str, *, migrate: bool = True, max_size: int = 10) -> PostgresStorage:

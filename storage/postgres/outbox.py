@@ -188,6 +188,14 @@ class PostgresOutboxStore:
         counts = {r["status"]: int(r["n"]) for r in rows}
         return OutboxCounts(counts.get("pending", 0), counts.get("sent", 0), counts.get("dead", 0))
 
+    async def delivered_to(self, chat: ChatRef, *, since: datetime, limit: int = 500) -> list[Alert]:
+        # created_at is ISO 8601 with whatever offset the clock gave: compared as moments, not as text
+        rows = await self._db.fetch(
+            "SELECT created_at, payload FROM outbox WHERE platform = $1 AND chat_id = $2 AND status <> 'dead' ORDER BY id DESC LIMIT $3",
+            chat.platform, chat.chat_id, limit,
+        )
+        return [Alert.from_json(r["payload"]) for r in reversed(rows) if datetime.fromisoformat(r["created_at"]) >= since]
+
 
 def _delivery(row: asyncpg.Record) -> Delivery:
     return Delivery(id=int(row["id"]), chat=chat_of(row), alert=Alert.from_json(row["payload"]), attempts=int(row["attempts"]))

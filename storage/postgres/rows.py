@@ -41,6 +41,7 @@ def rule_of(row: asyncpg.Record) -> Rule:
         multiple=row["multiple"],
         basis=row["basis"],
         met_session=day(row["met_session"]),
+        written_at=moment(row["written_at"]),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from bot.core.models import Direction, Rule, UserRef
+from bot.core.models import Direction, Rule, RuleSource, UserRef
 from storage.postgres.database import PostgresDatabase
 from storage.postgres.rows import armed_to_db, day_text, moment_text, rule_of
 
@@ -21,8 +21,8 @@ class PostgresRuleStore:
             rule_id = await tx.fetchval(
                 """INSERT INTO rules (ticker, kind, threshold, direction, source, owner_platform, owner_id,
                        owner_name, chat_platform, chat_id, chat_kind, level_name, note, armed, snoozed_until, created_at,
-                       multiple, basis, met_session)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+                       multiple, basis, met_session, written_at)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
                    RETURNING id""",
                 rule.ticker,
                 rule.kind.value,
@@ -43,9 +43,12 @@ class PostgresRuleStore:
                 rule.multiple,
                 rule.basis,
                 day_text(rule.met_session),
+                _written_at(rule, now),
             )
         rule.id = int(rule_id)
         rule.created_at = now
+        if rule.written_at is None and rule.source is RuleSource.ANALYST:
+            rule.written_at = now
         return rule
 
     async def get(self, rule_id: int) -> Rule | None:
@@ -88,3 +91,10 @@ class PostgresRuleStore:
         await self._db.execute(
             "UPDATE rules SET threshold = $1, direction = $2, armed = $3 WHERE id = $4", threshold, direction.value, armed_to_db(armed), rule_id
         )
+
+
+def _written_at(rule: Rule, now: datetime) -> str | None:
+    """An analyst's level was written when it says (a seed: its notes' date), else now."""
+    if rule.source is not RuleSource.ANALYST:
+        return None
+    return (rule.written_at or now).isoformat()

@@ -32,7 +32,8 @@ from storage.sqlite import SqliteStorage
 
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 PG_ADMIN_URL = f"postgresql://postgres@{PG_HOST}:{PG_PORT}/postgres"
-DB_PREFIX = "tb12a_"  # every database these tests make starts with this (and is dropped after)
+# every database these tests make starts with this (and is dropped after); another prefix for parallel checkouts
+DB_PREFIX = os.environ.get("TICKERBELL_TEST_PG_PREFIX", "tb12a_")
 NO_SERVER = f"no PostgreSQL server at {PG_HOST}:{PG_PORT}"
 BACKENDS = ["sqlite", "postgres"]
 
@@ -72,7 +73,7 @@ def database_url(name: str) -> str:
 
 @contextlib.contextmanager
 def fresh_database(label: str) -> Iterator[str]:
-    """A new, empty PostgreSQL database named tb12a_<label>_<pid>; dropped (even if in use) on leaving."""
+    """A new, empty PostgreSQL database named <DB_PREFIX><label>_<pid>; dropped (even if in use) on leaving."""
     if not pg_server_answers():
         pytest.skip(NO_SERVER)
     name = (DB_PREFIX + re.sub(r"[^a-z0-9_]", "_", label.lower()))[:50] + f"_{os.getpid()}"

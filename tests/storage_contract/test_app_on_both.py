@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 
+from bot.core.messages import Alert, AlertKind
 from tests.conftest import ANALYST, DEMO_DATA, ny
+from tests.storage_contract.conftest import outbox_rows
 
 FRIDAY, MONDAY = date(2025, 1, 24), date(2025, 1, 27)
 
@@ -21,5 +23,8 @@ async def test_the_deepseek_monday_alerts_the_same_on_both_backends(make_harness
     assert sorted(a.kind.value for _, a in alerts) == ["analyst_level", "daily_move", "price_below", "selloff"]
     assert await chat.at(ny(MONDAY, 16, 6)) == []  # delivered once
     counts = await chat.app.storage.outbox.counts()
-    assert (counts.pending, counts.sent, counts.dead) == (0, 4, 0)
+    assert (counts.pending, counts.sent, counts.dead) == (0, 1, 0)  # one check's alerts to a chat go as one grouped message
+    (row,) = await outbox_rows(chat.app.storage)
+    grouped = Alert.from_json(row["payload"])
+    assert grouped.kind is AlertKind.GROUP and sorted(a.kind.value for a in grouped.items) == ["analyst_level", "daily_move", "price_below", "selloff"]
     assert "NVDA" in await chat.say("/alerts")

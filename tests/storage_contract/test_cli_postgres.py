@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 import subprocess
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
 
+from bot.core.chat_settings import ChatSettings, Mode
 from bot.core.messages import Alert, AlertKind, Envelope
 from bot.core.models import ChatKind, ChatRef, LevelName, Rule, RuleKind, RuleSource, TickerState, UserRef, direct_chat
 from bot.core.ports import BasketState
@@ -102,8 +103,10 @@ async def fill(storage: SqliteStorage) -> None:
     """Something in every table, a rule deleted at the top of the id sequence, deliveries in every state."""
     for n in range(3):
         await storage.rules.add(Rule(0, "NVDA", RuleKind.BELOW, 100.0 + n, RuleSource.MEMBER, owner=ANN, chat=GROUP, note=f"n{n}"), now=NOW)
+    written = NOW - timedelta(days=30)  # a seed level's notes' date (rules.written_at)
+    await storage.rules.add(Rule(0, "NVDA", RuleKind.CROSS, 90.0, RuleSource.ANALYST, level_name=LevelName.STOP, armed=None, written_at=written), now=NOW)
     await storage.rules.add(Rule(0, "NVDA", RuleKind.CROSS, 120.0, RuleSource.ANALYST, level_name=LevelName.ENTRY, armed=None, multiple=30.0, basis="pe"), now=NOW)
-    await storage.rules.delete([4])  # SQLite's AUTOINCREMENT will not give 4 again; neither may PostgreSQL
+    await storage.rules.delete([5])  # SQLite's AUTOINCREMENT will not give 5 again; neither may PostgreSQL
     await storage.rules.set_snooze(2, NOW + timedelta(days=1))
     await storage.watches.add(GROUP, "NVDA", now=NOW)
     await storage.prefs.set_direct(ANN, True, now=NOW)
@@ -115,10 +118,14 @@ async def fill(storage: SqliteStorage) -> None:
     await storage.seeds.record("NVDA", "entry", "multiple:30:pe", now=NOW)
     state = TickerState("NVDA", last_price=118.42, session=date(2025, 1, 27), max_up_pct=0.25, max_down_pct=-16.97, peak=149.43, max_drawdown_pct=-20.75)
     dm = direct_chat(ANN)
-    await storage.checks.record_check(states=[state], armed_changes={1: False}, envelopes=[envelope(2, dm, GROUP), envelope(3)], now=NOW)
+    await storage.checks.record_check(
+        states=[state], armed_changes={1: False}, envelopes=[envelope(2, dm, GROUP), envelope(3)], now=NOW, alerted=[1], baskets={"ai": BasketState(date(2025, 1, 27))}
+    )  # rules.last_alert_at, basket_state
     await storage.checks.apply_split("NVDA", date(2024, 6, 10), 1.0, envelopes=[], now=NOW)
     await storage.chats.set_active(dm, False, now=NOW, reason="blocked")
     await storage.outbox.mark_sent(3, now=NOW)
+    quiet = ChatSettings(kinds={"members": Mode.SILENT}, quiet_from=time(22, 0), quiet_to=time(7, 0), selloff_pct=4.0, digest=True, digest_at=time(9, 0))
+    await storage.chat_settings.put(GROUP, quiet, now=NOW)
 
 
 async def everything(storage: AnyStorage) -> dict[str, object]:
@@ -136,6 +143,9 @@ async def everything(storage: AnyStorage) -> dict[str, object]:
         "chat": await storage.chats.is_active(direct_chat(ANN)),
         "outbox": await outbox_rows(storage),
         "counts": await storage.outbox.counts(),
+        "delivered": await storage.outbox.delivered_to(GROUP, since=NOW),
+        "last alerts": await storage.checks.last_alerts(),
+        "settings": (await storage.chat_settings.all(), await storage.chat_settings.get(GROUP)),
         "stats": await storage.stats.snapshot(since=NOW - timedelta(days=1)),
     }
 
@@ -151,9 +161,15 @@ def test_migrate_copies_a_sqlite_database_into_an_empty_postgresql_one(tmp_path:
         return seen
 
     before = asyncio.run(make())
+    # what issues 11 and 13 added is really there to copy: a level's writing time, a last alert, a chat's settings
+    assert [(r.level_name, r.written_at) for r in before["levels"]] == [(LevelName.STOP, NOW - timedelta(days=30))]  # type: ignore[attr-defined]
+    assert before["last alerts"] == {1: NOW}
+    settings, group = before["settings"]  # type: ignore[misc]
+    assert [chat.key for chat, _ in settings] == [GROUP.key] and group.digest and group.kinds == {"members": Mode.SILENT}
+    assert [a.rule_id for a in before["delivered"]] == [1, 3, 2]  # type: ignore[attr-defined]  # 2: rerouted from the blocked DM
     code, out, err = run("migrate", "--from", f"sqlite:///{source}", "--to", url)
     assert code == 0, err
-    assert out.startswith(f"copied {source} into {url}: ") and "rules 3" in out and "outbox 4" in out, out
+    assert out.startswith(f"copied {source} into {url}: ") and "rules 4" in out and "chat_settings 1" in out and "outbox 4" in out, out
 
     async def read_back() -> tuple[dict[str, object], int]:
         storage = await PostgresStorage.open(url)
@@ -164,7 +180,7 @@ def test_migrate_copies_a_sqlite_database_into_an_empty_postgresql_one(tmp_path:
 
     after, next_id = asyncio.run(read_back())
     assert after == before
-    assert next_id == 5  # past the deleted rule 4, as SQLite would have gone on
+    assert next_id == 6  # past the deleted rule 5, as SQLite would have gone on
 
     code, _, err = run("migrate", "--from", f"sqlite:///{source}", "--to", url)
     assert code == 2 and "not empty (it holds rows in" in err and len(err.splitlines()) == 1, err
