@@ -117,6 +117,19 @@ async def join(app: App, roles: Roles) -> ClusterParts | None:
     return ClusterParts(cluster, timer)
 
 
+async def telegram_receives(app: App, roles: Roles, parts: ClusterParts | None) -> bool:
+    """Whether this process takes Telegram updates: with the gateway role; when polling on PostgreSQL,
+    only the first such process (two pollers would steal each other's updates: Telegram answers 409)."""
+    config = app.config
+    if not roles.gateway or not config.telegram.enabled or parts is None or config.telegram.mode == "webhook":
+        return roles.gateway
+    if await parts.cluster.take_poller():
+        return True
+    log.error('telegram: another process already polls Telegram: this one only sends. To take updates in several '
+              'processes, set [telegram] mode = "webhook"; to poll here instead, give only this process the gateway role')
+    return False
+
+
 class _NoLease:
     async def hold(self) -> bool:
         return False

@@ -41,6 +41,7 @@ from storage.postgres.database import OUTBOX_CHANNEL, PostgresDatabase, mask
 log = logging.getLogger(__name__)
 
 MARKET_TIMER_LOCK = 0x7469636B74696D65  # pg advisory lock key: "ticktime"
+TELEGRAM_POLLER_LOCK = 0x7469636B706F6C6C  # "tickpoll": the one process that polls Telegram
 RULES_CHANNEL = "tickerbell_rules"
 CHATS_CHANNEL = "tickerbell_chats"
 CONFIRM_TIMEOUT = 5.0  # seconds a lease query may take before the connection is given up
@@ -128,6 +129,17 @@ class Cluster:
                 await self._drop()
                 return False
             return self._held
+
+    async def take_poller(self) -> bool:
+        """Become the one process that polls Telegram (held until this process ends); False if another is."""
+        async with self._using:
+            if not await self._connect():
+                return False
+            assert self._conn is not None
+            try:
+                return bool(await self._conn.fetchval("SELECT pg_try_advisory_lock($1)", TELEGRAM_POLLER_LOCK, timeout=CONFIRM_TIMEOUT))
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+                return False
 
     async def _drop(self) -> None:
         conn, self._conn, self._held = self._conn, None, False
