@@ -246,7 +246,7 @@ class Rate:
 # that jitter between taking a token and the platform receiving the message never crosses it.
 PLATFORM_RATES: dict[str, Rate] = {"telegram": Rate(28.5, burst=1.25), "discord": Rate(45.0, burst=2.0)}
 CHAT_RATES: dict[tuple[str, bool], Rate] = {
-    ("telegram", False): Rate(0.9),  # private chats: one a second, with room for the network's jitter
+    ("telegram", False): Rate(0.8),  # private chats: one a second, with room for jitter between grant and arrival
     ("telegram", True): Rate(20 / 60, 3.0),  # groups
     ("discord", False): Rate(1.0, 5.0),
     ("discord", True): Rate(1.0, 5.0),
