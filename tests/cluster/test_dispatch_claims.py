@@ -4,13 +4,18 @@ the gate is asked before every send."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+
+import pytest
 
 from bot.core.chats import ChatDirectory
 from bot.core.clock import ReplayClock
+from bot.core.messages import Delivery
 from bot.core.models import ChatRef
+from bot.core.ports import StorageError
 from jobs.dispatch import STORAGE_RETRY_SECONDS, Dispatcher
 from storage.sqlite import SqliteStorage
 from tests.faults.parts import NOW, FailingOutbox, SendLog, envelopes
@@ -77,5 +82,41 @@ async def test_a_gate_that_cannot_be_asked_delays_the_delivery_without_counting_
         gate.broken = False
         clock.set(NOW + timedelta(seconds=STORAGE_RETRY_SECONDS))
         assert await dispatcher.drain_once() == 1 and len(sends.sends) == 1
+    finally:
+        await storage.close()
+
+
+class Away(FailingOutbox):
+    """The outbox, with the database away while `away` (claims and reads raise StorageError)."""
+
+    def __init__(self, inner: object) -> None:
+        super().__init__(inner)  # type: ignore[arg-type]
+        self.away = False
+
+    async def claim(self, *, now: datetime, platforms: Iterable[str], limit: int = 100, chats: int | None = None) -> list[Delivery]:
+        if self.away:
+            raise StorageError("postgresql://bot@db/tb: the database cannot be reached (connection refused)")
+        return await super().claim(now=now, platforms=platforms, limit=limit, chats=chats)
+
+
+async def test_a_database_away_is_logged_once_and_its_end_with_a_count(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    storage = await SqliteStorage.open(tmp_path / "db.sqlite3")
+    clock = ReplayClock(NOW)
+    try:
+        await storage.outbox.enqueue(envelopes(2, 1), now=NOW)
+        outbox, sends = Away(storage.outbox), SendLog(clock)
+        dispatcher = Dispatcher(outbox, ChatDirectory(storage.chats, clock), {"telegram": sends}, clock)
+        outbox.away = True
+        with caplog.at_level(logging.WARNING, logger="jobs.dispatch"):
+            for _ in range(3):
+                assert await dispatcher._drain_and_plan(30.0, 2.0) == 2.0
+            outbox.away = False
+            await dispatcher._drain_and_plan(30.0, 2.0)
+        lines = [r.getMessage() for r in caplog.records if r.name == "jobs.dispatch"]
+        assert lines == [
+            "storage unreachable (postgresql://bot@db/tb: the database cannot be reached (connection refused)): deliveries wait and retry every 2 s",
+            "storage reachable again after 3 failed attempts: deliveries resume",
+        ]
+        assert len(sends.sends) == 2 and not any(r.exc_info for r in caplog.records)
     finally:
         await storage.close()
