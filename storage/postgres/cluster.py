@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 MARKET_TIMER_LOCK = 0x7469636B74696D65  # pg advisory lock key: "ticktime"
 TELEGRAM_POLLER_LOCK = 0x7469636B706F6C6C  # "tickpoll": the one process that polls Telegram
+DISCORD_GATEWAY_LOCK = 0x7469636B64697363  # "tickdisc": the one process holding every Discord shard (no shard_ids given)
 RULES_CHANNEL = "tickerbell_rules"
 CHATS_CHANNEL = "tickerbell_chats"
 CONFIRM_TIMEOUT = 5.0  # seconds a lease query may take before the connection is given up
@@ -130,14 +131,15 @@ class Cluster:
                 return False
             return self._held
 
-    async def take_poller(self) -> bool:
-        """Become the one process that polls Telegram (held until this process ends); False if another is."""
+    async def take_poller(self, key: int = TELEGRAM_POLLER_LOCK) -> bool:
+        """Become the one process that polls Telegram (or, with `DISCORD_GATEWAY_LOCK`, holds the whole
+        Discord gateway), until this process ends; False if another process is."""
         async with self._using:
             if not await self._connect():
                 return False
             assert self._conn is not None
             try:
-                return bool(await self._conn.fetchval("SELECT pg_try_advisory_lock($1)", TELEGRAM_POLLER_LOCK, timeout=CONFIRM_TIMEOUT))
+                return bool(await self._conn.fetchval("SELECT pg_try_advisory_lock($1)", key, timeout=CONFIRM_TIMEOUT))
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
                 return False
 

@@ -140,3 +140,22 @@ async def test_only_one_process_polls_telegram() -> None:
         finally:
             await first.close()
             await second.close()
+
+
+async def test_only_one_process_holds_the_whole_discord_gateway_unless_shards_are_assigned() -> None:
+    from types import SimpleNamespace
+
+    from bot.cluster import ClusterParts, Roles, discord_receives
+    from bot.config import Config, DiscordConfig
+
+    async with fresh_database("discordgw") as url:
+        first, second = Cluster(url), Cluster(url)
+        whole = SimpleNamespace(config=Config(discord=DiscordConfig(enabled=True)))
+        assigned = SimpleNamespace(config=Config(discord=DiscordConfig(enabled=True, shard_count=2, shard_ids=(1,))))
+        try:
+            assert await discord_receives(whole, Roles(), ClusterParts(first, None))  # type: ignore[arg-type]
+            assert not await discord_receives(whole, Roles(), ClusterParts(second, None))  # type: ignore[arg-type]
+            assert await discord_receives(assigned, Roles(), ClusterParts(second, None))  # type: ignore[arg-type]
+        finally:
+            await first.close()
+            await second.close()
