@@ -182,7 +182,7 @@ async def run_cluster_bench() -> None:
         folder = Path(tmp)
         print(f"  delivery, fake Telegram enforcing {TELEGRAM_LIMIT}/s bot-wide and 1/s per chat (429 beyond), shared limits on:")
         for processes in (1, 2, 4):
-            rate, flooded, took = await delivery_throughput(processes, alerts=600, chats=150, folder=folder / f"d{processes}")
+            rate, flooded, took = await delivery_throughput(processes, alerts=600, chats=300, folder=folder / f"d{processes}")
             print(f"    {processes} process{'es' if processes > 1 else '  '}  {rate:5.1f} messages/s  ({rate / TELEGRAM_LIMIT:4.0%} of the limit; "
                   f"{flooded} answers 429; 600 alerts in {took:.1f} s)")
         tickers = [f"T{n:05d}" for n in range(CHECK_TICKERS)]

@@ -23,7 +23,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.cluster import ClusterParts, Roles, join, one_at_a_time, share
+from bot.cluster import ClusterParts, Roles, discord_receives, join, one_at_a_time, share, telegram_receives
 from bot.config import Config, ConfigError
 from bot.core.calendar import Calendar
 from bot.core.chat_commands import chat_commands
@@ -255,7 +255,8 @@ class App:
         await self.storage.close()
 
 
-def enabled_adapters(app: App, stop: asyncio.Event, *, on_interrupt: Callable[[], None] | None = None, receive: bool = True) -> list[Adapter]:
+def enabled_adapters(app: App, stop: asyncio.Event, *, on_interrupt: Callable[[], None] | None = None, receive: bool = True,
+                     telegram_receive: bool | None = None, discord_receive: bool | None = None) -> list[Adapter]:
     """The adapters the config enables; the console when none is. `on_interrupt`: Ctrl-C at the console's prompt.
     `receive=False` (a process without the gateway role): send only, and no console."""
     config = app.config
@@ -266,12 +267,12 @@ def enabled_adapters(app: App, stop: asyncio.Event, *, on_interrupt: Callable[[]
 
         secret = os.environ.get(config.telegram.webhook_token_env, "").strip() if config.telegram.mode == "webhook" else ""
         adapters.append(TelegramAdapter(config.telegram, config.token(config.telegram.token_env, "Telegram"), app.router, describer=describer,
-                                        receive=receive, webhook_secret=secret))
+                                        receive=receive if telegram_receive is None else telegram_receive, webhook_secret=secret))
     if config.discord.enabled:
         from bot.adapters.discord import DiscordAdapter
 
         adapters.append(DiscordAdapter(config.discord, config.token(config.discord.token_env, "Discord"), app.router, describer=describer,
-                                       receive=receive))
+                                       receive=receive if discord_receive is None else discord_receive))
     if receive and (config.console.enabled or not adapters):
         from bot.adapters.console import ConsoleAdapter
 
@@ -328,7 +329,8 @@ async def run_live(
 
     async def start_adapters() -> None:
         wanted = adapters if adapters is not None else (
-            enabled_adapters(app, stop, on_interrupt=lambda: on_signal(signal.SIGINT, "(Ctrl-C at the console prompt)"), receive=roles.gateway)
+            enabled_adapters(app, stop, on_interrupt=lambda: on_signal(signal.SIGINT, "(Ctrl-C at the console prompt)"), receive=roles.gateway,
+                             telegram_receive=await telegram_receives(app, roles, parts), discord_receive=await discord_receives(app, roles, parts))
             if roles.gateway or roles.delivery else []
         )
         for adapter in wanted:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from bot.config import Config, ConfigError
 from jobs.leader import LeasedTimer
 from storage.postgres import PostgresStorage
-from storage.postgres.cluster import Cluster, NotifyingChatStore, NotifyingRuleStore, SharedLimits, application_name
+from storage.postgres.cluster import DISCORD_GATEWAY_LOCK, Cluster, NotifyingChatStore, NotifyingRuleStore, SharedLimits, application_name
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -115,6 +115,33 @@ async def join(app: App, roles: Roles) -> ClusterParts | None:
     await cluster.start()
     log.info("cluster: joined %s as %s", storage.db.where, roles.label)
     return ClusterParts(cluster, timer)
+
+
+async def telegram_receives(app: App, roles: Roles, parts: ClusterParts | None) -> bool:
+    """Whether this process takes Telegram updates: with the gateway role; when polling on PostgreSQL,
+    only the first such process (two pollers would steal each other's updates: Telegram answers 409)."""
+    config = app.config
+    if not roles.gateway or not config.telegram.enabled or parts is None or config.telegram.mode == "webhook":
+        return roles.gateway
+    if await parts.cluster.take_poller():
+        return True
+    log.error('telegram: another process already polls Telegram: this one only sends. To take updates in several '
+              'processes, set [telegram] mode = "webhook"; to poll here instead, give only this process the gateway role')
+    return False
+
+
+async def discord_receives(app: App, roles: Roles, parts: ClusterParts | None) -> bool:
+    """Whether this process connects to the Discord gateway: with the gateway role; on PostgreSQL
+    without `[discord] shard_ids`, only the first such process (two sessions of the same shards would
+    both answer every command)."""
+    config = app.config
+    if not roles.gateway or not config.discord.enabled or parts is None or config.discord.shard_ids:
+        return roles.gateway
+    if await parts.cluster.take_poller(DISCORD_GATEWAY_LOCK):
+        return True
+    log.error("discord: another process already holds the Discord gateway: this one only sends. To split the gateway "
+              "between processes, give each [discord] shard_count and its own shard_ids")
+    return False
 
 
 class _NoLease:

@@ -41,7 +41,7 @@ from bot.core.clock import Clock
 from bot.core.delivery import Adapter, ChatUnavailable, RetryLater
 from bot.core.messages import Delivery
 from bot.core.models import ChatRef
-from bot.core.ports import OutboxStore, SendGate
+from bot.core.ports import OutboxStore, SendGate, StorageError
 from bot.core.vitals import Vitals
 
 log = logging.getLogger(__name__)
@@ -103,6 +103,7 @@ class Dispatcher:
         self._late: Counter[bool] = Counter()  # owed writes recorded since the pause began: sent or not
         self._claimed: dict[str, ChatRef] = {}  # chats claimed and not released yet
         self._claims_lapsing = False  # renewing the claims failed: no new send until it works again
+        self._away = 0  # drains failed in a row because the database could not be reached
 
     def resize(self, max_chats: int) -> None:
         """Serve up to `max_chats` chats at once from now on (set before running)."""
@@ -322,9 +323,17 @@ class Dispatcher:
             if self._owed:
                 return min(idle_seconds, retry_seconds)
             next_due = await self.outbox.next_due_at(self.adapters)
+        except StorageError as problem:  # the database is away: said once, then counted
+            self._away += 1
+            if self._away == 1:
+                log.warning("storage unreachable (%s): deliveries wait and retry every %.0f s", problem, min(idle_seconds, retry_seconds))
+            return min(idle_seconds, retry_seconds)
         except Exception:
             log.exception("dispatcher: draining the outbox failed; trying again shortly")
             return min(idle_seconds, retry_seconds)
+        if self._away:
+            log.warning("storage reachable again after %d failed attempts: deliveries resume", self._away)
+            self._away = 0
         if next_due is None:
             return idle_seconds
         return max(0.05, min(idle_seconds, (next_due - self.clock.now()).total_seconds()))

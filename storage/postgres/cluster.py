@@ -41,6 +41,8 @@ from storage.postgres.database import OUTBOX_CHANNEL, PostgresDatabase, mask
 log = logging.getLogger(__name__)
 
 MARKET_TIMER_LOCK = 0x7469636B74696D65  # pg advisory lock key: "ticktime"
+TELEGRAM_POLLER_LOCK = 0x7469636B706F6C6C  # "tickpoll": the one process that polls Telegram
+DISCORD_GATEWAY_LOCK = 0x7469636B64697363  # "tickdisc": the one process holding every Discord shard (no shard_ids given)
 RULES_CHANNEL = "tickerbell_rules"
 CHATS_CHANNEL = "tickerbell_chats"
 CONFIRM_TIMEOUT = 5.0  # seconds a lease query may take before the connection is given up
@@ -128,6 +130,18 @@ class Cluster:
                 await self._drop()
                 return False
             return self._held
+
+    async def take_poller(self, key: int = TELEGRAM_POLLER_LOCK) -> bool:
+        """Become the one process that polls Telegram (or, with `DISCORD_GATEWAY_LOCK`, holds the whole
+        Discord gateway), until this process ends; False if another process is."""
+        async with self._using:
+            if not await self._connect():
+                return False
+            assert self._conn is not None
+            try:
+                return bool(await self._conn.fetchval("SELECT pg_try_advisory_lock($1)", key, timeout=CONFIRM_TIMEOUT))
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+                return False
 
     async def _drop(self) -> None:
         conn, self._conn, self._held = self._conn, None, False
@@ -234,7 +248,7 @@ class Rate:
 # that jitter between taking a token and the platform receiving the message never crosses it.
 PLATFORM_RATES: dict[str, Rate] = {"telegram": Rate(28.5, burst=1.25), "discord": Rate(45.0, burst=2.0)}
 CHAT_RATES: dict[tuple[str, bool], Rate] = {
-    ("telegram", False): Rate(0.9),  # private chats: one a second, with room for the network's jitter
+    ("telegram", False): Rate(0.8),  # private chats: one a second, with room for jitter between grant and arrival
     ("telegram", True): Rate(20 / 60, 3.0),  # groups
     ("discord", False): Rate(1.0, 5.0),
     ("discord", True): Rate(1.0, 5.0),

@@ -35,6 +35,7 @@ WAVES = 4  # later waves of 60 rules each, on tickers whose price has not been c
 WAVE = 60
 KILLS = 20
 PROCESSES = 3
+MAX_CHATS = 16  # [cluster] max_chats (the default): chats one process serves at once
 TICKERS = [f"TB{n}" for n in range(WAVES + 1)]
 NOW = datetime.now(UTC)
 
@@ -157,6 +158,7 @@ async def test_three_processes_survive_20_leader_kills_without_losing_repeating_
         assert not lost
         assert set(counts) == set(expected), "nothing but the rules' alerts was sent (no crossing fired twice under new numbers)"
         assert repeats <= in_flight_total
+        assert max(per_kill) <= MAX_CHATS, "a process has at most one send in flight per chat it serves"
         assert all(c <= 1 + KILLS for c in counts.values())
         by_chat: dict[int, list[int]] = defaultdict(list)
         for chat_id, n in sends:

@@ -118,3 +118,44 @@ def test_cluster_settings_and_role(tmp_path: Path) -> None:
         load_config(None, {"TICKERBELL_CLUSTER__ROLE": "checker"})
     with pytest.raises(ConfigError, match=r"\[cluster\] lease_seconds: expected a number of seconds from 0.1 to 60, got 0.0"):
         load_config(None, {"TICKERBELL_CLUSTER__LEASE_SECONDS": "0"})
+
+
+async def test_only_one_process_polls_telegram() -> None:
+    from types import SimpleNamespace
+
+    from bot.cluster import ClusterParts, Roles, telegram_receives
+    from bot.config import Config, TelegramConfig
+
+    async with fresh_database("poller") as url:
+        first, second = Cluster(url), Cluster(url)
+        polling = SimpleNamespace(config=Config(telegram=TelegramConfig(enabled=True)))
+        webhook = SimpleNamespace(config=Config(telegram=TelegramConfig(enabled=True, mode="webhook")))
+        try:
+            assert await telegram_receives(polling, Roles(), ClusterParts(first, None))  # type: ignore[arg-type]
+            assert not await telegram_receives(polling, Roles(), ClusterParts(second, None))  # type: ignore[arg-type]
+            assert await telegram_receives(webhook, Roles(), ClusterParts(second, None))  # type: ignore[arg-type]
+            assert not await telegram_receives(polling, Roles(gateway=False), ClusterParts(second, None))  # type: ignore[arg-type]
+            await first.close()  # the poller stops: the next process to start may poll
+            assert await telegram_receives(polling, Roles(), ClusterParts(second, None))  # type: ignore[arg-type]
+        finally:
+            await first.close()
+            await second.close()
+
+
+async def test_only_one_process_holds_the_whole_discord_gateway_unless_shards_are_assigned() -> None:
+    from types import SimpleNamespace
+
+    from bot.cluster import ClusterParts, Roles, discord_receives
+    from bot.config import Config, DiscordConfig
+
+    async with fresh_database("discordgw") as url:
+        first, second = Cluster(url), Cluster(url)
+        whole = SimpleNamespace(config=Config(discord=DiscordConfig(enabled=True)))
+        assigned = SimpleNamespace(config=Config(discord=DiscordConfig(enabled=True, shard_count=2, shard_ids=(1,))))
+        try:
+            assert await discord_receives(whole, Roles(), ClusterParts(first, None))  # type: ignore[arg-type]
+            assert not await discord_receives(whole, Roles(), ClusterParts(second, None))  # type: ignore[arg-type]
+            assert await discord_receives(assigned, Roles(), ClusterParts(second, None))  # type: ignore[arg-type]
+        finally:
+            await first.close()
+            await second.close()
