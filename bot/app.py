@@ -16,7 +16,7 @@ import gc
 import logging
 import os
 import signal
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, time
 from importlib.metadata import PackageNotFoundError, version
@@ -33,7 +33,6 @@ from bot.core.commands import CommandTable
 from bot.core.cooldown import Cooldown
 from bot.core.delivery import Adapter
 from bot.core.describe import AlertDescriber
-from bot.core.engine import RuleEngine
 from bot.core.feature import AlertKindSpec, DailyJob, Feature
 from bot.core.handlers import core_commands
 from bot.core.market import MarketData
@@ -47,6 +46,7 @@ from bot.core.ticks import TickSource
 from bot.core.vitals import Vitals
 from bot.features import FEATURE_NAMES
 from bot.market.calendar import MarketCalendar
+from bot.vector import VectorEngine
 from jobs.dispatch import Dispatcher
 from jobs.price_check import PriceCheck
 from jobs.scheduler import MarketScheduler, MarketTimer
@@ -101,7 +101,9 @@ def settings_of(config: Config) -> Settings:
     )
 
 
-def build_features(context: Context, storage: AnyStorage, names: Sequence[str]) -> list[Feature]:
+def build_features(
+    context: Context, storage: AnyStorage, names: Sequence[str], kinds: Mapping[AlertKind, AlertKindSpec] | None = None
+) -> list[Feature]:
     """The features named, in the order of `FEATURE_NAMES`, each given the services it needs."""
     unknown = sorted(set(names) - set(FEATURE_NAMES))
     if unknown:
@@ -112,8 +114,10 @@ def build_features(context: Context, storage: AnyStorage, names: Sequence[str]) 
 
     earnings = EarningsFeature(context, outbox=storage.outbox) if "earnings" in names else None
     built: dict[str, Feature] = {}
+    extra = issue14_features(context, storage, names, kinds if kinds is not None else {})
+    catalysts = getattr(extra.get("catalysts"), "desk", None)
     if "primer" in names:
-        built["primer"] = PrimerFeature(context, earnings=earnings.desk if earnings else None)
+        built["primer"] = PrimerFeature(context, earnings=earnings.desk if earnings else None, catalysts=catalysts)
     if earnings is not None:
         built["earnings"] = earnings
     if "baskets" in names:
@@ -122,7 +126,36 @@ def build_features(context: Context, storage: AnyStorage, names: Sequence[str]) 
         from bot.features.digest import DigestFeature
 
         built["digest"] = DigestFeature(context, outbox=storage.outbox)
+    built.update(extra)
     return [built[name] for name in FEATURE_NAMES if name in built]
+
+
+def issue14_features(
+    context: Context, storage: AnyStorage, names: Sequence[str], kinds: Mapping[AlertKind, AlertKindSpec]
+) -> dict[str, Feature]:
+    """Cashtags, charts, history and the other features of issue 14, each with its store.
+    `kinds`: every feature's alert kinds, filled as the wiring adds the features (for /history)."""
+    from bot.features.cashtags import CashtagsFeature
+    from bot.features.catalysts import CatalystsFeature
+    from bot.features.charts import ChartsFeature
+    from bot.features.history import HistoryFeature
+    from bot.features.lifecycle import LifecycleFeature
+    from bot.features.transfer import TransferFeature
+
+    built: dict[str, Feature] = {}
+    if "cashtags" in names:
+        built["cashtags"] = CashtagsFeature(context, store=storage.cashtags)
+    if "history" in names:
+        built["history"] = HistoryFeature(context, store=storage.history, kinds=kinds)
+    if "charts" in names:
+        built["charts"] = ChartsFeature(context)
+    if "lifecycle" in names:
+        built["lifecycle"] = LifecycleFeature(context)
+    if "catalysts" in names:
+        built["catalysts"] = CatalystsFeature(context, store=storage.catalysts, outbox=storage.outbox)
+    if "transfer" in names:
+        built["transfer"] = TransferFeature(context)
+    return built
 
 
 @dataclass
@@ -173,7 +206,7 @@ class App:
         storage = await open_storage(storage_path or config.storage.target)
         share(storage, config)  # PostgreSQL: rule and chat changes heard by every process
         settings = settings_of(config)
-        rules = RuleBook(store=storage.rules, checks=storage.checks, engine=RuleEngine(rearm_band_pct=settings.rearm_band_pct),
+        rules = RuleBook(store=storage.rules, checks=storage.checks, engine=VectorEngine(rearm_band_pct=settings.rearm_band_pct),
                          market=market, calendar=calendar, clock=clock, cooldown=Cooldown(config.alerts.rearm_cooldown_minutes))
         await rules.load()
         # The rules live as long as the process: move them out of the collector's way, so a
@@ -198,7 +231,7 @@ class App:
                                   extended_hours=config.market.extended_hours)
         try:
             async with one_at_a_time(storage):  # several processes starting at once seed their features in turn
-                for feature in build_features(context, storage, FEATURE_NAMES if features is None else features):
+                for feature in build_features(context, storage, FEATURE_NAMES if features is None else features, app.alert_kinds):
                     await app.add_feature(feature)
         except BaseException:
             await app.close()
@@ -213,6 +246,9 @@ class App:
         self.daily_jobs.extend(feature.daily_jobs())
         self.price_check.listeners.extend(feature.quote_listeners())
         self.alert_kinds.update(feature.alert_kinds())
+        chatter = getattr(feature, "chatter_listeners", None)  # optional: features that answer ordinary messages
+        if callable(chatter):
+            self.router.chatter.extend(chatter())
         self.features.append(feature)
 
     async def run_daily_jobs(self, day: date) -> None:

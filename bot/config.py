@@ -92,6 +92,7 @@ class DiscordConfig:
     guild_ids: tuple[int, ...] = ()
     shard_count: int = 0  # 0: one connection; more: discord.py's automatic sharding
     shard_ids: tuple[int, ...] = ()  # with shard_count: the shards THIS process holds (several processes split them); empty: all
+    message_content: bool = False  # read ordinary messages (cashtags): needs the privileged intent in the Developer Portal
 
 
 @dataclass(frozen=True)

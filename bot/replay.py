@@ -158,7 +158,7 @@ async def run_replay(
                 progress.start()
             try:
                 with logs.through(progress.console if progress else None):  # log lines above the bar, not over it
-                    await replay_app(app, clock, start, end, progress=advance)
+                    await replay_app(app, clock, start, end, progress=advance, batched=True)
             finally:
                 if progress:
                     progress.stop()
@@ -168,9 +168,10 @@ async def run_replay(
 
 
 async def replay_app(
-    app: App, clock: ReplayClock, start: date, end: date, *, progress: Callable[[Session, int, int], None] | None = None
+    app: App, clock: ReplayClock, start: date, end: date, *, progress: Callable[[Session, int, int], None] | None = None, batched: bool = False
 ) -> int:
-    """Step an app through the sessions from start to end with its market timer: daily jobs, checks, deliveries."""
+    """Step an app through the sessions from start to end with its market timer: daily jobs, checks, deliveries.
+    `batched`: each session's writes in one storage batch (nothing else may write meanwhile: `tickerbell replay`)."""
     return await replay_sessions(
         clock=clock,
         calendar=app.calendar,
@@ -178,11 +179,18 @@ async def replay_app(
         sessions=app.calendar.sessions(start, end),
         deliver=app.dispatcher.drain_once,
         progress=progress,
+        batch=app.storage.db.batch if batched else None,
     )
 
 
 async def _run_script(app: App, lines: list[str], output: ReplayOutput, *, jsonl: bool, charts_dir: Path | None = None) -> None:
     errors = Console(stderr=True, highlight=False)
+    async with app.storage.db.batch():  # the script's rules in one transaction: the same replies, one commit
+        await _run_lines(app, lines, output, errors, jsonl=jsonl, charts_dir=charts_dir)
+    await app.dispatcher.drain_once()
+
+
+async def _run_lines(app: App, lines: list[str], output: ReplayOutput, errors: Console, *, jsonl: bool, charts_dir: Path | None) -> None:
     for raw in lines:
         line = raw.strip()
         if not line or line.startswith("#"):
@@ -197,7 +205,6 @@ async def _run_script(app: App, lines: list[str], output: ReplayOutput, *, jsonl
         for reply in replies:
             saved = save_image(reply.image, charts_dir) if reply.image is not None and charts_dir is not None else None
             output.show(render_reply(reply, image_path=saved))
-    await app.dispatcher.drain_once()
 
 
 def _progress_bar(total: int) -> Progress:

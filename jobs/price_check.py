@@ -137,8 +137,10 @@ class PriceCheck:
     async def _evaluate(
         self, tickers: list[str], quotes: dict[str, Quote], session: date, summary: CheckSummary, now: datetime
     ) -> list[CheckResult]:
-        """The engine's verdict on each fresh quote that the split and jump guard lets through."""
+        """The engine's verdict on each fresh quote that the split and jump guard lets through,
+        all asked at once (the engine tests every rule of every ticker in one pass)."""
         results: list[CheckResult] = []
+        checked: list[Quote] = []
         for ticker in tickers:
             quote = self._fresh_quote(ticker, quotes, session, summary)
             if quote is None:
@@ -152,8 +154,9 @@ class PriceCheck:
             if not guarded.check:
                 continue
             await self.rules.seed_peak(ticker, quote.session)
-            results.append(self.rules.evaluate(quote, now=now))
-            summary.checked += 1
+            checked.append(quote)
+        results += self.rules.evaluate_many(checked, now=now)
+        summary.checked += len(checked)
         return results
 
     def _fresh_quote(self, ticker: str, quotes: dict[str, Quote], session: date, summary: CheckSummary) -> Quote | None:

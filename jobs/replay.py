@@ -9,6 +9,7 @@ job's time (earnings recaps at 16:30). The dispatcher delivers what was queued a
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import datetime, time, timedelta
 
 from bot.core.calendar import Calendar, Session
@@ -27,18 +28,21 @@ async def replay_sessions(
     sessions: list[Session],
     deliver: Step,
     progress: Callable[[Session, int, int], None] | None = None,
+    batch: Callable[[], AbstractAsyncContextManager[object]] | None = None,
 ) -> int:
-    """Replay the sessions given; returns how many ran."""
+    """Replay the sessions given; returns how many ran. With `batch`, each session's writes
+    (checks, outbox, deliveries marked sent) go to storage together, in one batch."""
     for index, session in enumerate(sessions):
-        _move(clock, datetime.combine(session.day, MORNING, calendar.tz))
-        await timer.run_daily_jobs()
-        await deliver()
-        for moment in (session.open + timedelta(minutes=1), session.close + timedelta(minutes=5)):
-            _move(clock, moment)
-            await timer.tick()
+        async with batch() if batch is not None else nullcontext():
+            _move(clock, datetime.combine(session.day, MORNING, calendar.tz))
+            await timer.run_daily_jobs()
             await deliver()
-        await _later_daily_jobs(clock, calendar, timer, session)
-        await deliver()
+            for moment in (session.open + timedelta(minutes=1), session.close + timedelta(minutes=5)):
+                _move(clock, moment)
+                await timer.tick()
+                await deliver()
+            await _later_daily_jobs(clock, calendar, timer, session)
+            await deliver()
         if progress is not None:
             progress(session, index + 1, len(sessions))
     return len(sessions)

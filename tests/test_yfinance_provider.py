@@ -568,3 +568,14 @@ def test_importing_the_provider_does_not_import_yfinance():
                          cwd=Path(__file__).resolve().parent.parent)
     assert out.stdout.strip() == "False"
 
+
+
+async def test_intraday_bars_come_from_the_chart_endpoint_with_aware_times(fake, make_market):
+    """/chart 1d|5d asks for intraday bars (the fake serves its recorded bars whatever the interval)."""
+    market = make_market()
+    rows = await market.intraday("NVDA", 5)
+    assert rows, "the chart endpoint's bars"
+    start, opened, high, low, close, volume = rows[-1]
+    assert start.tzinfo is not None and low <= min(opened, close) <= max(opened, close) <= high and volume >= 0
+    assert [r[0] for r in rows] == sorted(r[0] for r in rows)
+    assert await market.intraday("NOPE", 1) == []

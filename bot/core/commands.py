@@ -33,6 +33,7 @@ class ArgKind(StrEnum):
     CHOICE = "choice"
     TEXT = "text"
     DATE = "date"
+    FILE = "file"  # a file sent with the command (`Invocation.attachment`), never a typed word
 
 
 class Access(StrEnum):
@@ -77,13 +78,15 @@ class Command:
 
     @property
     def usage(self) -> str:
-        return " ".join([f"/{self.name}", *(arg.placeholder for arg in self.args)])
+        return " ".join([f"/{self.name}", *(arg.placeholder for arg in self.args if arg.kind is not ArgKind.FILE)])
 
     def parse(self, words: Sequence[str]) -> dict[str, Any]:
         """Turn the words after the command into typed values, or raise a UserError that shows the usage."""
         values: dict[str, Any] = {}
         remaining = list(words)
         for arg in self.args:
+            if arg.kind is ArgKind.FILE:
+                continue  # not typed: the handler reads invocation.attachment
             if arg.rest:
                 text = " ".join(remaining).strip()
                 remaining = []

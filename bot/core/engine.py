@@ -23,9 +23,10 @@ the price-check job persists that and queues the alerts in one transaction.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from bot.core.market import Quote
 from bot.core.messages import Alert, AlertKind
@@ -110,7 +111,34 @@ def condition_holds(rule: Rule, price: float) -> bool:
     return price >= rule.threshold if is_rising(rule) else price <= rule.threshold
 
 
+class RuleIndex(Protocol):
+    """What the rules owner (`RuleBook`) asks of an engine: the in-memory index of every rule,
+    the state of each ticker, and the verdict on new prices.
+
+    `RuleEngine` below is the reference implementation, pure Python and the definition of the
+    semantics. A faster one may be injected by the wiring (`bot/vector/`, numpy), provided it
+    gives the same results on every quote (tests/test_vector_engine.py holds them together)."""
+
+    def load(self, rules: Iterable[Rule], states: dict[str, TickerState]) -> None: ...
+    def add(self, rule: Rule) -> None: ...
+    def remove(self, rule_id: int) -> Rule | None: ...
+    def replace_ticker(self, ticker: str, rules: Iterable[Rule], state: TickerState | None) -> None: ...
+    def tickers(self) -> list[str]: ...
+    def rule_count(self) -> int: ...
+    def rules_of(self, ticker: str) -> list[Rule]: ...
+    def state(self, ticker: str) -> TickerState | None: ...
+    def needs_peak(self, ticker: str) -> bool: ...
+    def seed_peak(self, ticker: str, peak: float) -> None: ...
+    def prepare(self, rule: Rule, quote: Quote) -> float | None: ...
+    def start_session(self, quote: Quote) -> None: ...
+    def rebase(self, quote: Quote) -> CheckResult: ...
+    def evaluate(self, quote: Quote, *, now: datetime) -> CheckResult: ...
+    def evaluate_many(self, quotes: Sequence[Quote], *, now: datetime) -> list[CheckResult]: ...
+
+
 class RuleEngine:
+    """The reference engine: the semantics above, rule by rule, with bisected ladders."""
+
     def __init__(self, *, rearm_band_pct: float = 1.0) -> None:
         self.band = rearm_band_pct / 100.0
         self._books: dict[str, _Book] = {}
@@ -253,29 +281,7 @@ class RuleEngine:
 
     @staticmethod
     def _already_met(rule: Rule, state: TickerState, quote: Quote) -> float | None:
-        """The figure that already meets a rule at this quote (the price, the session's largest
-        move, the deepest drawdown since the peak), or None. A move rule met is marked quiet
-        for the quote's session."""
-        met: float | None = None
-        if is_price_rule(rule):
-            met = quote.price if condition_holds(rule, quote.price) else None
-        elif rule.kind is RuleKind.MOVE:
-            same = state.session == quote.session
-            change = quote.change_pct or 0.0
-            up = max(state.max_up_pct if same else 0.0, change)
-            down = max(state.max_down_pct if same else 0.0, -change)
-            if rule.direction in (Direction.UP, Direction.EITHER) and up >= rule.threshold:
-                met = up
-            elif rule.direction in (Direction.DOWN, Direction.EITHER) and down >= rule.threshold:
-                met = -down
-            if met is not None:
-                rule.met_session = quote.session  # quiet for the rest of that session, even across a restart
-        elif rule.kind is RuleKind.DRAWDOWN:
-            peak = max(state.peak or quote.price, quote.price)
-            now_deep = (1 - quote.price / peak) * 100
-            deepest = max(state.max_drawdown_pct if state.peak == peak else 0.0, now_deep)
-            met = deepest if deepest >= rule.threshold else None
-        return met
+        return already_met(rule, state, quote)
 
     def start_session(self, quote: Quote) -> None:
         """Move a ticker to the quote's session: reset the day's extremes and re-arm move rules."""
@@ -308,6 +314,10 @@ class RuleEngine:
         return CheckResult(ticker=quote.ticker, firings=[], armed_changes=self._pending_armed.pop(quote.ticker, {}), state=state)
 
     # -- the check -----------------------------------------------------------------
+
+    def evaluate_many(self, quotes: Sequence[Quote], *, now: datetime) -> list[CheckResult]:
+        """The verdict on many quotes (one per ticker), in their order: as `evaluate` on each."""
+        return [self.evaluate(quote, now=now) for quote in quotes]
 
     def evaluate(self, quote: Quote, *, now: datetime) -> CheckResult:
         ticker = quote.ticker
@@ -454,6 +464,32 @@ class RuleEngine:
         for rule in _consume(book, hits, book.fired_drawdowns, armed, now):
             alert = _alert(rule, quote, AlertKind.DRAWDOWN, threshold_pct=rule.threshold, peak=state.peak, drawdown_pct=drawdown, direction="down")
             firings.append(Firing(rule, alert))
+
+
+def already_met(rule: Rule, state: TickerState, quote: Quote) -> float | None:
+    """The figure that already meets a rule at this quote (the price, the session's largest
+    move, the deepest drawdown since the peak), or None. A move rule met is marked quiet
+    for the quote's session."""
+    met: float | None = None
+    if is_price_rule(rule):
+        met = quote.price if condition_holds(rule, quote.price) else None
+    elif rule.kind is RuleKind.MOVE:
+        same = state.session == quote.session
+        change = quote.change_pct or 0.0
+        up = max(state.max_up_pct if same else 0.0, change)
+        down = max(state.max_down_pct if same else 0.0, -change)
+        if rule.direction in (Direction.UP, Direction.EITHER) and up >= rule.threshold:
+            met = up
+        elif rule.direction in (Direction.DOWN, Direction.EITHER) and down >= rule.threshold:
+            met = -down
+        if met is not None:
+            rule.met_session = quote.session  # quiet for the rest of that session, even across a restart
+    elif rule.kind is RuleKind.DRAWDOWN:
+        peak = max(state.peak or quote.price, quote.price)
+        now_deep = (1 - quote.price / peak) * 100
+        deepest = max(state.max_drawdown_pct if state.peak == peak else 0.0, now_deep)
+        met = deepest if deepest >= rule.threshold else None
+    return met
 
 
 def _consume(book: _Book, rule_ids: list[int], fired: set[int], armed: dict[int, bool | None], now: datetime) -> list[Rule]:

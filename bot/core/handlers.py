@@ -11,13 +11,15 @@ from datetime import date, datetime, timedelta, tzinfo
 from itertools import pairwise
 from typing import Any, TypeVar
 
+from bot.core.backtest import LOOKBACK_DAYS, PEAK_WARMUP_DAYS, backtest
 from bot.core.commands import Access, Arg, ArgKind, Command, CommandTable, parse_number
 from bot.core.describe import market_time, money, pct, plain_pct
 from bot.core.engine import condition_holds, is_rising
 from bot.core.errors import UserError
+from bot.core.lifecycle import lifecycle_line, lifecycle_text, parse_alert_options
 from bot.core.market import Fundamentals, MarketDataError, Quote, RateLimited
 from bot.core.messages import Action, Field, Reply, Tone
-from bot.core.models import Direction, LevelName, Rule, RuleKind, RuleSource
+from bot.core.models import Direction, LevelName, Rule, RuleKind, RuleSource, parse_ticker
 from bot.core.router import Context, Invocation
 from bot.core.valuation import EPS_BASES, valuation_price
 
@@ -226,8 +228,26 @@ async def help_command(context: Context, invocation: Invocation, values: dict[st
     return Reply(title="tickerbell commands", lines=tuple(lines), footer=footer)
 
 
+MAX_PRICE_TICKERS = 10
+
+
+def price_tickers(values: dict[str, Any]) -> list[str]:
+    """The tickers of /price: the first, then up to nine more (repeats dropped, order kept)."""
+    tickers = [values["ticker"]]
+    for word in (values.get("more") or "").replace(",", " ").split():
+        ticker = parse_ticker(word)
+        if ticker not in tickers:
+            tickers.append(ticker)
+    if len(tickers) > MAX_PRICE_TICKERS:
+        raise UserError(f"/price takes at most {MAX_PRICE_TICKERS} tickers at once; that was {len(tickers)}.")
+    return tickers
+
+
 async def price_command(context: Context, invocation: Invocation, values: dict[str, Any]) -> Reply:
-    quote, stale = await quote_or_last(context, values["ticker"])
+    tickers = price_tickers(values)
+    if len(tickers) > 1:
+        return await prices_reply(context, tickers)
+    quote, stale = await quote_or_last(context, tickers[0])
     fields = []
     if quote.prev_close:
         fields.append(Field("Previous close", money(quote.prev_close)))
@@ -243,6 +263,33 @@ async def price_command(context: Context, invocation: Invocation, values: dict[s
     )
 
 
+async def prices_reply(context: Context, tickers: list[str]) -> Reply:
+    """/price NVDA AVGO TSM: one line each, asked together under one deadline. When the provider
+    cannot answer in time, the last known prices with their age; a ticker it does not know says so."""
+    try:
+        quotes, down = await ask_quotes(context, tickers), None
+    except MarketDataError as problem:
+        quotes, down = {}, problem
+    lines = []
+    for ticker in tickers:
+        quote = quotes.get(ticker)
+        if quote is not None:
+            lines.append(f"{ticker} {quote_line(quote, context)}")
+        elif down is not None and (last := context.quotes.last(ticker)) is not None:
+            age = max(0, int((context.clock.now() - last.at).total_seconds()))
+            lines.append(f"{ticker} {quote_line(last, context)} (last known, {age // 60} min {age % 60} s old)")
+        elif down is not None:
+            lines.append(f"{ticker}: no price right now")
+        else:
+            lines.append(f"{ticker}: unknown ticker (the market data has no price for it)")
+    if down is None and not quotes:
+        raise UserError(f"Unknown tickers {', '.join(tickers)}: the market data has no price for them.")
+    if down is not None and not any("last known" in line for line in lines):
+        raise UserError(unavailable_text(down))
+    footer = unavailable_text(down) if down is not None else f"Prices as of {market_time(context.clock.now(), context.calendar.tz)}"
+    return Reply(title=f"Prices of {len(tickers)} tickers", lines=tuple(lines), footer=footer)
+
+
 # -- members' alerts -------------------------------------------------------------------
 
 
@@ -250,7 +297,12 @@ async def alert_command(context: Context, invocation: Invocation, values: dict[s
     ticker: str = values["ticker"]
     condition: str = values["condition"]
     value: float = values["value"]
-    direction_word: str | None = values.get("direction")
+    try:
+        options = parse_alert_options(values.get("options"), today=context.calendar.local_date(context.clock.now()))
+    except UserError as problem:
+        command = context.commands.get("alert")
+        raise (command.usage_error(problem.message) if command else problem) from None
+    direction_word: str | None = options.direction
     if direction_word and condition != "move":
         raise UserError(f"up/down/either only goes with move, as in /alert {ticker} move 10 down.")
     if condition in ("above", "below"):
@@ -280,6 +332,9 @@ async def alert_command(context: Context, invocation: Invocation, values: dict[s
         direction = Direction.DOWN
 
     owner = invocation.user
+    if options.preview:
+        return await preview_reply(context, Rule(id=0, ticker=ticker, kind=kind, threshold=value, source=RuleSource.MEMBER,
+                                                 direction=direction, owner=owner, chat=invocation.chat))
     for existing in await context.rules.member_rules(owner):
         if (existing.ticker, existing.kind, existing.direction) == (ticker, kind, direction) and math.isclose(existing.threshold, value, rel_tol=1e-9):
             raise UserError(f"You already have that alert: #{existing.id} {rule_label(existing)}. /alerts lists yours; /unalert {existing.id} removes it.")
@@ -288,7 +343,8 @@ async def alert_command(context: Context, invocation: Invocation, values: dict[s
         raise UserError(f"You have {most} alerts, the most allowed. Remove one with /unalert ID first.")
     lookup = await look_up(context, [ticker])
     quote = lookup.quote(ticker)
-    rule = Rule(id=0, ticker=ticker, kind=kind, threshold=value, source=RuleSource.MEMBER, direction=direction, owner=owner, chat=invocation.chat)
+    rule = Rule(id=0, ticker=ticker, kind=kind, threshold=value, source=RuleSource.MEMBER, direction=direction, owner=owner, chat=invocation.chat,
+                once=options.once, expires_on=options.expires_on)
     if kind is RuleKind.DRAWDOWN:
         await context.rules.seed_peak(ticker)  # while data is down it fails quietly: the check seeds it
     stored, met = await context.rules.add(rule, quote)
@@ -299,9 +355,36 @@ async def alert_command(context: Context, invocation: Invocation, values: dict[s
         already = already_text(stored, quote, met)
         if already:
             lines.append(already)
+    if (kept := lifecycle_line(stored)) is not None:
+        lines.append(kept)
+    lines.append(await look_back_line(context, stored, quote))
     where = "here" if invocation.chat.kind.value == "private" else "in this chat, mentioning you"
     lines.append(f"I'll tell you {where}. See yours with /alerts; remove it with /unalert {stored.id}.")
     return Reply(title=f"Alert #{stored.id} set: {rule_label(stored)}", lines=tuple(lines), tone=Tone.NEUTRAL)
+
+
+async def look_back_line(context: Context, rule: Rule, quote: Quote | None) -> str:
+    """How often the rule would have fired over the last three years of daily bars (`bot.core.backtest`)."""
+    if quote is None:  # the provider did not answer just now: do not make the member wait for it twice
+        return "How often it would have fired is told once the market data provider answers again (try /alert ... preview later)."
+    session = quote.session
+    start = session - timedelta(days=LOOKBACK_DAYS)
+    try:
+        bars = await within(context, context.market.history(rule.ticker, start - timedelta(days=PEAK_WARMUP_DAYS), session))
+    except MarketDataError as problem:
+        return f"How often it would have fired cannot be told now: {problem.reason}."
+    finished = [bar for bar in bars if bar.day < session]  # not today's session, which is still being written
+    result = backtest(rule, finished, start=start, zone=context.calendar.tz, rearm_band_pct=context.settings.rearm_band_pct)
+    return result.sentence(since=start)
+
+
+async def preview_reply(context: Context, rule: Rule) -> Reply:
+    """/alert ... preview: where the ticker stands and how often the rule would have fired; nothing saved."""
+    lookup = await look_up(context, [rule.ticker])
+    quote = lookup.quote(rule.ticker)
+    first = f"Now {quote_line(quote, context)}." if quote is not None else f"No price now: {lookup.outage.reason if lookup.outage else 'no answer'}."
+    lines = (first, await look_back_line(context, rule, quote))
+    return Reply(title=f"Preview, not saved: {rule_label(rule)}", lines=lines, footer="Send the same /alert without preview to save it.")
 
 
 async def alerts_command(context: Context, invocation: Invocation, values: dict[str, Any]) -> Reply:
@@ -309,7 +392,7 @@ async def alerts_command(context: Context, invocation: Invocation, values: dict[
     if not rules:
         return Reply(title="You have no alerts.", lines=("Set one with /alert NVDA below 120, /alert NVDA move 10 or /alert NVDA drawdown 20.",), private=True)
     now, zone = context.clock.now(), context.calendar.tz
-    lines = tuple(f"#{r.id} {rule_label(r)} · {rule_status(r, now, zone)}" for r in rules)
+    lines = tuple(f"#{r.id} {rule_label(r)} · {rule_status(r, now, zone)}{lifecycle_text(r)}" for r in rules)
     return Reply(title=f"Your alerts ({len(rules)})", lines=lines, footer="Remove one with /unalert ID.", private=True)
 
 
@@ -655,15 +738,19 @@ def core_commands() -> CommandTable:
         Command("help", "List the commands, or explain one", help_command,
                 args=(Arg("command", ArgKind.TEXT, "A command name such as alert", required=False, max_chars=32),),
                 examples=("/help", "/help alert")),
-        Command("price", "The latest price and day change of a ticker", price_command, args=(TICKER_ARG,), examples=("/price NVDA", "/price ^SOX")),
+        Command("price", "The latest price and day change of a ticker, or of up to 10 tickers", price_command,
+                args=(TICKER_ARG, Arg("more", ArgKind.TEXT, "More tickers, up to 10 in all (NVDA AVGO TSM)", required=False, rest=True, max_chars=140)),
+                examples=("/price NVDA", "/price ^SOX", "/price NVDA AVGO TSM")),
         Command("alert", "Alert me when a ticker crosses a price, moves N% in a day, or falls N% from its peak", alert_command,
                 args=(TICKER_ARG,
                       Arg("condition", ArgKind.CHOICE, "above or below a price; move or drawdown in percent", choices=("above", "below", "move", "drawdown")),
                       Arg("value", ArgKind.NUMBER, "A price (120) or a percent (10)"),
-                      Arg("direction", ArgKind.CHOICE, "For move: up, down or either (default)", required=False, choices=("up", "down", "either"),
-                          only_with=("condition", ("move",)))),
-                examples=("/alert NVDA below 120", "/alert AVGO above 250", "/alert CRDO move 10", "/alert NVDA move 5 down", "/alert TSM drawdown 20"),
-                details="A price alert fires when the price crosses the level and re-arms after it moves back past a small band. A move alert fires once a session; a drawdown alert once per peak."),
+                      Arg("options", ArgKind.TEXT, "up/down/either (move); once or every; until 2025-03-31 or for 5d; preview",
+                          required=False, rest=True, max_chars=60)),
+                examples=("/alert NVDA below 120", "/alert AVGO above 250", "/alert CRDO move 10", "/alert NVDA move 5 down", "/alert TSM drawdown 20",
+                          "/alert NVDA below 120 once", "/alert NVDA above 150 until 2025-03-31", "/alert AVGO move 8 for 5d"),
+                details="A price alert fires when the price crosses the level and re-arms after it moves back past a small band. A move alert fires once a session; a drawdown alert once per peak. "
+                        "once: removed after it fires (every, the default, re-arms). until DATE / for 5d: checked through that day, then removed quietly."),
         Command("alerts", "List your alerts", alerts_command, examples=("/alerts",)),
         Command("unalert", "Remove one of your alerts", unalert_command, args=(Arg("id", ArgKind.INTEGER, "The alert's number from /alerts"),), examples=("/unalert 3",), done_verb="removed"),
         Command("snooze", "Silence one of your alerts for some days", snooze_command,

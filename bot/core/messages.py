@@ -47,6 +47,15 @@ class Image:
 
 
 @dataclass(frozen=True, slots=True)
+class Document:
+    """A file sent with a reply (an /export): adapters send it as a file, never as a picture."""
+
+    filename: str
+    data: bytes
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
     """An answer to a command."""
 
@@ -58,6 +67,7 @@ class Reply:
     image: Image | None = None
     actions: tuple[Action, ...] = ()
     private: bool = False  # errors and personal lists: ephemeral where the platform can
+    document: Document | None = None  # a file sent after the reply (/export)
 
     @property
     def text(self) -> str:
@@ -85,6 +95,9 @@ class AlertKind(StrEnum):
     BASKET_DRAWDOWN = "basket_drawdown"
     GROUP = "group"  # one check's alerts for one chat, in one message: `Alert.items`
     DIGEST = "digest"  # a chat's pre-open brief or after-close wrap (/digest)
+    CATALYST_REMINDER = "catalyst_reminder"
+    CATALYST_DAY = "catalyst_day"
+    CATALYST_RECAP = "catalyst_recap"
 
 
 @dataclass(slots=True)
@@ -120,6 +133,15 @@ class Alert:
         return self.items if self.kind is AlertKind.GROUP else [self]
 
     def to_json(self) -> str:
+        if not self.extra and not self.items and not self.silent:  # the common case, without asdict's deep copies: the same text, keys already in order
+            mention = self.mention
+            return _ENCODER.encode({
+                "at": self.at.isoformat(), "change_pct": self.change_pct, "direction": self.direction, "drawdown_pct": self.drawdown_pct,
+                "extra": {}, "kind": self.kind, "level": self.level, "level_name": self.level_name,
+                "mention": None if mention is None else {"display_name": mention.display_name, "platform": mention.platform, "user_id": mention.user_id},
+                "note": self.note, "peak": self.peak, "prev_close": self.prev_close, "price": self.price, "rule_id": self.rule_id,
+                "threshold_pct": self.threshold_pct, "ticker": self.ticker,
+            })
         return json.dumps(self._data(), sort_keys=True, default=_json_default)
 
     def _data(self) -> dict[str, Any]:
@@ -143,14 +165,17 @@ class Alert:
         if data.get("mention"):
             data["mention"] = UserRef(**data["mention"])
         data["items"] = [cls._from_data(item) for item in data.get("items") or []]
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        return cls(**{k: v for k, v in data.items() if k in _ALERT_FIELDS})
 
 
 def _json_default(value: object) -> object:
     if isinstance(value, (date, datetime)):
         return value.isoformat()
     raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+_ALERT_FIELDS = frozenset(f.name for f in fields(Alert))
+_ENCODER = json.JSONEncoder(default=_json_default)  # to_json's fast path writes its keys sorted itself
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +214,7 @@ __all__ = [
     "AlertKind",
     "ChatKind",
     "Delivery",
+    "Document",
     "Envelope",
     "Field",
     "Image",

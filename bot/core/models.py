@@ -133,6 +133,8 @@ class Rule:
     basis: str | None = None  # "pe" (trailing EPS) or "fpe" (forward EPS), with multiple
     met_session: date | None = None  # a move rule set after this session had already moved enough: quiet in it
     written_at: datetime | None = None  # an analyst's level: when its note was written (a seed's: its notes' date)
+    once: bool = False  # a member's alert removed after it fires (/alert ... once)
+    expires_on: date | None = None  # a member's alert checked through this day, then removed (/alert ... until DATE)
 
 
 @dataclass(slots=True)

@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 
 from bot.core.calendar import Calendar
 from bot.core.chats import ChatDirectory
+from bot.core.chatter import ChatterListener
 from bot.core.clock import Clock
 from bot.core.commands import MAX_LINE_CHARS, Access, CommandTable, did_you_mean, split_command_line
 from bot.core.errors import AccessDenied, UserError
 from bot.core.market import MarketData
-from bot.core.messages import Reply, error_reply
+from bot.core.messages import Document, Reply, error_reply
 from bot.core.models import ChatRef, UserRef, direct_chat
 from bot.core.ports import Records
 from bot.core.quotes import QuoteBook
@@ -41,17 +42,20 @@ class Invocation:
     command: str
     args: tuple[str, ...] = ()
     is_chat_manager: bool = False  # the platform says this user may manage the chat's alerts
+    attachment: Document | None = None  # a file sent with the command (/import's CSV)
 
     @property
     def platform(self) -> str:
         return self.chat.platform
 
     @classmethod
-    def from_text(cls, text: str, *, chat: ChatRef, user: UserRef, is_chat_manager: bool = False) -> Invocation | None:
+    def from_text(
+        cls, text: str, *, chat: ChatRef, user: UserRef, is_chat_manager: bool = False, attachment: Document | None = None
+    ) -> Invocation | None:
         name, words = split_command_line(text)
         if not name:
             return None
-        return cls(chat=chat, user=user, command=name, args=tuple(words), is_chat_manager=is_chat_manager)
+        return cls(chat=chat, user=user, command=name, args=tuple(words), is_chat_manager=is_chat_manager, attachment=attachment)
 
 
 def _nothing() -> None:
@@ -82,6 +86,7 @@ class Context:
 class CommandRouter:
     def __init__(self, context: Context) -> None:
         self.context = context
+        self.chatter: list[ChatterListener] = []  # features that answer ordinary messages (cashtags)
 
     @property
     def commands(self) -> CommandTable:
@@ -108,14 +113,34 @@ class CommandRouter:
             known.update(listing())
         return known
 
-    async def handle_text(self, text: str, *, chat: ChatRef, user: UserRef, is_chat_manager: bool = False) -> list[Reply]:
-        """Run a typed command line; text that is not a command gets no reply."""
+    async def handle_text(
+        self, text: str, *, chat: ChatRef, user: UserRef, is_chat_manager: bool = False, attachment: Document | None = None
+    ) -> list[Reply]:
+        """Run a typed command line (with the file sent with it, if any); text that is not a command gets no reply."""
         if len(text) > MAX_LINE_CHARS * 20:
             return [error_reply(f"That message is too long for a command ({len(text):,} characters).")]
-        invocation = Invocation.from_text(text, chat=chat, user=user, is_chat_manager=is_chat_manager)
+        invocation = Invocation.from_text(text, chat=chat, user=user, is_chat_manager=is_chat_manager, attachment=attachment)
         if invocation is None:
             return []
         return await self.handle(invocation)
+
+    def hears(self, chat: ChatRef, text: str) -> bool:
+        """Whether an ordinary (non-command) message may get an answer here: cheap, no I/O."""
+        if not self.chatter or len(text) > MAX_LINE_CHARS * 20:
+            return False
+        return any(listener.wants(chat, text) for listener in self.chatter)
+
+    async def handle_chatter(self, text: str, *, chat: ChatRef, user: UserRef) -> list[Reply]:
+        """The answers to an ordinary message; never an error (a failure is logged, nothing said)."""
+        replies: list[Reply] = []
+        for listener in self.chatter:
+            if not listener.wants(chat, text):
+                continue
+            try:
+                replies.extend(await listener.hear(chat, user, text))
+            except Exception:
+                log.exception("answering an ordinary message in %s failed", chat.key)
+        return replies
 
     async def handle(self, invocation: Invocation) -> list[Reply]:
         try:

@@ -21,7 +21,7 @@ import logging
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, tzinfo
+from datetime import UTC, datetime, tzinfo
 
 from bot.core.chat_settings import ChatSettings
 from bot.core.chats import ChatDirectory
@@ -167,8 +167,11 @@ class Routing:
         """The deliveries a check's firings owe."""
         lookups = _Lookups()
         envelopes = []
+        moments: dict[datetime, str] = {}  # a busy check's thousands of firings share a few moments
         for firing in firings:
-            about = firing_subject(firing)
+            alert = firing.alert
+            moment = moments.get(alert.at) or moments.setdefault(alert.at, alert.at.isoformat())
+            about = subject(alert.kind, str(firing.rule.id), moment)  # = firing_subject(firing)
             direct = await self._wants_direct(firing, lookups)
             if direct is not None:
                 envelopes.append(Envelope(direct, firing.alert, dedupe_key(about, direct), fallback=firing.rule.chat))
@@ -193,8 +196,13 @@ class Routing:
         apply each chat's settings (a kind off is dropped, a silent one or one in quiet hours
         is marked silent)."""
         kept = []
+        known: dict[ChatRef, bool] = {}  # asked once per chat in a call
         for envelope in envelopes:
-            if await self._chats.reachable(envelope.chat):
+            chat = envelope.chat
+            reachable = known.get(chat)
+            if reachable is None:
+                reachable = known[chat] = await self._chats.reachable(chat)
+            if reachable:
                 kept.append(envelope)
             elif envelope.fallback is not None:  # a direct chat that refused us: where the alert was set instead
                 kept.append(Envelope(envelope.fallback, envelope.alert, envelope.dedupe_key))
@@ -220,9 +228,10 @@ class Routing:
         owner = firing.rule.owner
         if firing.rule.source is not RuleSource.MEMBER or owner is None:
             return None
-        if owner.key not in lookups.direct:
-            lookups.direct[owner.key] = await self._prefs.wants_direct(owner)
-        return direct_chat(owner) if lookups.direct[owner.key] else None
+        key = owner.key
+        if key not in lookups.direct:
+            lookups.direct[key] = await self._prefs.wants_direct(owner)
+        return direct_chat(owner) if lookups.direct[key] else None
 
     async def _destinations(self, firing: Firing, lookups: _Lookups) -> list[ChatRef]:
         rule = firing.rule

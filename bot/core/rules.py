@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from bot.core.calendar import Calendar
 from bot.core.clock import Clock
 from bot.core.cooldown import Cooldown
-from bot.core.engine import CheckResult, RuleEngine
+from bot.core.engine import CheckResult, RuleIndex
 from bot.core.market import MarketData, MarketDataError, Quote, Split
 from bot.core.messages import AlertKind, Envelope
 from bot.core.models import Direction, LevelName, Rule, RuleKind, RuleSource, TickerState, UserRef
@@ -59,7 +59,7 @@ class RuleBook:
         *,
         store: RuleStore,
         checks: CheckStore,
-        engine: RuleEngine,
+        engine: RuleIndex,
         market: MarketData,
         calendar: Calendar,
         clock: Clock,
@@ -223,7 +223,8 @@ class RuleBook:
             self._engine.seed_peak(ticker, max(closes))
 
     async def _save(self, rule: Rule) -> Rule:
-        replacing = [old.id for old in await self._store.of_ticker(rule.ticker) if _replaces(rule, old)]
+        # a member's alert replaces nothing: reading the ticker's rules is for shared ones only (a backtest adds thousands)
+        replacing = [] if rule.source is RuleSource.MEMBER else [old.id for old in await self._store.of_ticker(rule.ticker) if _replaces(rule, old)]
         stored = await self._store.add(rule, now=self._clock.now(), replacing=replacing)
         if rule.source in (RuleSource.ANALYST, RuleSource.WATCH):  # shared rules: the ticker's index is rebuilt
             await self._reindex(rule.ticker, self._engine.state(rule.ticker))
@@ -243,7 +244,16 @@ class RuleBook:
         """The engine's verdict on a quote: what fired and what re-armed (recorded by `record_check`),
         less the firings of rules still within their re-arm cooldown (their disarm is kept).
         A sell-off says where the ticker's nearest analyst level is."""
-        result = self.cooldown.admit(self._engine.evaluate(quote, now=now), now)
+        return self._admit(self._engine.evaluate(quote, now=now), quote, now)
+
+    def evaluate_many(self, quotes: Sequence[Quote], *, now: datetime) -> list[CheckResult]:
+        """The engine's verdict on a whole check's quotes (one per ticker) at once, in their order;
+        each result as `evaluate` gives it (the cooldown applied, sell-offs given their nearest level)."""
+        results = self._engine.evaluate_many(quotes, now=now)
+        return [self._admit(result, quote, now) for result, quote in zip(results, quotes, strict=True)]
+
+    def _admit(self, result: CheckResult, quote: Quote, now: datetime) -> CheckResult:
+        result = self.cooldown.admit(result, now)
         for firing in result.firings:
             if firing.alert.kind is AlertKind.SELLOFF and (near := nearest_level(self._engine.rules_of(quote.ticker), quote.price)):
                 firing.alert.extra["nearest_level"] = near
@@ -268,7 +278,6 @@ class RuleBook:
                 states=[r.state for r in results], armed_changes=armed, envelopes=envelopes, now=now, alerted=alerted, baskets=baskets or {}
             )
             self.cooldown.stamp(results, now)
-            return queued
         except Exception as problem:
             if not isinstance(problem, StorageError):  # storage away is said once, by the market timer
                 log.exception("price check: could not record the check; reloading rule state from storage")
@@ -278,6 +287,26 @@ class RuleBook:
             except Exception:
                 pass  # still stale: the next check reloads first (`reload_if_stale`)
             raise
+        await self._retire_once(results)
+        return queued
+
+    async def _retire_once(self, results: Sequence[CheckResult]) -> None:
+        """Remove the once alerts that fired in a recorded check. Were this to fail, the rule
+        stays disarmed (the check was recorded) and is retired after its next firing."""
+        fired = {f.rule.id: f.rule for result in results for f in result.firings if f.rule.once}
+        if fired:
+            try:
+                await self.remove(list(fired.values()))
+            except Exception:
+                log.exception("could not remove once alerts %s after they fired", sorted(fired))
+
+    async def expire(self, day: date) -> list[Rule]:
+        """Remove, quietly, the alerts whose last day is before `day`; return them."""
+        due = [rule for rule in await self._store.all() if rule.expires_on is not None and rule.expires_on < day]
+        if due:
+            await self.remove(due)
+            log.info("removed %d expired alerts", len(due))
+        return due
 
     async def split_applied(self, ticker: str, day: date) -> bool:
         return await self._checks.split_applied(ticker, day)

@@ -315,6 +315,11 @@ class YFinanceMarket:
         fetch_end = max(end, today) + timedelta(days=1)
         return await self._ask(f"history {ticker}", [], self._history, ticker, start, end, fetch_end)
 
+    async def intraday(self, ticker: str, days: int) -> list[tuple[datetime, float, float, float, float, float]]:
+        """Intraday bars of the last `days` sessions (5-minute bars for one, 30-minute for more),
+        as (start, open, high, low, close, volume) with an aware start, oldest first. For /chart 1d|5d."""
+        return await self._ask(f"intraday {ticker}", [], self._intraday, ticker, days)
+
     async def splits(self, ticker: str) -> list[Split]:
         """Splits from yfinance's splits series (the whole history), oldest first."""
         return await self._ask(f"splits {ticker}", [], self._splits, ticker)
@@ -534,6 +539,22 @@ class YFinanceMarket:
                 )
             )
         return sorted(bars, key=lambda bar: bar.day)
+
+    def _intraday(self, yf: Any, ticker: str, days: int) -> list[tuple[datetime, float, float, float, float, float]]:
+        frame = yf.Ticker(ticker, session=self._session).history(
+            period=f"{days}d", interval="5m" if days <= 1 else "30m", auto_adjust=False, actions=False, timeout=self._library_timeout
+        )
+        if frame is None or frame.empty:
+            return []
+        rows = []
+        for stamp, row in frame.iterrows():
+            prices = [clean_price(row.get(column)) for column in ("Open", "High", "Low", "Close")]
+            if any(value is None for value in prices):
+                continue
+            opened, high, low, close = prices
+            volume = _finite(row.get("Volume"))
+            rows.append((stamp.to_pydatetime(), opened, high, low, close, volume if volume is not None and volume > 0 else 0.0))
+        return rows  # type: ignore[return-value]
 
     def _splits(self, yf: Any, ticker: str) -> list[Split]:
         series = yf.Ticker(ticker, session=self._session).splits

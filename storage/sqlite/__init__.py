@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from storage.sqlite.baskets import SqliteBasketStore
+from storage.sqlite.cashtags import SqliteCashtagStore
+from storage.sqlite.catalysts import SqliteCatalystStore
 from storage.sqlite.chats import SqliteChatStore
 from storage.sqlite.checks import SqliteCheckStore
 from storage.sqlite.database import Database, latest_version
 from storage.sqlite.earnings import SqliteEarningsStore
+from storage.sqlite.history import SqliteHistoryStore
 from storage.sqlite.outbox import SqliteOutboxStore
 from storage.sqlite.rules import SqliteRuleStore
 from storage.sqlite.seeds import SqlitePrimerSeedStore
@@ -34,6 +37,9 @@ class SqliteStorage:
         self.outbox = SqliteOutboxStore(db)
         self.stats = SqliteStatsStore(db)
         self.chat_settings = SqliteChatSettingsStore(db)
+        self.cashtags = SqliteCashtagStore(db)  # issue 14's features
+        self.history = SqliteHistoryStore(db)
+        self.catalysts = SqliteCatalystStore(db)
 
     @classmethod
     async def open(cls, path: str | Path) -> SqliteStorage:

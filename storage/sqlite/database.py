@@ -20,6 +20,7 @@ import shutil
 import sqlite3
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
@@ -35,6 +36,9 @@ RESTORE = "restore it from a backup (see OPERATIONS.md) or point [storage] path 
 WRITABLE = "let the user tickerbell runs as read and write the file and its folder"
 SQLITE_MAGIC = b"SQLite format 3\x00"
 NEARLY_FULL = 256 * 1024  # bytes free below which a failed write is put down to a full disk
+
+
+_BATCH: ContextVar[Database | None] = ContextVar("tickerbell_sqlite_batch", default=None)  # the database whose batch this task is in
 
 
 def migrations() -> list[tuple[int, str]]:
@@ -58,6 +62,9 @@ class Database:
         self.conn = conn
         self.path = path
         self._lock = asyncio.Lock()
+        self._in_batch = asyncio.Lock()  # inside a batch: one savepoint or statement at a time
+        self._later: list[tuple[str, tuple[object, ...]]] = []  # inside a batch: writes made with the next statement
+        self._holder: asyncio.Task[object] | None = None  # the task holding `_in_batch`
 
     @classmethod
     async def open(cls, path: str | Path) -> Database:
@@ -158,8 +165,54 @@ class Database:
             log.warning("storage: rollback on %s failed (%s)", self.path, problem)
 
     @asynccontextmanager
+    async def batch(self) -> AsyncIterator[None]:
+        """Every write made inside it, by this task and the tasks it starts, in one transaction
+        committed at the end: bulk work such as a replay's script and sessions, whose writes
+        nobody else reads meanwhile. Inside, each `transaction()` is a savepoint that still rolls
+        back alone on an error, and each `write()` one statement (which SQLite undoes alone when it
+        fails), so every caller sees what it would have seen; what changes is one commit instead
+        of thousands. Writers from outside wait for the batch to end. A batch inside a batch joins it."""
+        if _BATCH.get() is self:
+            yield
+            return
+        async with self._lock:
+            await self.conn.execute("BEGIN IMMEDIATE")
+            token = _BATCH.set(self)
+            try:
+                yield
+            except BaseException:
+                _BATCH.reset(token)
+                self._later.clear()
+                await self._rollback()
+                raise
+            _BATCH.reset(token)
+            try:
+                await self._flush()
+                await self.conn.execute("COMMIT")
+            except BaseException:
+                await self._rollback()
+                raise
+
+    @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """One write transaction at a time; rolled back on any error."""
+        """One write transaction at a time; rolled back on any error (inside a `batch`, a savepoint)."""
+        if _BATCH.get() is self:
+            async with self._in_batch:
+                self._holder = asyncio.current_task()
+                try:
+                    await self._flush()
+                    await self.conn.execute("SAVEPOINT tickerbell_write")
+                    try:
+                        yield self.conn
+                    except BaseException:
+                        if self.conn.in_transaction:
+                            await self.conn.execute("ROLLBACK TO tickerbell_write")
+                            await self.conn.execute("RELEASE tickerbell_write")
+                        raise
+                    await self.conn.execute("RELEASE tickerbell_write")
+                finally:
+                    self._holder = None
+            return
         async with self._lock:
             await self.conn.execute("BEGIN IMMEDIATE")
             try:
@@ -175,46 +228,99 @@ class Database:
 
     async def write(self, sql: str, params: Iterable[object] = ()) -> bool:
         """One statement in its own transaction; True if it changed a row."""
+        if _BATCH.get() is self:  # one statement is atomic on its own
+            async with self._in_batch:
+                await self._flush()
+                cur = await self.conn.execute(sql, tuple(params))
+                return cur.rowcount > 0
         async with self.transaction() as tx:
             cur = await tx.execute(sql, tuple(params))
             return cur.rowcount > 0
 
+    async def write_later(self, sql: str, params: Iterable[object] = ()) -> None:
+        """A write whose outcome its caller does not need (a delivery marked sent): at once, as
+        `write`; inside a batch, sent with the next statement, the marks made meanwhile in one
+        `executemany`, so that every later read sees it. (A failure then surfaces in that next
+        statement: batches are for bulk work such as a replay, which stops on it.)"""
+        if _BATCH.get() is self:
+            self._later.append((sql, tuple(params)))
+            await asyncio.sleep(0)  # let other tasks run here, as they would while a write went to SQLite's thread
+            return
+        await self.write(sql, params)
+
+    async def _flush(self) -> None:
+        """Send the writes kept by `write_later`, in order, each run of one statement in one `executemany`."""
+        while self._later:
+            sql = self._later[0][0]
+            run = 0
+            while run < len(self._later) and self._later[run][0] == sql:
+                run += 1
+            rows = [params for _, params in self._later[:run]]
+            del self._later[:run]
+            await self.conn.executemany(sql, rows)
+
+    async def _flush_before_reading(self) -> None:
+        """Kept writes go before a read, under the batch's statement lock unless this task holds it."""
+        if not self._later:
+            return
+        if self._in_batch.locked() and self._holder is asyncio.current_task():
+            await self._flush()
+            return
+        async with self._in_batch:
+            await self._flush()
+
     async def fetchall(self, sql: str, params: Iterable[object] = ()) -> list[aiosqlite.Row]:
-        async with self.conn.execute(sql, tuple(params)) as cur:
-            return list(await cur.fetchall())
+        """The rows of a query, in one trip to SQLite's thread (not three: execute, fetch, close)."""
+        await self._flush_before_reading()
+        return list(await self.conn.execute_fetchall(sql, tuple(params)))
 
     async def fetchone(self, sql: str, params: Iterable[object] = ()) -> aiosqlite.Row | None:
-        async with self.conn.execute(sql, tuple(params)) as cur:
-            return await cur.fetchone()
+        """The first row of a query that has one at most (a count, a row by its key), in one trip."""
+        await self._flush_before_reading()
+        rows = list(await self.conn.execute_fetchall(sql, tuple(params)))
+        return rows[0] if rows else None
 
 
 async def insert_envelopes(tx: aiosqlite.Connection, envelopes: Iterable[Envelope], *, now: datetime) -> int:
-    """Queue deliveries inside a transaction; a dedupe key already queued is skipped. Returns how many were new."""
-    queued = 0
+    """Queue deliveries inside a transaction, in order, in one statement (`executemany`); a dedupe
+    key already queued is skipped. Returns how many were new."""
     stamp = now.isoformat()
-    for envelope in envelopes:
-        chat, alert, fallback = envelope.chat, envelope.alert, envelope.fallback
-        cur = await tx.execute(
-            """INSERT OR IGNORE INTO outbox (created_at, platform, chat_id, chat_kind, kind, ticker, payload,
-                   dedupe_key, next_attempt_at, fallback_platform, fallback_chat_id, fallback_kind)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            (
-                stamp,
-                chat.platform,
-                chat.chat_id,
-                chat.kind.value,
-                alert.kind.value,
-                alert.ticker,
-                alert.to_json(),
-                envelope.dedupe_key,
-                stamp,
-                fallback.platform if fallback else None,
-                fallback.chat_id if fallback else None,
-                fallback.kind.value if fallback else None,
-            ),
+    rows = [
+        (
+            stamp,
+            envelope.chat.platform,
+            envelope.chat.chat_id,
+            envelope.chat.kind.value,
+            envelope.alert.kind.value,
+            envelope.alert.ticker,
+            envelope.alert.to_json(),
+            envelope.dedupe_key,
+            stamp,
+            envelope.fallback.platform if envelope.fallback else None,
+            envelope.fallback.chat_id if envelope.fallback else None,
+            envelope.fallback.kind.value if envelope.fallback else None,
         )
-        queued += cur.rowcount
-    return queued
+        for envelope in envelopes
+    ]
+    if not rows:
+        return 0
+    cur = await tx.executemany(
+        """INSERT OR IGNORE INTO outbox (created_at, platform, chat_id, chat_kind, kind, ticker, payload,
+               dedupe_key, next_attempt_at, fallback_platform, fallback_chat_id, fallback_kind)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        rows,
+    )
+    return max(cur.rowcount, 0)  # executemany's rowcount: the rows inserted, duplicates ignored not counted
+
+
+# Bound parameters a statement may carry: SQLite allows 32,766 since 3.32 (999 before).
+MAX_PARAMETERS = 999 if sqlite3.sqlite_version_info < (3, 32, 0) else 32_766
+
+
+def in_chunks(values: list[int], size: int = 0) -> list[list[int]]:
+    """`values` cut into pieces small enough for one `IN (...)` list each (one parameter kept spare)."""
+    size = size or min(5_000, MAX_PARAMETERS - 1)
+    return [values[start : start + size] for start in range(0, len(values), size)]
 
 
 def split_sql(script: str) -> list[str]:

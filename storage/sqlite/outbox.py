@@ -60,7 +60,7 @@ class SqliteOutboxStore:
         return datetime.fromisoformat(row[0]) if row and row[0] else None
 
     async def mark_sent(self, delivery_id: int, *, now: datetime) -> None:
-        await self._db.write(
+        await self._db.write_later(
             "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1 WHERE id = ? AND status = 'pending'",
             (now.isoformat(), delivery_id),
         )

@@ -50,6 +50,8 @@ def rule_of(row: aiosqlite.Row) -> Rule:
         basis=row["basis"],
         met_session=day(row["met_session"]),
         written_at=datetime.fromisoformat(row["written_at"]) if row["written_at"] else None,
+        once=bool(row["once"]),
+        expires_on=day(row["expires_on"]),
     )
 
 

@@ -16,12 +16,13 @@ class SqliteRuleStore:
 
     async def add(self, rule: Rule, *, now: datetime, replacing: Sequence[int] = ()) -> Rule:
         async with self._db.transaction() as tx:
-            await tx.executemany("DELETE FROM rules WHERE id = ?", [(rule_id,) for rule_id in replacing])
+            if replacing:
+                await tx.executemany("DELETE FROM rules WHERE id = ?", [(rule_id,) for rule_id in replacing])
             cur = await tx.execute(
                 """INSERT INTO rules (ticker, kind, threshold, direction, source, owner_platform, owner_id,
                        owner_name, chat_platform, chat_id, chat_kind, level_name, note, armed, snoozed_until, created_at,
-                       multiple, basis, met_session, written_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                       multiple, basis, met_session, written_at, once, expires_on)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (
                     rule.ticker,
                     rule.kind.value,
@@ -43,6 +44,8 @@ class SqliteRuleStore:
                     rule.basis,
                     day_text(rule.met_session),
                     _written_at(rule, now),
+                    int(rule.once),
+                    day_text(rule.expires_on),
                 ),
             )
             rule.id = int(cur.lastrowid or 0)

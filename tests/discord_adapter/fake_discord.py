@@ -106,6 +106,7 @@ class FakeDiscord:
         self._seq = itertools.count(1)
         self._ids = itertools.count(910000000000000000)
         self.dm_channels: dict[int, int] = {}  # member id -> their DM channel
+        self.cdn_files: dict[str, bytes] = {}  # attachment id -> the file a file option carries
         self._changed = asyncio.Condition()
         self.identified = asyncio.Event()
         self.port = 0
@@ -117,6 +118,7 @@ class FakeDiscord:
     async def start(self) -> FakeDiscord:
         app = web.Application(middlewares=[self._record])
         app.router.add_get("/gateway", self._gateway)
+        app.router.add_get("/cdn/{name}", self._cdn)
         app.router.add_route("*", "/api/v10/{tail:.*}", self._rest)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -164,6 +166,27 @@ class FakeDiscord:
         for ws in list(self._sockets):
             if not ws.closed:
                 await ws.send_str(frame)
+
+    def message(self, content: str, *, user_id: int = MEMBER_ID, channel_id: int = CHANNEL_ID) -> dict[str, Any]:
+        """An ordinary message in the guild's channel, for a MESSAGE_CREATE dispatch."""
+        return {
+            "id": str(next(self._ids)),
+            "channel_id": str(channel_id),
+            "guild_id": str(GUILD_ID),
+            "author": user_object(user_id, f"member{str(user_id)[-3:]}"),
+            "member": {"roles": [], "joined_at": "2024-01-01T00:00:00+00:00", "deaf": False, "mute": False, "flags": 0},
+            "content": content,
+            "timestamp": _now(),
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [],
+            "mention_roles": [],
+            "attachments": [],
+            "embeds": [],
+            "pinned": False,
+            "type": 0,
+        }
 
     # -- interaction payloads ----------------------------------------------------------------
 
@@ -228,6 +251,20 @@ class FakeDiscord:
         if guild:
             data["data"]["guild_id"] = str(GUILD_ID)
         return data
+
+    def slash_with_file(self, name: str, options: dict[str, Any], file_option: str, filename: str, data: bytes, **kwargs: Any) -> dict[str, Any]:
+        """A slash command with a file option: the file is served from the fake's CDN route."""
+        attachment_id = str(next(self._ids))
+        self.cdn_files[attachment_id] = data
+        payload = self.slash(name, {**options, file_option: attachment_id}, types={file_option: 11}, **kwargs)
+        url = f"http://127.0.0.1:{self.port}/cdn/{attachment_id}"
+        payload["data"]["resolved"] = {"attachments": {attachment_id: {
+            "id": attachment_id, "filename": filename, "size": len(data), "url": url, "proxy_url": url, "content_type": "text/csv"}}}
+        return payload
+
+    async def _cdn(self, request: web.Request) -> web.StreamResponse:
+        data = self.cdn_files.get(request.match_info["name"])
+        return web.Response(body=data) if data is not None else web.Response(status=404)
 
     def autocomplete(self, name: str, options: dict[str, Any], focused: str, **kwargs: Any) -> dict[str, Any]:
         data = self.slash(name, options, **kwargs)
@@ -569,6 +606,7 @@ async def running_bot(
     answer_within: float = 1.5,
     fake: FakeDiscord | None = None,
     commands: Any = None,
+    message_content: bool = False,
 ) -> AsyncIterator[Bot]:
     from bot.adapters.discord import DiscordAdapter
     from bot.app import App
@@ -583,7 +621,8 @@ async def running_bot(
         config = Config(
             bot=BotConfig(admins=frozenset(admins)),
             market=MarketConfig(provider="csv", data_dir=data_dir),
-            discord=DiscordConfig(enabled=True, api_base_url=fake.api_base_url, guild_ids=guild_ids, shard_count=shard_count),
+            discord=DiscordConfig(enabled=True, api_base_url=fake.api_base_url, guild_ids=guild_ids, shard_count=shard_count,
+                                  message_content=message_content),
         )
         clock = ReplayClock(now or datetime(2025, 1, 27, 21, 30, tzinfo=UTC))
         app = await App.create(config, clock=clock, storage_path=tmp_path / "tickerbell.sqlite3", commands=commands)

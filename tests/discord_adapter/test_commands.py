@@ -153,13 +153,13 @@ async def _chart(context, invocation, values):
 
 def _with_chart() -> object:
     table = core_commands()
-    table.add(Command("chart", "A test card with an image", _chart, args=(Arg("ticker", ArgKind.TICKER, "A ticker"),)))
+    table.add(Command("testchart", "A test card with an image", _chart, args=(Arg("ticker", ArgKind.TICKER, "A ticker"),)))
     return table
 
 
 async def test_a_reply_with_an_image_is_attached_and_shown_in_the_embed(tmp_path):
     async with running_bot(tmp_path, prices=PRICES, commands=_with_chart(), answer_within=0) as bot:
-        payload = bot.fake.slash("chart", {"ticker": "NVDA"})
+        payload = bot.fake.slash("testchart", {"ticker": "NVDA"})
         await bot.interact(payload)
         followup = await bot.followup(payload)
         [part] = followup.files

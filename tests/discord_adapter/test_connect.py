@@ -25,7 +25,7 @@ async def test_connects_and_is_ready(tmp_path):
         assert identify["d"]["token"] == bot.fake.token
 
 
-OPTION_TYPES = {ArgKind.TICKER: 3, ArgKind.NUMBER: 10, ArgKind.INTEGER: 4, ArgKind.CHOICE: 3, ArgKind.TEXT: 3, ArgKind.DATE: 3}
+OPTION_TYPES = {ArgKind.TICKER: 3, ArgKind.NUMBER: 10, ArgKind.INTEGER: 4, ArgKind.CHOICE: 3, ArgKind.TEXT: 3, ArgKind.DATE: 3, ArgKind.FILE: 11}
 
 
 async def test_every_table_command_is_synced_to_the_guild_with_typed_options(tmp_path):

@@ -192,6 +192,8 @@ class FakeYahoo:
             return _json(json.loads((self.fixtures / "chart_404.json").read_text()), 404)
         body = json.loads(file.read_text())
         result = body["chart"]["result"][0]
+        if query.get("interval", "1d").endswith("m"):  # intraday (/chart 1d|5d): half-hour bars made from the last day
+            return _json(_intraday(body))
         if "period1" in query and "period2" in query:
             _keep_bars(result, int(query["period1"]), int(query["period2"]))
         elif "range" in query:  # yfinance asks range=1d for the exchange timezone
@@ -322,6 +324,31 @@ def _keep_bars(result: dict, start: int, end: int) -> None:
         block["adjclose"] = [block["adjclose"][i] for i in keep]
     for kind, events in result.get("events", {}).items():
         result["events"][kind] = {k: e for k, e in events.items() if start <= e["date"] < end}
+
+
+def _intraday(body: dict) -> dict:
+    """The last daily bar as 13 half-hour bars of its regular session, with the tradingPeriods
+    Yahoo sends with intraday bars: opening at the day's open, closing at its close."""
+    result = body["chart"]["result"][0]
+    quote = result["indicators"]["quote"][0]
+    last = max(i for i, value in enumerate(quote["close"]) if value is not None)
+    start = result["timestamp"][last]
+    opened, close, high, low, volume = (quote[k][last] for k in ("open", "close", "high", "low", "volume"))
+    stamps = [start + 1800 * i for i in range(13)]
+    path = [opened + (close - opened) * i / 12 for i in range(13)]
+    period = {"timezone": "EDT", "start": start, "end": start + 23400, "gmtoffset": -14400}
+    result["meta"]["tradingPeriods"] = {"pre": [[{**period, "start": start - 19800, "end": start}]], "regular": [[period]],
+                                        "post": [[{**period, "start": start + 23400, "end": start + 37800}]]}
+    result["meta"]["dataGranularity"] = "30m"
+    result["timestamp"] = stamps
+    result["indicators"] = {"quote": [{
+        "open": [path[max(0, i - 1)] for i in range(13)], "close": path,
+        "high": [min(high, max(path[max(0, i - 1)], path[i]) * 1.002) for i in range(13)],
+        "low": [max(low, min(path[max(0, i - 1)], path[i]) * 0.998) for i in range(13)],
+        "volume": [int(volume / 13)] * 13,
+    }]}
+    result.pop("events", None)
+    return body
 
 
 def _json(body: object, status: int = 200) -> web.Response:

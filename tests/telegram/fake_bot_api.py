@@ -84,6 +84,7 @@ class FakeBotApi:
         self.chat_types: dict[int, str] = {}
         self.members: dict[tuple[int, int], str] = {}  # (chat, user) -> status
         self.blocked: set[int] = set()  # chats whose every send/edit answers 403
+        self.documents: dict[str, bytes] = {}  # file_id -> a document members sent (getFile, then the download)
         self._failures: dict[str, list[tuple[int, dict[str, Any]]]] = {}
         self._updates: list[dict[str, Any]] = []
         self._update_ids = itertools.count(1)
@@ -103,6 +104,7 @@ class FakeBotApi:
         app = web.Application(client_max_size=20 * 1024 * 1024)
         app.router.add_post("/bot{token}/{method}", self._handle)
         app.router.add_get("/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/documents/{file_id}", self._download)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -152,6 +154,8 @@ class FakeBotApi:
             message["from"] = {"id": user_id, "is_bot": False, "first_name": first_name}
         if entities is not None:
             message["entities"] = entities
+        if "document" in extra:
+            del message["text"]  # a file with a caption has no text
         message.update(extra)
         self.push_update({"message": message})
         return message_id
@@ -161,6 +165,25 @@ class FakeBotApi:
         head = text.split(maxsplit=1)[0]
         entity = {"type": "bot_command", "offset": 0, "length": len(head.encode("utf-16-le")) // 2}
         return self.push_message(text, chat_id=chat_id, user_id=user_id, chat_type=chat_type, first_name=first_name, entities=[entity])
+
+    def push_document(self, caption: str, data: bytes, *, filename: str, chat_id: int, user_id: int) -> int:
+        """A file sent with a caption (a command in the caption, as Telegram marks it)."""
+        file_id = f"doc-{len(self.documents) + 1}"
+        self.documents[file_id] = data
+        head = caption.split(maxsplit=1)[0]
+        entity = {"type": "bot_command", "offset": 0, "length": len(head)}
+        document = {"file_id": file_id, "file_unique_id": file_id, "file_name": filename, "mime_type": "text/csv", "file_size": len(data)}
+        return self.push_message("", chat_id=chat_id, user_id=user_id, caption=caption, caption_entities=[entity], document=document)
+
+    async def _download(self, request: web.Request) -> web.Response:
+        data = self.documents.get(request.match_info["file_id"])
+        if request.match_info["token"] != self.token or data is None:
+            return web.Response(status=404)
+        return web.Response(body=data)
+
+    async def _api_getFile(self, request: Request) -> Any:
+        file_id = request.params.get("file_id", "")
+        return {"file_id": file_id, "file_unique_id": file_id, "file_size": len(self.documents.get(file_id, b"")), "file_path": f"documents/{file_id}"}
 
     def push_button(self, data: str, *, chat_id: int, user_id: int, message_id: int, message_text: str,
                     first_name: str = "Member", keyboard: list[list[dict[str, Any]]] | None = None) -> str:
@@ -327,6 +350,13 @@ class FakeBotApi:
     async def _api_sendPhoto(self, request: Request) -> Any:
         photo = [{"file_id": "photo-1", "file_unique_id": "u1", "width": 800, "height": 450, "file_size": len(request.files.get("photo", b""))}]
         content: dict[str, Any] = {"photo": photo}
+        if "caption" in request.params:
+            content["caption"] = request.params["caption"]
+        return self._message(request, **content)
+
+    async def _api_sendDocument(self, request: Request) -> Any:
+        data = request.files.get("document", b"")
+        content: dict[str, Any] = {"document": {"file_id": "document-1", "file_unique_id": "d1", "file_size": len(data)}}
         if "caption" in request.params:
             content["caption"] = request.params["caption"]
         return self._message(request, **content)

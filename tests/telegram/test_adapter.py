@@ -81,8 +81,9 @@ async def make_world(tmp_path: Path, calendar: MarketCalendar, api: FakeBotApi) 
         features: tuple | None = (),
         token: str = TOKEN,
         sequential: bool = False,
+        admins: frozenset[str] = frozenset(),
     ) -> World:
-        config = Config(bot=BotConfig(), telegram=TelegramConfig(enabled=True, api_base_url=api.base_url))
+        config = Config(bot=BotConfig(admins=admins), telegram=TelegramConfig(enabled=True, api_base_url=api.base_url))
         clock = ReplayClock(start)
         market = CsvMarket(data, clock=clock, calendar=calendar)
         app = await App.create(config, clock=clock, market=market, calendar=calendar, storage_path=tmp_path / f"bot{len(apps)}.sqlite3",
@@ -529,3 +530,84 @@ async def test_a_silent_alert_is_sent_with_disable_notification(make_world: Any,
     loud = await api.wait_for("sendMessage", where=lambda r: r.chat_id == 806, after=mark)
     assert quiet.params["disable_notification"] == "true"
     assert "disable_notification" not in loud.params
+
+
+# -- issue 14: cashtags ----------------------------------------------------------------------------------------
+
+
+async def test_a_cashtag_in_an_ordinary_message_is_answered_once_the_group_turns_them_on(make_world: Any, api: FakeBotApi) -> None:
+    world = await make_world(features=("cashtags",), sequential=True)
+    group = -100901
+    mark = api.mark()
+    api.members[(group, 42)] = "administrator"
+    ignored = api.push_message("anyone looking at $NVDA?", chat_id=group, user_id=42)
+    off = await world.say("/cashtags", chat_id=group, user_id=42)
+    assert "Cashtags are off in this chat." in off.text
+    assert not api.calls("sendMessage", where=lambda r: r.reply_to == ignored)
+    refused = await world.say("/cashtags on", chat_id=group, user_id=43)
+    assert "only a chat admin can do that here" in refused.text
+    on = await world.say("/cashtags on", chat_id=group, user_id=42)
+    assert "Cashtags are on in this chat." in on.text and "privacy mode" in on.text
+    message_id = api.push_message("anyone looking at $NVDA and $notaticker?", chat_id=group, user_id=43)
+    answer = await api.wait_for("sendMessage", where=lambda r: r.reply_to == message_id, after=mark)
+    assert answer.text == "📉 <b>NVDA $118.36, −17.00% (close of 2025-01-27)</b>"
+    again = api.push_message("$NVDA!!", chat_id=group, user_id=44)  # within 30 s: no second answer
+    later = await world.say("/cashtags", chat_id=group, user_id=42)
+    assert "on" in later.text
+    assert not api.calls("sendMessage", where=lambda r: r.reply_to == again)
+
+
+async def test_history_lists_what_fired_in_the_group(make_world: Any, api: FakeBotApi) -> None:
+    world = await make_world(features=("history",))
+    group = ChatRef("telegram", "-100902", ChatKind.GROUP)
+    alert = an_alert(mention=UserRef("telegram", "42", "Alice"))
+    await world.app.storage.outbox.enqueue([Envelope(group, alert, "history-test-1")], now=world.clock.now())
+    reply = await world.say("/history NVDA", chat_id=-100902, user_id=43)
+    assert reply.text == (
+        "<b>What fired for NVDA in this chat (newest first, last 1)</b>\n"
+        "2025-01-27 21:05 ET · NVDA fell below $120.00 · $118.36, −17.00% (waiting to be delivered)"
+    )
+
+
+async def test_a_chart_is_sent_as_a_photo(make_world: Any, api: FakeBotApi) -> None:
+    await make_world(features=("charts",))
+    mark = api.mark()
+    message_id = api.push_command("/chart NVDA 1m", chat_id=905, user_id=905)
+    photo = await api.wait_for("sendPhoto", after=mark, timeout=20)
+    assert photo.files["photo"][:4] == b"\x89PNG" and photo.reply_to == message_id
+    assert photo.params["caption"].startswith("<b>NVDA · 1 month</b>\nNow $118.36, −17.00% (close of 2025-01-27).")
+
+
+async def test_an_export_is_sent_as_a_document(make_world: Any, api: FakeBotApi) -> None:
+    world = await make_world(features=("transfer",), admins=frozenset({"telegram:906"}))
+    await world.say("/watch NVDA", chat_id=906, user_id=906)
+    mark = api.mark()
+    reply = await world.say("/export", chat_id=906, user_id=906)
+    assert reply.text.startswith("<b>Export (CSV): 0 levels, 1 watches")
+    document = await api.wait_for("sendDocument", after=mark)
+    assert document.chat_id == 906 and document.content_type == "multipart/form-data"
+    assert document.files["document"].decode().splitlines()[:2] == ["section,ticker,what,value,note,chat,member", "watch,NVDA,,,,telegram:906,"]
+    refused = await world.say("/export", chat_id=907, user_id=907)
+    assert "/export is for the bot's admins" in refused.text
+
+
+async def test_import_reads_a_csv_document_sent_with_the_command_as_caption(make_world: Any, api: FakeBotApi) -> None:
+    world = await make_world(features=("transfer",), admins=frozenset({"telegram:908"}))
+    mark = api.mark()
+    message_id = api.push_document("/import", b"ticker,level,price,note\nNVDA,entry,100,buy the dip\n", filename="levels.csv", chat_id=908, user_id=908)
+    reply = await api.wait_for("sendMessage", where=lambda r: r.reply_to == message_id, after=mark)
+    assert reply.text.startswith("<b>Imported 1 level</b>\nNVDA entry $100.00")
+    assert api.calls("getFile")
+    [level] = await world.app.rules.analyst_levels("NVDA")
+    assert level.note == "buy the dip"
+
+
+async def test_catalysts_and_an_alert_preview_through_telegram(make_world: Any, api: FakeBotApi) -> None:
+    world = await make_world(features=("earnings", "catalysts"), admins=frozenset({"telegram:909"}))
+    set_reply = await world.say("/setcatalyst NVDA 2025-01-29 GTC keynote", chat_id=909, user_id=909)
+    assert set_reply.text.startswith("<b>Set NVDA's catalyst on Wed 2025-01-29: GTC keynote</b>")
+    week = await world.say("/catalysts week", chat_id=909, user_id=909)
+    assert "Wed 2025-01-29 · NVDA · GTC keynote (in 2 trading days)" in week.text
+    preview = await world.say("/alert NVDA below 120 preview", chat_id=909, user_id=909)
+    assert preview.text.startswith("<b>Preview, not saved: NVDA below $120.00</b>")
+    assert "it would" in preview.text and await world.app.storage.rules.all() == []

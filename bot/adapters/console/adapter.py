@@ -31,7 +31,7 @@ from rich.console import Console
 
 from bot.adapters.console.render import Line, render_alert, render_reply, save_image
 from bot.core.describe import AlertDescriber
-from bot.core.messages import Alert, Reply
+from bot.core.messages import Alert, Document, Reply
 from bot.core.models import ChatKind, ChatRef, UserRef
 from bot.core.router import CommandRouter
 
@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 CONSOLE_CHAT = ChatRef("console", "console", ChatKind.PRIVATE)
 MAX_LINE = 64 * 1024  # bytes; a longer piped line is skipped
+MAX_ATTACHMENT = 256 * 1024  # bytes of a file sent with a command (/import @levels.csv)
 NextLine = Callable[[], Awaitable[str | None]]  # the next line typed or piped; None at the end of input
 
 
@@ -93,6 +94,7 @@ class ConsoleAdapter:
         self.prompt = self.stdin.isatty() if prompt is None else prompt
         self.session = session
         self.charts_dir = charts_dir  # where chart images (primer cards) are saved for you to open
+        self.exports_dir = Path(charts_dir).parent / "exports"  # where /export files are saved
         self._task: asyncio.Task[None] | None = None
         self._interrupted = False  # the input ended with Ctrl-C at the prompt
         self._left = False  # :quit
@@ -127,13 +129,35 @@ class ConsoleAdapter:
             self._meta(text)
             return []
         if not text.startswith("/"):
-            self.show([("Commands start with /. Try /help.", "dim")])
-            return []
-        replies = await self.router.handle_text(text, chat=self.chat, user=self.user, is_chat_manager=True)
+            if not self.router.hears(self.chat, text):  # cashtags ($NVDA) when this chat has them on
+                self.show([("Commands start with /. Try /help.", "dim")])
+                return []
+            replies = await self.router.handle_chatter(text, chat=self.chat, user=self.user)
+        else:
+            text, attachment = self._attachment(text)
+            replies = await self.router.handle_text(text, chat=self.chat, user=self.user, is_chat_manager=True, attachment=attachment)
         for reply in replies:
             saved = save_image(reply.image, self.charts_dir) if reply.image is not None else None
             self.show(render_reply(reply, image_path=saved))
+            if reply.document is not None:  # an /export: saved beside the charts, for you to open
+                path = save_image(reply.document, self.exports_dir)  # type: ignore[arg-type]  # the same filename/data shape
+                self.show([(f"  [file: {reply.document.description or reply.document.filename}, saved to {path}]", "dim")])
         return replies
+
+    def _attachment(self, text: str) -> tuple[str, Document | None]:
+        """`/import @levels.csv`: a last word @PATH naming a readable file sends that file with the command."""
+        head, _, last = text.rpartition(" ")
+        if not head or not last.startswith("@") or len(last) < 2:
+            return text, None
+        path = Path(last[1:]).expanduser()
+        try:
+            if path.stat().st_size > MAX_ATTACHMENT:
+                self.show([(f"{path} is larger than {MAX_ATTACHMENT:,} bytes; not sent.", "dim")])
+                return head, None
+            return head, Document(path.name, path.read_bytes())
+        except OSError as problem:
+            self.show([(f"Cannot read {path}: {problem.strerror or problem}.", "dim")])
+            return head, None
 
     async def _read_loop(self) -> None:
         async with self._lines() as next_line:

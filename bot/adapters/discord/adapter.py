@@ -26,6 +26,7 @@ import io
 import logging
 import re
 from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import replace
 from typing import Any, Literal
 
 import aiohttp
@@ -48,12 +49,13 @@ from bot.adapters.discord.render import (
     render_alert_messages,
     render_replies,
     render_reply,
+    safe_filename,
 )
 from bot.config import ConfigError, DiscordConfig
 from bot.core.commands import Arg, ArgKind, Command
 from bot.core.delivery import ChatUnavailable, DeliveryError, RetryLater
 from bot.core.describe import AlertDescriber
-from bot.core.messages import Alert, Reply, error_reply
+from bot.core.messages import Alert, Document, Reply, error_reply
 from bot.core.models import ChatKind, ChatRef, UserRef, direct_user_id
 from bot.core.router import CommandRouter, Invocation
 
@@ -65,6 +67,7 @@ MAX_STRING_OPTION = 6000  # Discord's largest max_length for a string option
 MAX_CHOICES = 25
 AUTOCOMPLETE_LIMIT = 25
 MAX_INTEGER_DIGITS = 12  # the core reads at most 12 digits
+MAX_ATTACHMENT = 256 * 1024  # bytes of a file option read (an /import CSV)
 
 _STYLES = {"primary": discord.ButtonStyle.primary, "secondary": discord.ButtonStyle.secondary, "danger": discord.ButtonStyle.danger}
 _STYLE_NAMES = {value: key for key, value in _STYLES.items()}
@@ -98,6 +101,10 @@ class _TickerbellHooks:
 
     async def setup_hook(self) -> None:
         await self.tickerbell._setup(self)  # type: ignore[arg-type]
+
+    async def on_message(self, message: discord.Message) -> None:
+        """Only with [discord] message_content: ordinary messages, for cashtags."""
+        await self.tickerbell.on_message(message)
 
 
 class TickerbellClient(_TickerbellHooks, discord.Client):
@@ -213,6 +220,8 @@ class DiscordAdapter:
         discord.VoiceClient.warn_dave = False
         intents = discord.Intents.none()
         intents.guilds = True
+        if self.config.message_content:  # cashtags: ordinary messages, a privileged intent
+            intents.guild_messages = intents.dm_messages = intents.message_content = True
         options: dict[str, Any] = {
             "intents": intents,
             "guild_ready_timeout": self.guild_ready_timeout,
@@ -323,6 +332,8 @@ class DiscordAdapter:
     def _option_type(self, arg: Arg) -> tuple[Any, Any]:
         """An option's annotation for discord.py, and its autocomplete callback if it has one."""
         longest = max(1, min(arg.max_chars, MAX_STRING_OPTION))
+        if arg.kind is ArgKind.FILE:
+            return discord.Attachment, None
         if arg.kind is ArgKind.TICKER:
             return app_commands.Range[str, None, longest], self._ticker_completer()
         if arg.kind is ArgKind.NUMBER:
@@ -369,8 +380,15 @@ class DiscordAdapter:
         """A slash command: typed options back into the words the core parses, in table order."""
         words: list[str] = []
         skipped: Arg | None = None
+        attachment: Document | None = None
         for index, arg in enumerate(command.args):
             value = values.get(f"arg{index}")
+            if arg.kind is ArgKind.FILE:  # a file option: its bytes go with the invocation, not as a word
+                if isinstance(value, discord.Attachment):
+                    attachment = await self._read_attachment(interaction, value)
+                    if attachment is None:
+                        return
+                continue
             if value is None:
                 skipped = skipped or arg
                 continue
@@ -379,11 +397,24 @@ class DiscordAdapter:
                 await self._answer(interaction, [error_reply(problem)], deferred=False)
                 return
             words.append(option_word(value))
-        await self.serve(interaction, command.name, tuple(words))
+        await self.serve(interaction, command.name, tuple(words), attachment=attachment)
 
-    async def serve(self, interaction: discord.Interaction, name: str, args: tuple[str, ...]) -> None:
+    async def _read_attachment(self, interaction: discord.Interaction, attachment: discord.Attachment) -> Document | None:
+        """A file option's bytes (at most MAX_ATTACHMENT); None after answering why it cannot be read."""
+        if attachment.size > MAX_ATTACHMENT:
+            problem = f"The file {attachment.filename[:40]} is too large ({attachment.size:,} bytes; at most {MAX_ATTACHMENT:,})."
+        else:
+            try:
+                return Document(attachment.filename, await attachment.read())
+            except (discord.HTTPException, aiohttp.ClientError, OSError) as failure:
+                log.warning("discord: reading an attached file failed (%s)", _describe(failure))
+                problem = "The attached file could not be read from Discord; please send it again."
+        await self._answer(interaction, [error_reply(problem)], deferred=False)
+        return None
+
+    async def serve(self, interaction: discord.Interaction, name: str, args: tuple[str, ...], *, attachment: Document | None = None) -> None:
         """Run one command for an interaction and answer it exactly once."""
-        invocation = self.invocation(interaction, name, args)
+        invocation = replace(self.invocation(interaction, name, args), attachment=attachment)
         await self._note_chat_alive(invocation.chat)
         task = asyncio.ensure_future(self.router.handle(invocation))
         deferred = False
@@ -422,6 +453,16 @@ class DiscordAdapter:
             except discord.HTTPException as problem:
                 log.warning("discord: answering an interaction failed (%s)", _describe(problem))
                 return
+        for reply in replies:
+            if reply.document is None:
+                continue
+            document = reply.document  # an /export file, as a followup of its own
+            try:
+                await interaction.followup.send(file=discord.File(io.BytesIO(document.data), filename=safe_filename(document.filename),
+                                                                  description=document.description[:1024] or None),
+                                                ephemeral=reply.private)
+            except discord.HTTPException as problem:
+                log.warning("discord: sending a file failed (%s)", _describe(problem))
 
     async def on_button(self, interaction: discord.Interaction, custom_id: str) -> None:
         """A button press: run its action as the member who pressed it; answer once."""
@@ -504,6 +545,24 @@ class DiscordAdapter:
             await self.router.chats.seen(chat)
         except Exception:
             log.exception("discord: could not update the state of channel %s", chat.chat_id)
+
+    async def on_message(self, message: discord.Message) -> None:
+        """An ordinary message (the message-content intent is on): answered only when a feature
+        wants it in this channel (cashtags); the answer goes to the channel, quoting the message."""
+        if message.author.bot or not message.content or message.content.startswith("/"):
+            return
+        kind = ChatKind.GROUP if message.guild is not None else ChatKind.PRIVATE
+        chat = ChatRef("discord", str(message.channel.id), kind)
+        if not self.router.hears(chat, message.content):
+            return
+        user = UserRef("discord", str(message.author.id), message.author.display_name)
+        replies = await self.router.handle_chatter(message.content, chat=chat, user=user)
+        for rendered in render_replies(replies, commands=self._command_names()):
+            try:
+                await message.channel.send(**self._message_options(rendered), reference=message, mention_author=False)
+            except discord.HTTPException as problem:
+                log.warning("discord: answering a cashtag in %s failed (%s)", chat.chat_id, _describe(problem))
+                return
 
     # -- alerts ----------------------------------------------------------------------------
 

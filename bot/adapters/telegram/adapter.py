@@ -106,7 +106,7 @@ from bot.core.clock import Clock
 from bot.core.commands import Access
 from bot.core.delivery import ChatUnavailable, DeliveryError, RetryLater
 from bot.core.describe import AlertDescriber
-from bot.core.messages import Alert, Reply, Tone
+from bot.core.messages import Alert, Document, Reply, Tone, error_reply
 from bot.core.models import ChatKind, ChatRef, UserRef, direct_user_id
 from bot.core.router import CommandRouter, Invocation
 
@@ -118,6 +118,7 @@ NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 REPLY_RETRY_LIMIT = 10.0  # a reply hit by flood control is re-sent once if the wait is this short
 CHAT_QUEUE_LIMIT = 20  # commands that may wait in one chat's queue; more are dropped
 LANE_STOP_GRACE = 0.5  # seconds a command being answered gets to finish when the adapter stops
+MAX_DOCUMENT = 256 * 1024  # bytes of a file read with a command (an /import CSV)
 SLOW_DOWN = ("Slow down, please: {limit} commands are already waiting in this chat, and they are answered about one a second. "
              "Newer ones were dropped; send them again once these are answered.")
 # BadRequest descriptions that mean the bot cannot post in the chat any more.
@@ -594,6 +595,8 @@ class TelegramAdapter:
         app.add_handler(TypeHandler(Update, self._on_any_update), group=-1)
         app.add_handler(ChatMemberHandler(self._on_membership, ChatMemberHandler.MY_CHAT_MEMBER))
         app.add_handler(MessageHandler(filters.COMMAND & (filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST), self._on_command))
+        app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & filters.UpdateType.MESSAGE, self._on_chatter))
+        app.add_handler(MessageHandler(filters.Document.ALL & filters.CaptionRegex(r"^/\w") & filters.UpdateType.MESSAGE, self._on_document))
         app.add_handler(CallbackQueryHandler(self._on_button))
         app.add_error_handler(self._on_error)
 
@@ -664,6 +667,59 @@ class TelegramAdapter:
             await self._set_active(where, True)
             manager = await self._is_manager(where, user, name, anonymous_admin=anonymous_admin)
             replies = await self.router.handle_text(f"/{name}{rest}", chat=where, user=user, is_chat_manager=manager)
+            await self._send_replies(where, replies, reply_to=message_id)
+
+        await self._queue(where, answer)
+
+    async def _on_chatter(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """An ordinary message: answered only when a feature wants it in this chat (cashtags).
+        In groups Telegram sends these only with the bot's privacy mode off, or to an admin bot."""
+        message = update.effective_message
+        chat = update.effective_chat
+        if message is None or chat is None or not message.text:
+            return
+        where = self._chat_ref(chat)
+        sender = _sender(message, chat)
+        if sender is None or not self.router.hears(where, message.text):
+            return
+        user, text, message_id = sender[0], message.text, message.message_id
+
+        async def answer() -> None:
+            replies = await self.router.handle_chatter(text, chat=where, user=user)
+            if replies:
+                await self._send_replies(where, replies, reply_to=message_id)
+
+        await self._queue(where, answer)
+
+    async def _on_document(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A file whose caption is a command (/import with a CSV): the command runs with the file."""
+        message = update.effective_message
+        chat = update.effective_chat
+        if message is None or chat is None or message.document is None or not message.caption:
+            return
+        where, message_id = self._chat_ref(chat), message.message_id
+        head, _, rest = message.caption.strip().partition(" ")
+        name, _, target = head[1:].partition("@")
+        sender = _sender(message, chat)
+        if sender is None or (target and target.lower() != self.username.lower()) or self.router.commands.get(name.lower()) is None:
+            return
+        user, anonymous_admin = sender
+        document = message.document
+
+        async def answer() -> None:
+            if (document.file_size or 0) > MAX_DOCUMENT:
+                reply = error_reply(f"The file {(document.file_name or 'sent')[:40]} is too large (at most {MAX_DOCUMENT:,} bytes).")
+                await self._send_replies(where, [reply], reply_to=message_id)
+                return
+            try:
+                data = bytes(await (await document.get_file()).download_as_bytearray())
+            except TelegramError as problem:
+                log.warning("telegram: could not download a file in %s (%s)", where.key, problem.message)
+                await self._send_replies(where, [error_reply("The file could not be read from Telegram; please send it again.")], reply_to=message_id)
+                return
+            manager = await self._is_manager(where, user, name.lower(), anonymous_admin=anonymous_admin)
+            replies = await self.router.handle_text(f"/{name.lower()} {rest}", chat=where, user=user, is_chat_manager=manager,
+                                                    attachment=Document(document.file_name or "file", data))
             await self._send_replies(where, replies, reply_to=message_id)
 
         await self._queue(where, answer)
@@ -848,6 +904,13 @@ class TelegramAdapter:
                     log.warning("telegram: a reply to %s failed (%s: %s)", chat.key, type(problem).__name__, _REDACTOR.clean(problem.message))
                     return
                 quote = None
+            if reply.document is not None:  # an /export file, after its message
+                try:
+                    await self._bot().send_document(chat_id=target, document=InputFile(reply.document.data, filename=reply.document.filename),
+                                                    caption=reply.document.description[:1024] or None)
+                except TelegramError as problem:
+                    log.warning("telegram: a file for %s failed (%s: %s)", chat.key, type(problem).__name__, _REDACTOR.clean(problem.message))
+                    return
 
     async def _send(self, chat_id: int | str, out: OutMessage, *, reply_to: int | None = None) -> Message:
         try:

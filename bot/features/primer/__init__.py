@@ -22,7 +22,7 @@ from bot.core.feature import AlertKindSpec, DailyJob, QuoteListener
 from bot.core.handlers import TICKER_ARG
 from bot.core.messages import AlertKind
 from bot.core.router import Context
-from bot.features.primer.card import EarningsCalendar, PrimerShelf, primer_command
+from bot.features.primer.card import CatalystCalendar, EarningsCalendar, PrimerShelf, primer_command
 from bot.features.primer.levels import refresh_valuation_levels, seed_levels
 from bot.features.primer.seeds import PrimerError, load_primers
 from seeds import seeds_path
@@ -38,10 +38,11 @@ def default_folder() -> Path:
 class PrimerFeature:
     name = "primer"
 
-    def __init__(self, context: Context, *, earnings: EarningsCalendar | None = None, folder: Path | None = None) -> None:
+    def __init__(self, context: Context, *, earnings: EarningsCalendar | None = None, folder: Path | None = None,
+                 catalysts: CatalystCalendar | None = None) -> None:
         self.context = context
         self.folder = folder or default_folder()
-        self.shelf = PrimerShelf({}, earnings)
+        self.shelf = PrimerShelf({}, earnings, catalysts)
 
     def commands(self) -> Sequence[Command]:
         return [

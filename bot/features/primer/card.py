@@ -49,12 +49,29 @@ class EarningsCalendar(Protocol):
     def trading_days_until(self, day: date) -> int: ...
 
 
+class NextCatalyst(Protocol):
+    @property
+    def day(self) -> date: ...
+
+    @property
+    def name(self) -> str: ...
+
+
+class CatalystCalendar(Protocol):
+    """What a primer asks the catalysts feature, when it is installed."""
+
+    async def next_of(self, ticker: str) -> NextCatalyst | None: ...
+
+    def trading_days_until(self, day: date, today: date | None = None) -> int: ...
+
+
 @dataclass
 class PrimerShelf:
-    """The loaded primers, and the earnings calendar when the earnings feature is installed."""
+    """The loaded primers, and the earnings (and catalysts) calendars when those features are installed."""
 
     primers: dict[str, Primer]
     earnings: EarningsCalendar | None = None
+    catalysts: CatalystCalendar | None = None
 
 
 async def primer_command(shelf: PrimerShelf, context: Context, invocation: Invocation, values: dict[str, Any]) -> Reply:
@@ -164,6 +181,10 @@ async def primer_card(
     if primer:
         lines.extend(f"• {bullet}" for bullet in primer.thesis)
     lines.append(earnings_line)
+    if shelf.catalysts is not None and (catalyst := await shelf.catalysts.next_of(ticker)) is not None:
+        when = shelf.catalysts.trading_days_until(catalyst.day)
+        until = "today" if when == 0 else f"in {when} trading day{'s' if when != 1 else ''}"
+        lines.append(f"Next catalyst: {catalyst.name}, {day_name(catalyst.day)} ({until}).")
 
     f = fundamentals
     fields = (

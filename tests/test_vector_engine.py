@@ -1,0 +1,139 @@
+"""The numpy engine (`bot/vector/`) against the reference engine (`bot/core/engine.py`): the same
+verdicts (firings with their alerts, armed changes, ticker state) and the same rules afterwards,
+on randomized rules and prices that hit every edge: thresholds on the price grid (crossings that
+land exactly on a level), the re-arm band, snoozes, rules that saw no price yet, moves and
+drawdowns, new sessions, new peaks, rules added, removed and replaced between checks."""
+
+from __future__ import annotations
+
+import copy
+import random
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from bot.core.engine import CheckResult, RuleEngine
+from bot.core.market import Quote
+from bot.core.models import ChatRef, Direction, LevelName, Rule, RuleKind, RuleSource, TickerState, UserRef
+from bot.vector import VectorEngine
+
+T0 = datetime(2025, 1, 27, 15, 0, tzinfo=UTC)
+DAY = date(2025, 1, 27)
+OWNER, CHAT = UserRef("console", "alice", "Alice"), ChatRef("console", "c1")
+
+
+def random_rule(rng: random.Random, rule_id: int, tickers: list[str]) -> Rule:
+    kind = rng.choice([RuleKind.ABOVE, RuleKind.BELOW, RuleKind.CROSS, RuleKind.MOVE, RuleKind.DRAWDOWN])
+    if kind in (RuleKind.ABOVE, RuleKind.BELOW, RuleKind.CROSS):
+        threshold = rng.choice([round(90 + 0.5 * k, 2) for k in range(41)] + [0.0])  # on the price grid
+    else:
+        threshold = rng.choice([0.5, 1.0, 1.5, 2.0, 3.0, 5.0, 8.0])
+    source = rng.choice([RuleSource.MEMBER, RuleSource.MEMBER, RuleSource.WATCH, RuleSource.ANALYST])
+    direction = rng.choice(list(Direction)) if kind in (RuleKind.MOVE, RuleKind.CROSS) else Direction.DOWN
+    snoozed = rng.random() < 0.15
+    return Rule(
+        id=rule_id, ticker=rng.choice(tickers), kind=kind, threshold=threshold, source=source, direction=direction,
+        owner=OWNER if source is RuleSource.MEMBER else None, chat=CHAT, note=rng.choice([None, "why"]),
+        level_name=rng.choice(list(LevelName)) if kind is RuleKind.CROSS else None,
+        armed=rng.choice([True, True, True, False, None]),
+        snoozed_until=(T0 + timedelta(hours=rng.choice([-1, 5, 30]))) if snoozed else None,
+        met_session=rng.choice([None, None, DAY, DAY + timedelta(days=1)]) if kind is RuleKind.MOVE else None,
+    )
+
+
+def same(reference: list[CheckResult], vector: list[CheckResult]) -> None:
+    assert [r.ticker for r in vector] == [r.ticker for r in reference]
+    for ref, vec in zip(reference, vector, strict=True):
+        assert vec.firings == ref.firings, ref.ticker
+        assert vec.armed_changes == ref.armed_changes, ref.ticker
+        assert vec.state == ref.state, ref.ticker
+
+
+def same_index(reference: RuleEngine, vector: VectorEngine, tickers: list[str]) -> None:
+    assert vector.tickers() == reference.tickers()
+    assert vector.rule_count() == reference.rule_count()
+    for ticker in tickers:
+        assert sorted(vector.rules_of(ticker), key=lambda r: r.id) == sorted(reference.rules_of(ticker), key=lambda r: r.id)
+        assert vector.state(ticker) == reference.state(ticker)
+        assert vector.needs_peak(ticker) == reference.needs_peak(ticker)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_the_numpy_engine_gives_the_reference_verdicts(seed: int) -> None:
+    rng = random.Random(seed)
+    tickers = [f"T{i}" for i in range(rng.randint(1, 6))]
+    band = rng.choice([0.0, 0.5, 1.0, 2.0])
+    reference, vector = RuleEngine(rearm_band_pct=band), VectorEngine(rearm_band_pct=band)
+    rules = [random_rule(rng, i, tickers) for i in range(1, rng.randint(20, 300))]
+    states = {t: TickerState(t, last_price=100.0, session=DAY, peak=rng.choice([None, 105.0, 110.0])) for t in tickers if rng.random() < 0.5}
+    reference.load(copy.deepcopy(rules), copy.deepcopy(states))
+    vector.load(copy.deepcopy(rules), copy.deepcopy(states))
+    prices = dict.fromkeys(tickers, 100.0)
+    session, next_id = DAY, len(rules) + 1
+    for step in range(60):
+        if rng.random() < 0.2:
+            session += timedelta(days=1)
+        moving = [t for t in tickers if rng.random() < 0.8]
+        quotes = []
+        for ticker in moving:
+            prices[ticker] = min(110.0, max(90.0, prices[ticker] + 0.5 * rng.randint(-8, 8)))  # on the grid
+            prev_close = rng.choice([100.0, 100.0, 98.0, None, 0.0])
+            quotes.append(Quote(ticker=ticker, price=prices[ticker], prev_close=prev_close, session=session, at=T0 + timedelta(minutes=step)))
+        if quotes and rng.random() < 0.1:  # the same ticker twice in one batch: taken in order
+            again = rng.choice(quotes)
+            quotes.append(Quote(ticker=again.ticker, price=min(110.0, again.price + 1.0), prev_close=again.prev_close, session=session, at=again.at))
+        now = T0 + timedelta(hours=rng.choice([0, 10, 40]))
+        same([reference.evaluate(q, now=now) for q in quotes], vector.evaluate_many(quotes, now=now))
+        same_index(reference, vector, tickers)
+        change = rng.random()
+        if change < 0.25:  # a new rule, armed from a quote or waiting for its first price
+            new = random_rule(rng, next_id, tickers)
+            next_id += 1
+            quote = Quote(ticker=new.ticker, price=prices[new.ticker], prev_close=100.0, session=session, at=T0)
+            twin = copy.deepcopy(new)
+            if rng.random() < 0.7:
+                assert reference.prepare(new, quote) == vector.prepare(twin, quote)
+            reference.add(new)
+            vector.add(twin)
+        elif change < 0.35:
+            victim = rng.choice(rules).id
+            assert reference.remove(victim) == vector.remove(victim)
+        elif change < 0.4:
+            ticker = rng.choice(tickers)
+            fresh = [random_rule(rng, next_id + k, [ticker]) for k in range(rng.randint(0, 5))]
+            next_id += len(fresh)
+            state = copy.deepcopy(reference.state(ticker))
+            reference.replace_ticker(ticker, copy.deepcopy(fresh), state)
+            vector.replace_ticker(ticker, copy.deepcopy(fresh), copy.deepcopy(state))
+        elif change < 0.45:
+            ticker = rng.choice(tickers)
+            quote = Quote(ticker=ticker, price=prices[ticker], prev_close=100.0, session=session, at=T0)
+            ref, vec = reference.rebase(quote), vector.rebase(quote)
+            assert (vec.armed_changes, vec.state) == (ref.armed_changes, ref.state)
+        elif change < 0.5:
+            ticker = rng.choice(tickers)
+            reference.seed_peak(ticker, 104.0)
+            vector.seed_peak(ticker, 104.0)
+        same_index(reference, vector, tickers)
+
+
+def test_a_big_index_is_checked_in_one_pass_with_the_same_verdicts() -> None:
+    """Enough tickers that a check scans whole ladders, and enough later adds that they are sorted again."""
+    rng = random.Random(99)
+    tickers = [f"T{i:03d}" for i in range(60)]
+    rules = [random_rule(rng, i, tickers) for i in range(1, 3000)]
+    reference, vector = RuleEngine(), VectorEngine()
+    reference.load(copy.deepcopy(rules), {})
+    vector.load(copy.deepcopy(rules), {})
+    prices = dict.fromkeys(tickers, 100.0)
+    for step in range(30):
+        quotes = []
+        for ticker in tickers:
+            prices[ticker] = min(110.0, max(90.0, prices[ticker] + 0.5 * rng.randint(-6, 6)))
+            quotes.append(Quote(ticker=ticker, price=prices[ticker], prev_close=100.0, session=DAY + timedelta(days=step // 3), at=T0))
+        same([reference.evaluate(q, now=T0) for q in quotes], vector.evaluate_many(quotes, now=T0))
+        for k in range(40):
+            new = random_rule(rng, 10_000 + 40 * step + k, tickers)
+            reference.add(copy.deepcopy(new))
+            vector.add(new)
+    same_index(reference, vector, tickers)
