@@ -6,10 +6,13 @@ database (see README "Scaling out"). Open with `await PostgresStorage.open(url)`
 from __future__ import annotations
 
 from storage.postgres.baskets import PostgresBasketStore
+from storage.postgres.cashtags import PostgresCashtagStore
+from storage.postgres.catalysts import PostgresCatalystStore
 from storage.postgres.chats import PostgresChatStore
 from storage.postgres.checks import PostgresCheckStore
 from storage.postgres.database import PostgresDatabase, latest_version, mask
 from storage.postgres.earnings import PostgresEarningsStore
+from storage.postgres.history import PostgresHistoryStore
 from storage.postgres.outbox import PostgresOutboxStore
 from storage.postgres.rules import PostgresRuleStore
 from storage.postgres.seeds import PostgresPrimerSeedStore
@@ -36,6 +39,9 @@ class PostgresStorage:
         self.outbox = PostgresOutboxStore(db)  # deliveries claimed with SKIP LOCKED across processes
         self.stats = PostgresStatsStore(db)
         self.chat_settings = PostgresChatSettingsStore(db)
+        self.cashtags = PostgresCashtagStore(db)  # issue 14's features
+        self.history = PostgresHistoryStore(db)
+        self.catalysts = PostgresCatalystStore(db)
 
     @classmethod
     async def open(cls, url: str, *, migrate: bool = True, max_size: int = 10) -> PostgresStorage:

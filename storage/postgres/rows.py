@@ -42,6 +42,8 @@ def rule_of(row: asyncpg.Record) -> Rule:
         basis=row["basis"],
         met_session=day(row["met_session"]),
         written_at=moment(row["written_at"]),
+        once=bool(row["once"]),
+        expires_on=day(row["expires_on"]),
     )
 
 

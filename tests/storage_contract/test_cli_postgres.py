@@ -102,7 +102,8 @@ def envelope(n: int, chat: ChatRef = GROUP, fallback: ChatRef | None = None) -> 
 async def fill(storage: SqliteStorage) -> None:
     """Something in every table, a rule deleted at the top of the id sequence, deliveries in every state."""
     for n in range(3):
-        await storage.rules.add(Rule(0, "NVDA", RuleKind.BELOW, 100.0 + n, RuleSource.MEMBER, owner=ANN, chat=GROUP, note=f"n{n}"), now=NOW)
+        lifecycle = {"once": True, "expires_on": date(2025, 3, 31)} if n == 2 else {}  # rules.once, rules.expires_on
+        await storage.rules.add(Rule(0, "NVDA", RuleKind.BELOW, 100.0 + n, RuleSource.MEMBER, owner=ANN, chat=GROUP, note=f"n{n}", **lifecycle), now=NOW)  # type: ignore[arg-type]
     written = NOW - timedelta(days=30)  # a seed level's notes' date (rules.written_at)
     await storage.rules.add(Rule(0, "NVDA", RuleKind.CROSS, 90.0, RuleSource.ANALYST, level_name=LevelName.STOP, armed=None, written_at=written), now=NOW)
     await storage.rules.add(Rule(0, "NVDA", RuleKind.CROSS, 120.0, RuleSource.ANALYST, level_name=LevelName.ENTRY, armed=None, multiple=30.0, basis="pe"), now=NOW)
@@ -126,6 +127,9 @@ async def fill(storage: SqliteStorage) -> None:
     await storage.outbox.mark_sent(3, now=NOW)
     quiet = ChatSettings(kinds={"members": Mode.SILENT}, quiet_from=time(22, 0), quiet_to=time(7, 0), selloff_pct=4.0, digest=True, digest_at=time(9, 0))
     await storage.chat_settings.put(GROUP, quiet, now=NOW)
+    await storage.cashtags.set_enabled(GROUP, True, now=NOW)
+    await storage.cashtags.set_enabled(direct_chat(ANN), False, now=NOW)
+    await storage.catalysts.set("NVDA", date(2025, 3, 18), "GTC keynote", by="console:analyst", now=NOW)
 
 
 async def everything(storage: AnyStorage) -> dict[str, object]:
@@ -147,6 +151,9 @@ async def everything(storage: AnyStorage) -> dict[str, object]:
         "last alerts": await storage.checks.last_alerts(),
         "settings": (await storage.chat_settings.all(), await storage.chat_settings.get(GROUP)),
         "stats": await storage.stats.snapshot(since=NOW - timedelta(days=1)),
+        "cashtags": await storage.cashtags.enabled_chats(),
+        "catalysts": await storage.catalysts.between(date(2025, 1, 1), date(2025, 12, 31)),
+        "history": await storage.history.fired([GROUP], mentioning=ANN),
     }
 
 
@@ -167,9 +174,14 @@ def test_migrate_copies_a_sqlite_database_into_an_empty_postgresql_one(tmp_path:
     settings, group = before["settings"]  # type: ignore[misc]
     assert [chat.key for chat, _ in settings] == [GROUP.key] and group.digest and group.kinds == {"members": Mode.SILENT}
     assert [a.rule_id for a in before["delivered"]] == [1, 3, 2]  # type: ignore[attr-defined]  # 2: rerouted from the blocked DM
+    # and what issue 14 added: a rule that fires once until a day, a chat's cashtags, a catalyst, the outbox read as history
+    assert [(r.once, r.expires_on) for r in before["rules"]][:3] == [(False, None), (False, None), (True, date(2025, 3, 31))]  # type: ignore[attr-defined]
+    assert before["cashtags"] == {GROUP.key} and before["catalysts"] == [("NVDA", date(2025, 3, 18), "GTC keynote")]
+    assert [(a.rule_id, status) for a, _, status, _ in before["history"]] == [(2, "pending"), (3, "sent"), (1, "pending")]  # type: ignore[attr-defined]  # newest first: 2 rerouted last
     code, out, err = run("migrate", "--from", f"sqlite:///{source}", "--to", url)
     assert code == 0, err
     assert out.startswith(f"copied {source} into {url}: ") and "rules 4" in out and "chat_settings 1" in out and "outbox 4" in out, out
+    assert "cashtag_chats 2" in out and "catalysts 1" in out, out
 
     async def read_back() -> tuple[dict[str, object], int]:
         storage = await PostgresStorage.open(url)
