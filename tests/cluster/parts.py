@@ -22,6 +22,7 @@ import asyncpg
 import pytest
 from aiohttp import web
 
+from bot.core.messages import Alert
 from storage.postgres.cluster import MARKET_TIMER_LOCK
 from tests.conftest import ROOT
 from tests.telegram.fake_bot_api import FakeBotApi, Request
@@ -31,10 +32,13 @@ TOKEN = "123456:cluster-test-token"
 ALERT_ID = re.compile(r"Alert #(\d+)")
 
 
+DB_PREFIX = os.environ.get("TICKERBELL_TEST_PG_PREFIX", "tb12a_") + "c_"  # another prefix for parallel checkouts
+
+
 @asynccontextmanager
 async def fresh_database(name: str) -> AsyncIterator[str]:
-    """A new database `tb12b_<name>_<pid>` for the test, dropped after it; skipped without a server."""
-    database = f"tb12b_{name}_{os.getpid()}"
+    """A new database `<prefix>c_<name>_<pid>` for the test, dropped after it; skipped without a server."""
+    database = f"{DB_PREFIX}{name}_{os.getpid()}"
     try:
         admin = await asyncpg.connect(f"{SERVER}/postgres", timeout=5)
     except (OSError, asyncpg.PostgresError) as problem:
@@ -110,12 +114,22 @@ class SlowBotApi(FakeBotApi):
         return (len(self.accepted_at) - 1) / (self.accepted_at[-1] - self.accepted_at[0])
 
     def sends(self) -> list[tuple[int, int]]:
-        """(chat id, alert number) of every alert the platform accepted, in order."""
+        """(chat id, alert number) of every alert the platform accepted, in order: a message that
+        groups several alerts (one check's alerts to one chat) gives each of them, in its order."""
         found = []
         for request in self.calls("sendMessage", lambda r: r.result is not None):
-            match = ALERT_ID.search(request.text)
-            if match and request.chat_id is not None:
-                found.append((request.chat_id, int(match.group(1))))
+            if request.chat_id is not None:
+                found.extend((request.chat_id, int(number)) for number in ALERT_ID.findall(request.text or ""))
+        return found
+
+    def messages(self) -> list[tuple[int, tuple[int, ...]]]:
+        """(chat id, the alert numbers it carries) of every message the platform accepted, in order
+        (a grouped message once, with all its alerts)."""
+        found = []
+        for request in self.calls("sendMessage", lambda r: r.result is not None):
+            numbers = tuple(int(number) for number in ALERT_ID.findall(request.text or ""))
+            if numbers and request.chat_id is not None:
+                found.append((request.chat_id, numbers))
         return found
 
 
@@ -154,3 +168,18 @@ async def leader_pid(conn: asyncpg.Connection) -> int | None:
     name = await conn.fetchval(LEADER)
     match = re.match(r"tickerbell-(\d+)", name or "")
     return int(match.group(1)) if match else None
+
+
+# Alerts queued in the outbox: a grouped message (kind 'group') carries its items, any other one alert.
+ALERTS_QUEUED = "SELECT COALESCE(SUM(CASE WHEN kind = 'group' THEN jsonb_array_length(payload::jsonb -> 'items') ELSE 1 END), 0) FROM outbox"
+
+
+async def alerts_queued(conn: asyncpg.Connection) -> int:
+    return int(await conn.fetchval(ALERTS_QUEUED))
+
+
+async def queued_alerts(conn: asyncpg.Connection, where: str = "TRUE", *args: object) -> list[tuple[int, int, list[int]]]:
+    """(delivery id, chat id, the numbers of the alerts it carries, in their order) of each outbox row
+    matching `where`, in queue order: `Alert.alerts` is a group's items, or the alert itself."""
+    rows = await conn.fetch(f"SELECT id, chat_id, payload FROM outbox WHERE {where} ORDER BY id", *args)
+    return [(int(r["id"]), int(r["chat_id"]), [int(a.rule_id or 0) for a in Alert.from_json(r["payload"]).alerts]) for r in rows]
