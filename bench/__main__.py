@@ -303,6 +303,9 @@ def main() -> None:
     for name, count in requests.items():
         print(f"  {name:<10} {count}")
     __import__("bench.stream").stream.print_stream_figures()  # streamed quotes: tick -> sendMessage latency, CPU
+    from bench.cluster import run_cluster_bench  # several processes on PostgreSQL
+
+    asyncio.run(run_cluster_bench())
     bench_look_back()
 
 

@@ -23,6 +23,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot.cluster import ClusterParts, Roles, discord_receives, join, one_at_a_time, share, telegram_receives
 from bot.config import Config, ConfigError
 from bot.core.calendar import Calendar
 from bot.core.chat_commands import chat_commands
@@ -51,7 +52,7 @@ from jobs.price_check import PriceCheck
 from jobs.scheduler import MarketScheduler, MarketTimer
 from jobs.splits import SplitGuard
 from jobs.stream import StreamedMarket, StreamFeed
-from storage.sqlite import SqliteStorage
+from storage.factory import AnyStorage, open_storage
 
 if TYPE_CHECKING:
     from bot.monitor import Monitor
@@ -101,7 +102,7 @@ def settings_of(config: Config) -> Settings:
 
 
 def build_features(
-    context: Context, storage: SqliteStorage, names: Sequence[str], kinds: Mapping[AlertKind, AlertKindSpec] | None = None
+    context: Context, storage: AnyStorage, names: Sequence[str], kinds: Mapping[AlertKind, AlertKindSpec] | None = None
 ) -> list[Feature]:
     """The features named, in the order of `FEATURE_NAMES`, each given the services it needs."""
     unknown = sorted(set(names) - set(FEATURE_NAMES))
@@ -130,7 +131,7 @@ def build_features(
 
 
 def issue14_features(
-    context: Context, storage: SqliteStorage, names: Sequence[str], kinds: Mapping[AlertKind, AlertKindSpec]
+    context: Context, storage: AnyStorage, names: Sequence[str], kinds: Mapping[AlertKind, AlertKindSpec]
 ) -> dict[str, Feature]:
     """Cashtags, charts, history and the other features of issue 14, each with its store.
     `kinds`: every feature's alert kinds, filled as the wiring adds the features (for /history)."""
@@ -162,7 +163,7 @@ class App:
     config: Config
     clock: Clock
     calendar: Calendar
-    storage: SqliteStorage
+    storage: AnyStorage
     market: MarketData
     rules: RuleBook
     chats: ChatDirectory
@@ -202,7 +203,8 @@ class App:
         market = market or make_market(config, clock, calendar)
         if stream is not None:
             market = StreamedMarket(market)
-        storage = await SqliteStorage.open(storage_path or config.storage.path)
+        storage = await open_storage(storage_path or config.storage.target)
+        share(storage, config)  # PostgreSQL: rule and chat changes heard by every process
         settings = settings_of(config)
         rules = RuleBook(store=storage.rules, checks=storage.checks, engine=VectorEngine(rearm_band_pct=settings.rearm_band_pct),
                          market=market, calendar=calendar, clock=clock, cooldown=Cooldown(config.alerts.rearm_cooldown_minutes))
@@ -228,8 +230,9 @@ class App:
                                   poll_seconds=config.market.poll_seconds, tick_seconds=config.market.tick_seconds,
                                   extended_hours=config.market.extended_hours)
         try:
-            for feature in build_features(context, storage, FEATURE_NAMES if features is None else features, app.alert_kinds):
-                await app.add_feature(feature)
+            async with one_at_a_time(storage):  # several processes starting at once seed their features in turn
+                for feature in build_features(context, storage, FEATURE_NAMES if features is None else features, app.alert_kinds):
+                    await app.add_feature(feature)
         except BaseException:
             await app.close()
             raise
@@ -288,20 +291,25 @@ class App:
         await self.storage.close()
 
 
-def enabled_adapters(app: App, stop: asyncio.Event, *, on_interrupt: Callable[[], None] | None = None) -> list[Adapter]:
-    """The adapters the config enables; the console when none is. `on_interrupt`: Ctrl-C at the console's prompt."""
+def enabled_adapters(app: App, stop: asyncio.Event, *, on_interrupt: Callable[[], None] | None = None, receive: bool = True,
+                     telegram_receive: bool | None = None, discord_receive: bool | None = None) -> list[Adapter]:
+    """The adapters the config enables; the console when none is. `on_interrupt`: Ctrl-C at the console's prompt.
+    `receive=False` (a process without the gateway role): send only, and no console."""
     config = app.config
     describer = app.describer()
     adapters: list[Adapter] = []
     if config.telegram.enabled:
         from bot.adapters.telegram import TelegramAdapter
 
-        adapters.append(TelegramAdapter(config.telegram, config.token(config.telegram.token_env, "Telegram"), app.router, describer=describer))
+        secret = os.environ.get(config.telegram.webhook_token_env, "").strip() if config.telegram.mode == "webhook" else ""
+        adapters.append(TelegramAdapter(config.telegram, config.token(config.telegram.token_env, "Telegram"), app.router, describer=describer,
+                                        receive=receive if telegram_receive is None else telegram_receive, webhook_secret=secret))
     if config.discord.enabled:
         from bot.adapters.discord import DiscordAdapter
 
-        adapters.append(DiscordAdapter(config.discord, config.token(config.discord.token_env, "Discord"), app.router, describer=describer))
-    if config.console.enabled or not adapters:
+        adapters.append(DiscordAdapter(config.discord, config.token(config.discord.token_env, "Discord"), app.router, describer=describer,
+                                       receive=receive if discord_receive is None else discord_receive))
+    if receive and (config.console.enabled or not adapters):
         from bot.adapters.console import ConsoleAdapter
 
         adapters.append(ConsoleAdapter(app.router, user=config.console.user, on_end_of_input=stop.set, on_interrupt=on_interrupt, describer=describer))
@@ -356,7 +364,12 @@ async def run_live(
         return True
 
     async def start_adapters() -> None:
-        for adapter in adapters if adapters is not None else enabled_adapters(app, stop, on_interrupt=lambda: on_signal(signal.SIGINT, "(Ctrl-C at the console prompt)")):
+        wanted = adapters if adapters is not None else (
+            enabled_adapters(app, stop, on_interrupt=lambda: on_signal(signal.SIGINT, "(Ctrl-C at the console prompt)"), receive=roles.gateway,
+                             telegram_receive=await telegram_receives(app, roles, parts), discord_receive=await discord_receives(app, roles, parts))
+            if roles.gateway or roles.delivery else []
+        )
+        for adapter in wanted:
             starting_now[:] = [adapter.platform]
             await adapter.start()
             app.add_adapter(adapter)
@@ -409,13 +422,24 @@ async def run_live(
         dispatching: asyncio.Task[None] | None = None
         streaming: asyncio.Task[None] | None = None
         monitor: Monitor | None = None
+        parts: ClusterParts | None = None
         try:
+            roles = Roles.of(config, app.storage)  # [cluster] role: what this process runs
+            parts = await join(app, roles)  # PostgreSQL: the lease, LISTEN, shared send limits
             monitor = await start_monitor()
             if not stop.is_set() and await started():
-                scheduler = MarketScheduler(app.timer(), poll_seconds=config.market.poll_seconds)
-                scheduler.start()
-                dispatching = asyncio.create_task(app.dispatcher.run(stop), name="dispatcher")
-                streaming = asyncio.create_task(app.feed.run(), name="quote stream") if app.feed is not None else None
+                if parts is not None and parts.timer is not None:  # ticks only while it holds the lease
+                    scheduler = MarketScheduler(parts.timer, poll_seconds=config.cluster.lease_seconds)  # type: ignore[arg-type]
+                elif roles.checker:
+                    scheduler = MarketScheduler(app.timer(), poll_seconds=config.market.poll_seconds)
+                if scheduler is not None:
+                    scheduler.start()
+                if roles.delivery:
+                    dispatching = asyncio.create_task(app.dispatcher.run(stop), name="dispatcher")
+                if roles.checker and app.feed is not None:  # streamed ticks are checked only where the timer runs
+                    if parts is not None and parts.timer is not None:
+                        app.feed.leading = parts.timer.is_leading
+                    streaming = asyncio.create_task(app.feed.run(), name="quote stream")
                 app.vitals.ready = True
                 log.info("tickerbell is running with %s; %d rules on %d tickers", ", ".join(app.adapters), app.rules.rule_count(), len(app.rules.tickers()))
                 await stop.wait()
@@ -429,6 +453,8 @@ async def run_live(
             await asyncio.gather(bounded("the market timer", stop_ticking(scheduler), 2.5), stop_delivery(dispatching))
             if monitor is not None:
                 await bounded("the monitoring endpoint", monitor.stop(), 0.5)
+            if parts is not None:
+                await bounded("leaving the cluster", parts.close(), 0.5)
             await bounded("closing the market data and the storage", app.close(), 1.0)
     finally:
         for signum in handled:

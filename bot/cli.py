@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from bot import logs
-from bot.config import CONFIG_ENV, Config, ConfigError, load_config
+from bot.config import CONFIG_ENV, Config, ConfigError, load_config, with_role
 from bot.core.ports import StorageError
 from seeds import seeds_path
 
@@ -70,7 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     with_config = _options(defaults=False)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    sub.add_parser("run", parents=[with_config], help="run the live bot with the adapters the config enables")
+    run = sub.add_parser("run", parents=[with_config], help="run the live bot with the adapters the config enables")
+    run.add_argument("--role", help='what this process runs: "all" (the default), or some of checker, delivery, gateway '
+                     "separated by commas (several processes on PostgreSQL; overrides [cluster] role)")
 
     replay = sub.add_parser("replay", parents=[with_config], help="replay history from CSV files through the live pipeline")
     replay.add_argument("--data", type=Path, required=True, help="a folder of <TICKER>.csv files")
@@ -79,6 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--script", type=Path, help="chat commands, one a line, run by an admin at the first open, before the first check")
     replay.add_argument("--jsonl", action="store_true", help="one JSON object a line per delivered alert")
     replay.add_argument("--db", type=Path, help="keep the replay's database here (default: a temporary file)")
+
+    migrate = sub.add_parser("migrate", parents=[with_config], help="apply the database migrations now, or copy a SQLite database into PostgreSQL")
+    migrate.add_argument("--from", dest="source", help="copy this SQLite database (sqlite:///path or a path) ...")
+    migrate.add_argument("--to", dest="target", help="... into this new, empty PostgreSQL database (postgresql://user@host:5432/db)")
 
     demo = sub.add_parser("demo", parents=[with_config], help="the DeepSeek sell-off week of January 2025, replayed from the seeds")
     demo.add_argument("--jsonl", action="store_true", help="one JSON object a line per delivered alert")
@@ -114,8 +120,12 @@ def _command(args: argparse.Namespace) -> int:
     try:
         config = read_config(args.config)
         if args.command == "run":
+            if args.role is not None:
+                config = with_role(config, args.role)
             config.check_tokens()  # before anything connects
             return serve(config)
+        if args.command == "migrate":
+            return run_migrate(config, args.source, args.target)
         if args.command == "replay":
             from bot.replay import read_script, run_replay
 
@@ -141,6 +151,17 @@ def _command(args: argparse.Namespace) -> int:
         return 2
     except KeyboardInterrupt:
         return EXIT_SIGINT
+    return 0
+
+
+def run_migrate(config: Config, source: str | None, target: str | None) -> int:
+    """`tickerbell migrate`: the config's database brought up to date, or (--from/--to) a SQLite database copied into PostgreSQL."""
+    from storage.tools import copy_sqlite_to_postgres, migrate
+
+    if (source is None) != (target is None):
+        raise ConfigError("tickerbell migrate: --from and --to go together (--from sqlite:///path --to postgresql://...)")
+    done = asyncio.run(copy_sqlite_to_postgres(source, target) if source and target else migrate(config.storage.target))
+    print(done)
     return 0
 
 

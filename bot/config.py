@@ -15,7 +15,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
 
@@ -36,6 +36,12 @@ class BotConfig:
 @dataclass(frozen=True)
 class StorageConfig:
     path: str = "var/tickerbell.sqlite3"
+    url: str = ""  # "postgresql://user@host:5432/db" or "sqlite:///path"; when set, it wins over `path`
+
+    @property
+    def target(self) -> str:
+        """What to open: the URL if one is set, else the SQLite file at `path`."""
+        return self.url or self.path
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,12 @@ class TelegramConfig:
     enabled: bool = False
     token_env: str = "TICKERBELL_TELEGRAM_TOKEN"
     api_base_url: str = "https://api.telegram.org/bot"
+    mode: str = "polling"  # or "webhook": updates POSTed to this process (any gateway process, behind a load balancer)
+    webhook_host: str = "0.0.0.0"  # where the webhook endpoint listens
+    webhook_port: int = 8443
+    webhook_path: str = "/telegram"
+    webhook_url: str = ""  # the public URL Telegram posts to; set, it is registered with setWebhook at start
+    webhook_token_env: str = "TICKERBELL_TELEGRAM_WEBHOOK_TOKEN"  # the NAME of the variable holding the secret token
 
 
 @dataclass(frozen=True)
@@ -79,6 +91,7 @@ class DiscordConfig:
     api_base_url: str = "https://discord.com/api/v10"
     guild_ids: tuple[int, ...] = ()
     shard_count: int = 0  # 0: one connection; more: discord.py's automatic sharding
+    shard_ids: tuple[int, ...] = ()  # with shard_count: the shards THIS process holds (several processes split them); empty: all
     message_content: bool = False  # read ordinary messages (cashtags): needs the privileged intent in the Developer Portal
 
 
@@ -87,6 +100,26 @@ class MetricsConfig:
     enabled: bool = False  # an HTTP endpoint with /healthz and the metrics
     host: str = "127.0.0.1"
     port: int = 9464
+
+
+ROLES = ("checker", "delivery", "gateway")
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    """Several processes on one PostgreSQL database (README "Scaling out")."""
+
+    role: str = "all"  # "all", or some of checker, delivery, gateway separated by commas
+    lease_seconds: float = 5.0  # how often each process asks for the market-timer lease
+    claim_seconds: float = 30.0  # a chat claimed by a process that died returns to the queue after this
+    max_chats: int = 16  # chats served at once by one process's dispatcher
+    shared_limits: bool = True  # on PostgreSQL: platform send limits shared by every process
+
+    @property
+    def roles(self) -> frozenset[str]:
+        if self.role == "all":
+            return frozenset(ROLES)
+        return frozenset(part.strip() for part in self.role.split(","))
 
 
 @dataclass(frozen=True)
@@ -99,6 +132,7 @@ class Config:
     telegram: TelegramConfig = field(default_factory=TelegramConfig)
     discord: DiscordConfig = field(default_factory=DiscordConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
     source: str = "(defaults)"
     # (section, key) -> "environment NAME" for each key the environment set
     overrides: Mapping[tuple[str, str], str] = field(default_factory=dict, compare=False, repr=False)
@@ -123,6 +157,9 @@ class Config:
                     self.token(section.token_env, platform, environ)
                 except ConfigError as problem:
                     problems.append(str(problem))
+        if self.telegram.enabled and self.telegram.mode == "webhook" and not (os.environ if environ is None else environ).get(self.telegram.webhook_token_env, "").strip():
+            problems.append(f"[telegram] mode is \"webhook\" but the environment variable {self.telegram.webhook_token_env} is empty: "
+                            "set it to a secret of 1 to 256 letters, digits, _ or - (Telegram sends it with every update).")
         if problems:
             raise ConfigError(" ".join(problems))
 
@@ -136,6 +173,7 @@ SECTIONS: dict[str, type] = {
     "telegram": TelegramConfig,
     "discord": DiscordConfig,
     "metrics": MetricsConfig,
+    "cluster": ClusterConfig,
 }
 REMOVED: dict[tuple[str, str], str] = {
     ("bot", "timezone"): "removed; times follow the exchange's own time zone from its calendar ([market] exchange)",
@@ -143,6 +181,10 @@ REMOVED: dict[tuple[str, str], str] = {
 _ADMIN = re.compile(r"^[a-z]+:[^\s]{1,64}$")
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,63}$")
 _BOOLS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+
+
+STORAGE_SCHEMES = ("postgresql://", "postgres://", "sqlite:///")
+_PASSWORD = re.compile(r"(//[^/:@]*:)[^@/]*@")  # the password of a URL, masked in messages
 
 
 def load_config(path: str | Path | None, environ: Mapping[str, str] | None = None) -> Config:
@@ -278,7 +320,9 @@ def _build(reader: _Reader) -> Config:
     bot = BotConfig(admins=frozenset(admins_raw), max_alerts_per_user=max_alerts)
 
     t = reader.section("storage")
-    storage = StorageConfig(path=_get(reader, t, "storage", "path", StorageConfig.path, str))
+    storage = StorageConfig(path=_get(reader, t, "storage", "path", StorageConfig.path, str), url=_get(reader, t, "storage", "url", "", str))
+    if storage.url and not storage.url.startswith(STORAGE_SCHEMES):
+        raise reader.fail("storage", "url", '"postgresql://user@host:5432/db" or "sqlite:///path"', _PASSWORD.sub(r"\1***@", storage.url))
 
     t = reader.section("market")
     provider = _get(reader, t, "market", "provider", MarketConfig.provider, str)
@@ -322,6 +366,7 @@ def _build(reader: _Reader) -> Config:
         enabled=_get(reader, t, "telegram", "enabled", False, bool),
         token_env=_env_name(reader, t, "telegram", TelegramConfig.token_env),
         api_base_url=_url(reader, t, "telegram", TelegramConfig.api_base_url),
+        **_webhook(reader, t),
     )
 
     t = reader.section("discord")
@@ -337,6 +382,7 @@ def _build(reader: _Reader) -> Config:
         api_base_url=_url(reader, t, "discord", DiscordConfig.api_base_url),
         guild_ids=tuple(guilds),
         shard_count=shards,
+        shard_ids=_shard_ids(reader, t, shards),
     )
 
     t = reader.section("metrics")
@@ -347,7 +393,89 @@ def _build(reader: _Reader) -> Config:
     if not 1 <= port <= 65535:
         raise reader.fail("metrics", "port", "a TCP port from 1 to 65535", port)
     metrics = MetricsConfig(enabled=_get(reader, t, "metrics", "enabled", False, bool), host=host, port=port)
-    return Config(bot, storage, market, alerts, console, telegram, discord, metrics, source=reader.source, overrides=dict(reader.overrides))
+    cluster = _cluster(reader)
+    if cluster.role != "all" and not _postgres(storage.target):
+        raise ConfigError(f"{reader.where('cluster', 'role')}: [cluster] role: {cluster.role!r} {SPLIT_NEEDS_POSTGRES}")
+    return Config(bot, storage, market, alerts, console, telegram, discord, metrics, cluster=cluster, source=reader.source, overrides=dict(reader.overrides))
+
+
+ROLE_EXPECTED = f'"all", or some of {", ".join(ROLES)} separated by commas'
+
+
+def _role_parts(role: str) -> set[str] | None:
+    """The roles a `role` value names, or None if it is not one."""
+    if role.strip().lower() == "all":
+        return set(ROLES)
+    parts = {part.strip().lower() for part in role.split(",")}
+    return parts if parts and parts <= set(ROLES) else None
+
+
+def with_role(config: Config, role: str) -> Config:
+    """The config with `tickerbell run --role ROLE` instead of its [cluster] role."""
+    parts = _role_parts(role)
+    if parts is None:
+        raise ConfigError(f"--role: expected {ROLE_EXPECTED}, got {role!r}")
+    value = "all" if parts == set(ROLES) else ",".join(sorted(parts))
+    if value != "all" and not _postgres(config.storage.target):
+        raise ConfigError(f"--role: {value!r} {SPLIT_NEEDS_POSTGRES}")
+    return replace(config, cluster=replace(config.cluster, role=value))
+
+
+SPLIT_NEEDS_POSTGRES = 'splits the work between processes, which needs a PostgreSQL database ([storage] url = "postgresql://...")'
+
+
+def _postgres(target: str) -> bool:
+    return target.startswith(("postgresql://", "postgres://"))
+
+
+def _cluster(reader: _Reader) -> ClusterConfig:
+    t = reader.section("cluster")
+    role = _get(reader, t, "cluster", "role", ClusterConfig.role, str).strip().lower()
+    parts = _role_parts(role)
+    if parts is None:
+        raise reader.fail("cluster", "role", ROLE_EXPECTED, role)
+    lease = _get(reader, t, "cluster", "lease_seconds", ClusterConfig.lease_seconds, float)
+    if not 0.1 <= lease <= 60:
+        raise reader.fail("cluster", "lease_seconds", "a number of seconds from 0.1 to 60", lease)
+    claim = _get(reader, t, "cluster", "claim_seconds", ClusterConfig.claim_seconds, float)
+    if not 1 <= claim <= 3600:
+        raise reader.fail("cluster", "claim_seconds", "a number of seconds from 1 to 3600", claim)
+    max_chats = _get(reader, t, "cluster", "max_chats", ClusterConfig.max_chats, int)
+    if not 1 <= max_chats <= 256:
+        raise reader.fail("cluster", "max_chats", "a number from 1 to 256", max_chats)
+    shared = _get(reader, t, "cluster", "shared_limits", ClusterConfig.shared_limits, bool)
+    return ClusterConfig(role=",".join(sorted(parts)) if parts != set(ROLES) else "all", lease_seconds=lease, claim_seconds=claim,
+                         max_chats=max_chats, shared_limits=shared)
+
+
+def _shard_ids(reader: _Reader, t: dict[str, Any], shard_count: int) -> tuple[int, ...]:
+    ids = t.get("shard_ids", [])
+    if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i < max(shard_count, 1) for i in ids) or len(set(ids)) != len(ids):
+        raise reader.fail("discord", "shard_ids", f"a list of distinct shard numbers from 0 to shard_count - 1 ({max(shard_count - 1, 0)})", ids)
+    if ids and shard_count == 0:
+        raise reader.fail("discord", "shard_count", "the total number of shards when shard_ids is set", shard_count, blame="shard_ids")
+    return tuple(ids)
+
+
+def _webhook(reader: _Reader, t: dict[str, Any]) -> dict[str, Any]:
+    """[telegram] mode and the webhook endpoint's keys."""
+    mode = _get(reader, t, "telegram", "mode", TelegramConfig.mode, str)
+    if mode not in ("polling", "webhook"):
+        raise reader.fail("telegram", "mode", '"polling" or "webhook"', mode)
+    port = _get(reader, t, "telegram", "webhook_port", TelegramConfig.webhook_port, int)
+    if not 1 <= port <= 65535:
+        raise reader.fail("telegram", "webhook_port", "a TCP port from 1 to 65535", port)
+    path = _get(reader, t, "telegram", "webhook_path", TelegramConfig.webhook_path, str)
+    if not re.match(r"^/[A-Za-z0-9_\-/]{0,200}$", path):
+        raise reader.fail("telegram", "webhook_path", "a URL path such as /telegram", path)
+    url = _get(reader, t, "telegram", "webhook_url", "", str)
+    if url and not re.match(r"^https://[^\s]+$", url):
+        raise reader.fail("telegram", "webhook_url", "the public https:// URL Telegram posts updates to", url)
+    secret_env: str = _get(reader, t, "telegram", "webhook_token_env", TelegramConfig.webhook_token_env, str)
+    if not _ENV_NAME.match(secret_env):
+        raise reader.fail("telegram", "webhook_token_env", "the NAME of an environment variable (the secret itself never goes in this file)", "<hidden>")
+    host = _get(reader, t, "telegram", "webhook_host", TelegramConfig.webhook_host, str)
+    return {"mode": mode, "webhook_host": host, "webhook_port": port, "webhook_path": path, "webhook_url": url, "webhook_token_env": secret_env}
 
 
 def _stream_keys(reader: _Reader, table: dict[str, Any]) -> dict[str, Any]:

@@ -32,6 +32,8 @@ from bot.core.messages import Alert
 from bot.core.models import ChatKind, ChatRef, UserRef
 from bot.market.calendar import MarketCalendar
 from jobs.replay import replay_sessions
+from storage.sqlite import SqliteStorage
+from storage.sqlite.database import Database
 
 SCRIPT_USER = UserRef("console", "analyst", "analyst")
 REPLAY_CHAT = ChatRef("console", "console", ChatKind.PRIVATE)
@@ -179,13 +181,23 @@ async def replay_app(
         sessions=app.calendar.sessions(start, end),
         deliver=app.dispatcher.drain_once,
         progress=progress,
-        batch=app.storage.db.batch if batched else None,
+        batch=replay_database(app).batch if batched else None,
     )
+
+
+def replay_database(app: App) -> Database:
+    """The SQLite database a replay writes in batches. A replay always runs on a SQLite file of its own
+    (`run_replay` opens a fresh one, whatever `[storage]` says), so its app's storage is SQLite's;
+    batches (one transaction for a session's writes) exist only there."""
+    storage = app.storage
+    if not isinstance(storage, SqliteStorage):
+        raise TypeError(f"a replay runs on a SQLite file of its own, not on {storage.path}")
+    return storage.db
 
 
 async def _run_script(app: App, lines: list[str], output: ReplayOutput, *, jsonl: bool, charts_dir: Path | None = None) -> None:
     errors = Console(stderr=True, highlight=False)
-    async with app.storage.db.batch():  # the script's rules in one transaction: the same replies, one commit
+    async with replay_database(app).batch():  # the script's rules in one transaction: the same replies, one commit
         await _run_lines(app, lines, output, errors, jsonl=jsonl, charts_dir=charts_dir)
     await app.dispatcher.drain_once()
 

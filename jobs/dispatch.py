@@ -17,6 +17,12 @@ disk, a locked or broken database), the write is kept in memory and retried at e
 before anything else; a delivery accepted but not yet recorded is never sent again; and no new
 send starts until every kept write has gone through. The pause and the recovery are logged
 once each. One adapter failing does not stop the others: each delivery is tried on its own.
+
+Several processes on one database (PostgreSQL) share the outbox: each drain *claims* whole chats
+(`OutboxStore.claim`), serves them, and releases them, so a chat is served by one process at a
+time and keeps its order; claims are renewed while held, and a process that cannot renew them
+stops starting sends (another may take the chat once they lapse). A `SendGate` paces every send
+against limits shared by all processes. With SQLite both are trivial, and this is one code path.
 """
 
 from __future__ import annotations
@@ -34,7 +40,8 @@ from bot.core.chats import ChatDirectory
 from bot.core.clock import Clock
 from bot.core.delivery import Adapter, ChatUnavailable, RetryLater
 from bot.core.messages import Delivery
-from bot.core.ports import OutboxStore
+from bot.core.models import ChatRef
+from bot.core.ports import OutboxStore, SendGate, StorageError
 from bot.core.vitals import Vitals
 
 log = logging.getLogger(__name__)
@@ -42,6 +49,7 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF_SECONDS = 900.0
 MAX_ATTEMPTS = 20  # 5 s, 10 s, ... then every 15 minutes: about four hours in all, then given up
 STORAGE_RETRY_SECONDS = 2.0  # while storage refuses writes, how often the loop tries again
+RENEW_CLAIMS_SECONDS = 5.0  # how often claims on chats being served are renewed
 
 
 def backoff_seconds(attempts: int) -> float:
@@ -77,6 +85,7 @@ class Dispatcher:
         batch: int = 100,
         max_chats: int = 16,
         vitals: Vitals | None = None,
+        gate: SendGate | None = None,
     ) -> None:
         self.vitals = vitals or Vitals()
         self.outbox = outbox
@@ -85,11 +94,21 @@ class Dispatcher:
         self.clock = clock
         self.batch = batch
         self.max_chats = max_chats
+        self.gate = gate  # shared platform limits (several processes); None: the adapters' own pacing
+        self.renew_seconds = RENEW_CLAIMS_SECONDS  # a third of the claims' lifetime at most
         self._wake = asyncio.Event()
         self._concurrency = asyncio.Semaphore(max_chats)
         self._draining = asyncio.Lock()  # one drain at a time: two would fetch and send the same deliveries
         self._owed: list[_Owed] = []  # writes storage refused, oldest first
         self._late: Counter[bool] = Counter()  # owed writes recorded since the pause began: sent or not
+        self._claimed: dict[str, ChatRef] = {}  # chats claimed and not released yet
+        self._claims_lapsing = False  # renewing the claims failed: no new send until it works again
+        self._away = 0  # drains failed in a row because the database could not be reached
+
+    def resize(self, max_chats: int) -> None:
+        """Serve up to `max_chats` chats at once from now on (set before running)."""
+        self.max_chats = max_chats
+        self._concurrency = asyncio.Semaphore(max_chats)
 
     def notify(self) -> None:
         """Wake the loop: new deliveries were queued."""
@@ -113,16 +132,48 @@ class Dispatcher:
         async with self._draining:
             if not await self._settle():
                 return 0
+            await self._release_claims()
             sent = 0
-            while not self._owed:
-                due = await self.outbox.due(now=self.clock.now(), platforms=self.adapters, limit=self.batch)
+            while not self._owed and not self._claims_lapsing:
+                due = await self.outbox.claim(now=self.clock.now(), platforms=self.adapters, limit=self.batch, chats=self.max_chats)
                 if not due:
                     break
-                results = await asyncio.gather(*(self._deliver_chat(deliveries) for deliveries in _by_chat(due)))
+                groups = _by_chat(due)
+                self._claimed.update((group[0].chat.key, group[0].chat) for group in groups)
+                try:
+                    results = await asyncio.gather(*(self._deliver_chat(deliveries) for deliveries in groups))
+                finally:
+                    await self._release_claims()
                 sent += sum(results)
                 if sum(results) == 0 or len(due) < self.batch:
                     break
             return sent
+
+    async def _release_claims(self) -> None:
+        """Give the served chats back, unless a write about one of them is owed (then this process
+        keeps them, so nobody else sends what it may already have sent)."""
+        if not self._claimed or self._owed:
+            return
+        chats = list(self._claimed.values())
+        self._claimed.clear()
+        try:
+            await self.outbox.release(chats)
+        except Exception:
+            log.warning("could not release %d claimed chats; they lapse on their own", len(chats), exc_info=True)
+
+    async def renew_claims(self) -> bool:
+        """Keep the claims on chats being served alive; while it fails, no new send starts."""
+        try:
+            renewed = await self.outbox.renew_claims()
+        except Exception:
+            renewed = False
+        if renewed == self._claims_lapsing:  # changed
+            if renewed:
+                log.warning("claims on chats renewed again: deliveries resume")
+            else:
+                log.error("cannot renew this process's claims on chats: no new send starts until it can")
+        self._claims_lapsing = not renewed
+        return renewed
 
     async def _settle(self) -> bool:
         """Retry the writes storage refused, oldest first; True once none is left."""
@@ -166,7 +217,7 @@ class Dispatcher:
                 await self._wait_behind(deliveries, held)
                 return 0
             for index, delivery in enumerate(deliveries):
-                if self._owed:  # storage refuses writes: no new send
+                if self._owed or self._claims_lapsing:  # storage refuses writes, or the chat may be another's soon: no new send
                     break
                 outcome = await self._deliver(delivery)
                 if outcome is _Outcome.SENT:
@@ -191,6 +242,13 @@ class Dispatcher:
     async def _attempt(self, delivery: Delivery) -> _Outcome:
         """Send one delivery and record its outcome, timed from when the platform answered."""
         adapter = self.adapters[delivery.chat.platform]
+        if self.gate is not None:
+            try:
+                await self.gate.wait_turn(delivery.chat)
+            except Exception as problem:  # the shared limits cannot be asked: not sent, not an attempt
+                at = self.clock.now() + timedelta(seconds=STORAGE_RETRY_SECONDS)
+                await self._record(delivery.id, partial(self.outbox.mark_retry, delivery.id, at=at, error=f"send limits unavailable: {problem!r}", count=False))
+                return _Outcome.FAILED
         try:
             await adapter.send_alert(delivery.chat, delivery.alert)
         except RetryLater as wait:
@@ -234,7 +292,22 @@ class Dispatcher:
 
     async def run(self, stop: asyncio.Event, *, idle_seconds: float = 30.0, retry_seconds: float = STORAGE_RETRY_SECONDS) -> None:
         """Deliver until `stop` is set: on every notify, at least every `idle_seconds`, and every
-        `retry_seconds` while storage refuses writes or draining fails."""
+        `retry_seconds` while storage refuses writes or draining fails. Claims on chats are renewed
+        every `renew_seconds` meanwhile."""
+        renewing = asyncio.create_task(self._keep_claims(stop), name="claims")
+        try:
+            await self._run(stop, idle_seconds, retry_seconds)
+        finally:
+            renewing.cancel()
+
+    async def _keep_claims(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), self.renew_seconds)
+            except TimeoutError:
+                await self.renew_claims()
+
+    async def _run(self, stop: asyncio.Event, idle_seconds: float, retry_seconds: float) -> None:
         while not stop.is_set():
             self._wake.clear()
             wait = await self._drain_and_plan(idle_seconds, retry_seconds)
@@ -250,9 +323,17 @@ class Dispatcher:
             if self._owed:
                 return min(idle_seconds, retry_seconds)
             next_due = await self.outbox.next_due_at(self.adapters)
+        except StorageError as problem:  # the database is away: said once, then counted
+            self._away += 1
+            if self._away == 1:
+                log.warning("storage unreachable (%s): deliveries wait and retry every %.0f s", problem, min(idle_seconds, retry_seconds))
+            return min(idle_seconds, retry_seconds)
         except Exception:
             log.exception("dispatcher: draining the outbox failed; trying again shortly")
             return min(idle_seconds, retry_seconds)
+        if self._away:
+            log.warning("storage reachable again after %d failed attempts: deliveries resume", self._away)
+            self._away = 0
         if next_due is None:
             return idle_seconds
         return max(0.05, min(idle_seconds, (next_due - self.clock.now()).total_seconds()))

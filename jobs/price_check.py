@@ -78,6 +78,7 @@ class PriceCheck:
 
     async def _check(self) -> CheckSummary:
         summary = CheckSummary()
+        await self.rules.reload_if_stale()  # memory never runs ahead of what storage recorded
         tickers = self.rules.tickers()
         now = self.clock.now()
         quotes = await self._fetch_quotes(tickers, summary)
@@ -98,6 +99,7 @@ class PriceCheck:
         A ticker still waiting for its peak (history) is left to the polls, so a provider that
         fails is not asked again at every tick."""
         summary = CheckSummary()
+        await self.rules.reload_if_stale()  # memory never runs ahead of what storage recorded
         self.quote_book.remember(quotes)
         known = set(self.rules.tickers())
         tickers = [ticker for ticker in quotes if ticker in known and not self.rules.needs_peak(ticker)]

@@ -19,6 +19,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.core.calendar import Calendar
 from bot.core.clock import Clock
 from bot.core.feature import DailyJob
+from bot.core.ports import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +42,27 @@ class MarketTimer:
         self.daily_jobs = daily_jobs  # each runs once per exchange calendar day, after its market time
         self._closed_checked: date | None = None
         self._daily_done: dict[int, date] = {}
+        self._away_ticks = 0  # ticks in a row that storage could not be reached (StorageError)
 
     async def tick(self) -> str:
-        """Do what the market's clock calls for now; return a word for logs and tests."""
+        """Do what the market's clock calls for now; return a word for logs and tests.
+
+        While storage cannot be used (StorageError), the check and daily jobs a tick owed are owed
+        still: each tick tries again; the wait is said once when it begins and once, with a count,
+        when it ends."""
+        try:
+            done = await self._tick()
+        except StorageError as problem:
+            self._away_ticks += 1
+            if self._away_ticks == 1:
+                log.warning("storage unreachable (%s): price checks and daily jobs wait and retry every tick", problem)
+            return "storage-away"
+        if self._away_ticks:
+            log.warning("storage reachable again after %d failed ticks: price checks and daily jobs resume", self._away_ticks)
+            self._away_ticks = 0
+        return done
+
+    async def _tick(self) -> str:
         now = self.clock.now()
         if self._checks_paused():
             return "paused"
@@ -55,7 +74,11 @@ class MarketTimer:
         session = self.calendar.session(last)
         if session is not None and now > session.close and self._closed_checked != last:
             self._closed_checked = last
-            await self.check()
+            try:
+                await self.check()
+            except StorageError:
+                self._closed_checked = None  # not done: the next tick checks the close again
+                raise
             return "checked-after-close"
         return "idle"
 
@@ -78,6 +101,9 @@ class MarketTimer:
                 self._daily_done[index] = local.date()
                 try:
                     await job.run(local.date())
+                except StorageError:
+                    del self._daily_done[index]  # not done: the next tick runs it again
+                    raise
                 except Exception:
                     log.exception("daily job %s failed", job.name)
 

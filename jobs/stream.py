@@ -121,6 +121,7 @@ class StreamFeed:
         self.link = StreamLink.DOWN
         self.batches = 0
         self.on_change: Callable[[], None] | None = None  # after each batch, connect and drop (tests wait on it)
+        self.leading: Callable[[], bool] = lambda: True  # several processes: only the market-timer lease holder checks ticks
         vitals.price_feed, vitals.price_feed_note = POLLING, "the stream is not connected yet"
         market.on_poll = self.suspects.clear  # a poll's price is the last good one now
 
@@ -212,7 +213,7 @@ class StreamFeed:
     async def flush(self) -> CheckSummary | None:
         """Check each ticker's latest tick since the last batch, in one price check."""
         batch, self.pending = self.pending, {}
-        if not batch:
+        if not batch or not self.leading():
             return None
         try:
             return await self._check_batch(batch)

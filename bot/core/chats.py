@@ -49,6 +49,10 @@ class ChatDirectory:
         self._held.pop(chat.key, None)
         return changed
 
+    def forget(self) -> None:
+        """Another process changed whether chats can be reached: ask storage again from now on."""
+        self._active.clear()
+
     def hold(self, chat: ChatRef, until: datetime) -> None:
         """Flood control: nothing goes to this chat before `until`, which counts from the
         platform's answer (taken after the send returned, not when it began). A later hold

@@ -294,6 +294,38 @@ class OutboxStore(Protocol):
 
     async def counts(self) -> OutboxCounts: ...
 
+    async def claim(self, *, now: datetime, platforms: Iterable[str], limit: int = 100, chats: int | None = None) -> list[Delivery]:
+        """Due deliveries of whole chats (at most `chats` chats), oldest first, for this process alone until `release`.
+
+        With several processes on one database, a chat is served by one process at a time (so its
+        deliveries keep their order and are never sent twice at once); a claim whose process died
+        lapses after a timeout. With one process it is `due`."""
+        ...
+
+    async def release(self, chats: Iterable[ChatRef]) -> None:
+        """Give up the claims on these chats (their deliveries were tried)."""
+        ...
+
+    async def renew_claims(self) -> bool:
+        """Keep this process's claims alive; False if they could not be renewed (storage away)."""
+        ...
+
+
+class Lease(Protocol):
+    """A role only one process may hold at a time (the market timer)."""
+
+    async def hold(self) -> bool:
+        """Take the lease if it is free, or confirm it is still ours; True while this process holds it."""
+        ...
+
+
+class SendGate(Protocol):
+    """Platform send limits shared by every process (bot-wide and per chat)."""
+
+    async def wait_turn(self, chat: ChatRef) -> None:
+        """Return when a message to `chat` may be sent without breaking the platform's limits."""
+        ...
+
 
 class StatsStore(Protocol):
     async def snapshot(self, *, since: datetime) -> StoreStats:

@@ -20,7 +20,7 @@ from bot.core.engine import CheckResult, RuleIndex
 from bot.core.market import MarketData, MarketDataError, Quote, Split
 from bot.core.messages import AlertKind, Envelope
 from bot.core.models import Direction, LevelName, Rule, RuleKind, RuleSource, TickerState, UserRef
-from bot.core.ports import BasketState, CheckStore, RuleStore
+from bot.core.ports import BasketState, CheckStore, RuleStore, StorageError
 
 log = logging.getLogger(__name__)
 
@@ -72,11 +72,20 @@ class RuleBook:
         self._market = market
         self._calendar = calendar
         self._clock = clock
+        self._stale = False  # memory ran ahead of storage (a check not recorded, and not reloaded since)
 
     async def load(self) -> None:
         """Build the engine's index from storage (at start, and after a failed write)."""
         self._engine.load(await self._store.all(), await self._checks.ticker_states())
         self.cooldown.seed(await self._checks.last_alerts(), self._clock.now())
+        self._stale = False
+
+    async def reload_if_stale(self) -> None:
+        """Before a check: reload the index if a failed write left memory ahead of storage and the
+        reload then failed too (storage away). Raises while storage is still away, so that no check
+        evaluates from memory that fired what was never recorded (it would be lost, not repeated)."""
+        if self._stale:
+            await self.load()
 
     # -- reading -------------------------------------------------------------------------
 
@@ -269,9 +278,14 @@ class RuleBook:
                 states=[r.state for r in results], armed_changes=armed, envelopes=envelopes, now=now, alerted=alerted, baskets=baskets or {}
             )
             self.cooldown.stamp(results, now)
-        except Exception:
-            log.exception("price check: could not record the check; reloading rule state from storage")
-            await self.load()
+        except Exception as problem:
+            if not isinstance(problem, StorageError):  # storage away is said once, by the market timer
+                log.exception("price check: could not record the check; reloading rule state from storage")
+            self._stale = True
+            try:
+                await self.load()
+            except Exception:
+                pass  # still stale: the next check reloads first (`reload_if_stale`)
             raise
         await self._retire_once(results)
         return queued

@@ -83,6 +83,17 @@ class SqliteOutboxStore:
             (error[:500], now.isoformat(), delivery_id),
         )
 
+    async def claim(self, *, now: datetime, platforms: Iterable[str], limit: int = 100, chats: int | None = None) -> list[Delivery]:
+        """One process owns a SQLite file: every due delivery is this process's already (`chats` does
+        not matter: the dispatcher serves them `max_chats` at a time)."""
+        return await self.due(now=now, platforms=platforms, limit=limit)
+
+    async def release(self, chats: Iterable[ChatRef]) -> None:
+        """Nothing to give up: claims only matter with several processes (PostgreSQL)."""
+
+    async def renew_claims(self) -> bool:
+        return True
+
     async def counts(self) -> OutboxCounts:
         rows = await self._db.fetchall("SELECT status, COUNT(*) AS n FROM outbox GROUP BY status")
         counts = {r["status"]: r["n"] for r in rows}

@@ -111,6 +111,15 @@ class FailingOutbox:
     async def counts(self) -> OutboxCounts:
         return await self.inner.counts()
 
+    async def claim(self, *, now: datetime, platforms: Iterable[str], limit: int = 100, chats: int | None = None) -> list[Delivery]:
+        return await self.inner.claim(now=now, platforms=platforms, limit=limit, chats=chats)
+
+    async def release(self, chats: Iterable[ChatRef]) -> None:
+        await self.inner.release(chats)
+
+    async def renew_claims(self) -> bool:
+        return await self.inner.renew_claims()
+
 
 @contextmanager
 def small_tmpfs(where: Path, size: str = "4m") -> Iterator[Path]:

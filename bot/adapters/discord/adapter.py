@@ -129,8 +129,10 @@ class DiscordAdapter:
         ready_timeout: float = 60.0,
         guild_ready_timeout: float = 2.0,
         max_ratelimit_timeout: float = 30.0,
+        receive: bool = True,
     ) -> None:
         self.config = config
+        self.receive = receive  # False: send over HTTP only, no gateway session (a delivery process; others hold the shards)
         self._token = token
         self.router = router
         self.describer = describer
@@ -164,6 +166,9 @@ class DiscordAdapter:
                     f"Discord rejected the bot token in the environment variable {self.config.token_env} (401 Unauthorized): "
                     f"copy the token from the Developer Portal (Bot → Reset Token) into {self.config.token_env}."
                 ) from None
+            if not self.receive:
+                log.info("discord: sending as %s over HTTP only (other processes hold the gateway)", client.user)
+                return
             await self._discover_gateway(client)
             self._runner = asyncio.create_task(self._connect(client), name="discord-gateway")
             await self._wait_ready(client)
@@ -225,6 +230,8 @@ class DiscordAdapter:
         }
         client: discord.Client
         if self.config.shard_count > 0:
+            if self.config.shard_ids:  # this process holds some shards; other processes hold the rest
+                options["shard_ids"] = list(self.config.shard_ids)
             client = TickerbellShardedClient(shard_count=self.config.shard_count, **options)
         else:
             client = TickerbellClient(**options)

@@ -100,6 +100,7 @@ from bot.adapters.telegram.render import (
     short,
     telegram_length,
 )
+from bot.adapters.telegram.webhook import WebhookEndpoint
 from bot.config import ConfigError, TelegramConfig
 from bot.core.clock import Clock
 from bot.core.commands import Access
@@ -439,6 +440,8 @@ class TelegramAdapter:
         rate_limiter: AIORateLimiter | None = None,
         concurrent_updates: int | bool = 8,
         chat_queue_limit: int = CHAT_QUEUE_LIMIT,
+        receive: bool = True,
+        webhook_secret: str = "",
     ) -> None:
         """`concurrent_updates`: the library's updates handled at once; with False (tests), each
         update waits until its command is answered, so updates are handled strictly in order."""
@@ -451,6 +454,9 @@ class TelegramAdapter:
         self.rate_limiter = rate_limiter or PacedRateLimiter()
         self.concurrent_updates = concurrent_updates
         self.chat_queue_limit = chat_queue_limit
+        self.receive = receive  # False: send only (a delivery process; another process receives)
+        self.webhook_secret = webhook_secret  # [telegram] mode = "webhook": the secret Telegram sends with each update
+        self.webhook: WebhookEndpoint | None = None
         self.username = ""
         self._app: _App | None = None
         self._lanes: ChatLanes | None = None
@@ -500,6 +506,15 @@ class TelegramAdapter:
             self._add_handlers(app)
             await app.start()
             assert app.updater is not None
+            if not self.receive:
+                self._app = app
+                log.info("telegram: sending as @%s (another process receives updates)", self.username)
+                return
+            if self.config.mode == "webhook":
+                self.webhook = WebhookEndpoint(app, self.config, self.webhook_secret, allowed_updates=list(ALLOWED_UPDATES))
+                await self.webhook.start()
+                self._app = app
+                return
             await app.updater.start_polling(
                 timeout=self.poll_timeout,
                 allowed_updates=ALLOWED_UPDATES,
@@ -587,6 +602,9 @@ class TelegramAdapter:
 
     async def _shutdown(self, app: _App) -> None:
         try:
+            if self.webhook is not None:
+                await self.webhook.stop()
+                self.webhook = None
             if app.updater is not None and app.updater.running:
                 await app.updater.stop()
             if self._lanes is not None:
