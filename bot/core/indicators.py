@@ -35,6 +35,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from itertools import pairwise
 
 from bot.core.engine import CheckResult, Firing, RuleIndex
 from bot.core.market import Quote
@@ -76,7 +77,7 @@ def wilder(closes: Sequence[float], n: int) -> tuple[float, float] | None:
     with fewer than n+1 closes."""
     if n < 1 or len(closes) < n + 1:
         return None
-    changes = [b - a for a, b in zip(closes, closes[1:], strict=False)]
+    changes = [b - a for a, b in pairwise(closes)]
     gain = sum(max(c, 0.0) for c in changes[:n]) / n
     loss = sum(max(-c, 0.0) for c in changes[:n]) / n
     for change in changes[n:]:
@@ -98,48 +99,45 @@ class Basis:
 
     session: date
     closes: tuple[float, ...]
-    _memo: dict[tuple[str, int], object] = field(default_factory=dict)
+    _sums: dict[int, float | None] = field(default_factory=dict)  # SMA n: the sum of the last n-1 closes
+    _emas: dict[int, float | None] = field(default_factory=dict)  # EMA n after the last close
+    _means: dict[int, tuple[float, float] | None] = field(default_factory=dict)  # Wilder's means after the last close
 
     @classmethod
     def of(cls, session: date, closes: Iterable[float]) -> Basis:
         kept = [c for c in closes if c > 0]
         return cls(session, tuple(kept[-LOOKBACK_SESSIONS:]))
 
-    def _get(self, name: str, n: int) -> object:
-        key = (name, n)
-        if key not in self._memo:
-            closes = self.closes
-            if name == "sma":
-                self._memo[key] = sum(closes[-(n - 1):]) if len(closes) >= n - 1 and n >= 2 else None
-            elif name == "ema":
-                self._memo[key] = ema(closes, n)
-            else:
-                self._memo[key] = wilder(closes, n)
-        return self._memo[key]
-
     def value(self, rule: Rule, price: float) -> float | None:
         """The rule's figure with `price` as today's close: the moving average, the RSI or the
         change in percent; None without enough closes."""
         n = rule.period or 0
+        closes = self.closes
         if n < 1 or price <= 0:
             return None
         if rule.kind is RuleKind.MA:
             if rule.indicator == "ema":
-                prev = self._get("ema", n)
-                return None if prev is None else float(prev) + 2.0 / (n + 1) * (price - float(prev))  # type: ignore[arg-type]
-            total = self._get("sma", n)
-            return None if total is None else (float(total) + price) / n  # type: ignore[arg-type]
+                if n not in self._emas:
+                    self._emas[n] = ema(closes, n)
+                prev = self._emas[n]
+                return None if prev is None else prev + 2.0 / (n + 1) * (price - prev)
+            if n not in self._sums:
+                self._sums[n] = sum(closes[len(closes) - (n - 1):]) if n >= 2 and len(closes) >= n - 1 else None
+            total = self._sums[n]
+            return None if total is None else (total + price) / n
         if rule.kind is RuleKind.RSI:
-            means = self._get("rsi", n)
+            if n not in self._means:
+                self._means[n] = wilder(closes, n)
+            means = self._means[n]
             if means is None:
                 return None
-            gain, loss = means  # type: ignore[misc]
-            change = price - self.closes[-1]
+            gain, loss = means
+            change = price - closes[-1]
             return rsi_value((gain * (n - 1) + max(change, 0.0)) / n, (loss * (n - 1) + max(-change, 0.0)) / n)
         if rule.kind is RuleKind.CHANGE:
-            if len(self.closes) < n:
+            if len(closes) < n:
                 return None
-            return (price / self.closes[-n] - 1.0) * 100.0
+            return (price / closes[-n] - 1.0) * 100.0
         return None
 
 
@@ -329,9 +327,7 @@ class IndicatorIndex:
 
 
 def indicator_alert(rule: Rule, quote: Quote, value: float) -> Alert:
-    if rule.kind is RuleKind.MA:
-        direction = "up" if rule.direction is Direction.UP else "down"
-    elif rule.kind is RuleKind.RSI:
+    if rule.kind in (RuleKind.MA, RuleKind.RSI):
         direction = "up" if rule.direction is Direction.UP else "down"
     else:
         direction = "up" if value > 0 else "down"
