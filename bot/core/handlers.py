@@ -198,6 +198,15 @@ def when_data_returns(rule: Rule) -> str:
     return f"When data returns: if {rule.ticker} is already {side} {money(rule.threshold)}, it waits for the next crossing."
 
 
+def indicator_line(rule: Rule, figure: float) -> str:
+    """'Its SMA200 is $141.20 now.' (with the price now counted as today's close)."""
+    if rule.kind is RuleKind.MA:
+        return f"Its {condition_name(rule).upper()} is {money(figure)} now."
+    if rule.kind is RuleKind.RSI:
+        return f"Its RSI({rule.period}) is {figure:.1f} now."
+    return f"Its change over {rule.period} sessions is {pct(figure)} now."
+
+
 def already_text(rule: Rule, quote: Quote | None, met: float | None) -> str | None:
     """A sentence for a new rule whose condition already holds (`RuleBook.add` found `met`)."""
     if quote is None or met is None:
@@ -411,6 +420,8 @@ async def alert_command(context: Context, invocation: Invocation, values: dict[s
         lines = [lookup.saved_unverified(ticker), when_data_returns(stored)]
     else:
         lines = [f"Now {quote_line(quote, context)}."]
+        if is_indicator_rule(stored) and (figure := context.rules.indicator_value(stored, quote)) is not None:
+            lines.append(indicator_line(stored, figure))
         already = already_text(stored, quote, met)
         if already:
             lines.append(already)

@@ -122,7 +122,7 @@ class RuleBook:
         """Store and index a new rule, armed from the quote. Returns it with its id, and what
         `prepare` found already met."""
         if quote is not None and is_indicator_rule(rule):
-            await self.seed_indicators(rule.ticker, quote.session)
+            await self.seed_indicators(rule.ticker, quote.session, new_rule=True)
         met = self.prepare(rule, quote)
         return await self._save(rule), met
 
@@ -217,10 +217,12 @@ class RuleBook:
         if closes:
             self._engine.seed_peak(ticker, max(closes))
 
-    async def seed_indicators(self, ticker: str, session: date) -> None:
-        """Give the indicator rules of a ticker the daily closes before `session`, once per
-        session (`bot.core.indicators`). Without history they wait: asked again at the next check."""
-        if not self._engine.needs_basis(ticker, session):
+    async def seed_indicators(self, ticker: str, session: date, *, new_rule: bool = False) -> None:
+        """Give the indicator rules of a ticker (and a `new_rule` about to be added) the daily
+        closes before `session`, once per session (`bot.core.indicators`). Without history they
+        wait: asked again at the next check."""
+        known = self._engine.basis(ticker)
+        if not self._engine.needs_basis(ticker, session) and not (new_rule and (known is None or known.session != session)):
             return
         try:
             bars = await self._market.history(ticker, session - timedelta(days=HISTORY_DAYS), session)
@@ -228,6 +230,10 @@ class RuleBook:
             log.warning("no history for %s (%s); its indicator alerts wait for the next check", ticker, problem.reason)
             return
         self._engine.set_basis(ticker, Basis.of(session, (bar.close for bar in sorted(bars, key=lambda b: b.day) if bar.day < session)))
+
+    def indicator_value(self, rule: Rule, quote: Quote) -> float | None:
+        """An indicator rule's figure at the quote (the average, the RSI, the change), if its closes are known."""
+        return self._engine.value(rule, quote)
 
     async def _save(self, rule: Rule) -> Rule:
         # a member's alert replaces nothing: reading the ticker's rules is for shared ones only (a backtest adds thousands)
