@@ -169,7 +169,7 @@ async def test_a_replay_gives_what_the_live_checks_gave(make_harness) -> None:
     chat = await make_harness(folder, ny(START, 9, 30), features=())
     for line in script:
         assert "Alert #" in await chat.say(line, user=ALICE)
-    assert [r.armed for r in await chat.app.storage.rules.all()] == [True, True, True]  # armed from the closes when set
+    assert None not in [r.armed for r in await chat.app.storage.rules.all()]  # armed (or not) from the closes when set, not left waiting
     rows = [r for r in read_closes(folder, "NVDA") if START <= r[0] <= END]
     live: dict[int, list[date]] = {}
     for day, _, _ in rows:
