@@ -154,6 +154,7 @@ class PriceCheck:
             if not guarded.check:
                 continue
             await self.rules.seed_peak(ticker, quote.session)
+            await self.rules.seed_indicators(ticker, quote.session)
             checked.append(quote)
         results += self.rules.evaluate_many(checked, now=now)
         summary.checked += len(checked)

@@ -21,7 +21,7 @@ from tests.conftest import ROOT
 
 CORE = ROOT / "bot" / "core"
 RULE_FIELDS = {"armed", "threshold", "snoozed_until", "direction", "met_session", "multiple", "basis", "note", "level_name", "ticker", "kind", "source"}
-RULE_OWNERS = {CORE / "rules.py", CORE / "engine.py", ROOT / "bot" / "vector" / "engine.py"}  # the rules owner and its in-memory index (two implementations)
+RULE_OWNERS = {CORE / "rules.py", CORE / "engine.py", ROOT / "bot" / "vector" / "engine.py", CORE / "indicators.py"}  # the rules owner and its in-memory indexes
 
 
 def python_files(*folders: Path) -> list[Path]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, tzinfo
 
 from bot.core.engine import RuleEngine
+from bot.core.indicators import Basis, IndicatorIndex, is_indicator_rule
 from bot.core.market import Bar, Quote
 from bot.core.models import Rule
 
@@ -66,8 +67,12 @@ def backtest(rule: Rule, bars: list[Bar], *, start: date, zone: tzinfo, rearm_ba
     if not window:
         return Backtest(None, (), 0.0)
     probe = replace(rule, id=1, armed=None, snoozed_until=None, met_session=None, once=False, expires_on=None)
-    engine = RuleEngine(rearm_band_pct=rearm_band_pct)
+    engine = IndicatorIndex(RuleEngine(rearm_band_pct=rearm_band_pct), rearm_band_pct=rearm_band_pct)
     engine.load([], {})
+    indicator = is_indicator_rule(rule)
+    closes = [b.close for b in bars if b.day < start]  # an indicator rule's closes before each day (`RuleBook.seed_indicators`)
+    if indicator:
+        engine.set_basis(rule.ticker, Basis.of(window[0].day, closes))
     before = [b.close for b in bars if start - timedelta(days=PEAK_WARMUP_DAYS) <= b.day < start]
     prev_close = next((b.close for b in reversed(bars) if b.day < start), None)
     first_open = _quotes(rule.ticker, window[0], prev_close, zone)[0]
@@ -77,11 +82,14 @@ def backtest(rule: Rule, bars: list[Bar], *, start: date, zone: tzinfo, rearm_ba
         engine.seed_peak(rule.ticker, max(before))
     fired: list[date] = []
     for bar in window:
+        if indicator and bar is not window[0]:
+            engine.set_basis(rule.ticker, Basis.of(bar.day, closes))
         for quote in _quotes(rule.ticker, bar, prev_close, zone):
             result = engine.evaluate(quote, now=quote.at)
             if result.firings and (not fired or fired[-1] != bar.day):
                 fired.append(bar.day)
         prev_close = bar.close
+        closes.append(bar.close)
     return Backtest(window[0].day, tuple(fired), (clock.perf_counter() - began) * 1000)
 
 

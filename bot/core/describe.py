@@ -257,9 +257,26 @@ def _describe_generic(alert: Alert) -> tuple[str, list[str], Tone]:
     return str(title), [str(line) for line in lines], tone
 
 
+def _describe_indicator(alert: Alert) -> tuple[str, list[str], Tone]:
+    """A moving average crossed, the RSI at a level, or a change over several sessions."""
+    name = str(alert.extra.get("condition", ""))
+    value = float(alert.extra.get("value", 0.0))
+    up = alert.direction == "up"
+    kind = alert.extra.get("kind")
+    if kind == "ma":
+        title = f"{alert.ticker} {'rose above' if up else 'fell below'} its {name.upper()} ({money(value)})"
+        rule = f"{_whose(alert)}: {alert.ticker} {'above' if up else 'below'} its {name.upper()}."
+    elif kind == "rsi":
+        title = f"{alert.ticker}'s RSI({name[3:]}) is {value:.1f}, {'above' if up else 'below'} {alert.level or 0:g}"
+        rule = f"{_whose(alert)}: RSI {'above' if up else 'below'} {alert.level or 0:g}."
+    else:
+        title = f"{alert.ticker} {'up' if up else 'down'} {abs(value):.2f}% over {name[:-1]} sessions"
+        rule = f"{_whose(alert)}: a move of {plain_pct(alert.threshold_pct or 0)} or more over {name[:-1]} sessions."
+    return title, [today_line(alert), rule], Tone.UP if up else Tone.DOWN
 
 
 CORE_KINDS: dict[AlertKind, AlertKindSpec] = {
+    AlertKind.INDICATOR: AlertKindSpec(_describe_indicator),
     AlertKind.PRICE_ABOVE: AlertKindSpec(_describe_price),
     AlertKind.PRICE_BELOW: AlertKindSpec(_describe_price),
     AlertKind.ANALYST_LEVEL: AlertKindSpec(_describe_level),

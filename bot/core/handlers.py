@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import re
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
@@ -16,6 +17,7 @@ from bot.core.commands import Access, Arg, ArgKind, Command, CommandTable, parse
 from bot.core.describe import market_time, money, pct, plain_pct
 from bot.core.engine import condition_holds, is_rising
 from bot.core.errors import UserError
+from bot.core.indicators import HISTORY_DAYS, MAX_PERIOD, MIN_PERIOD, RSI_PERIOD, condition_name, is_indicator_rule
 from bot.core.lifecycle import lifecycle_line, lifecycle_text, parse_alert_options
 from bot.core.market import Fundamentals, MarketDataError, Quote, RateLimited
 from bot.core.messages import Action, Field, Reply, Tone
@@ -156,6 +158,13 @@ def rule_label(rule: Rule) -> str:
         return f"{rule.ticker} moves {way}{plain_pct(rule.threshold)} in a day"
     if rule.kind is RuleKind.DRAWDOWN:
         return f"{rule.ticker} {plain_pct(rule.threshold)} below its peak"
+    if rule.kind is RuleKind.MA:
+        return f"{rule.ticker} {'above' if rule.direction is Direction.UP else 'below'} its {condition_name(rule).upper()}"
+    if rule.kind is RuleKind.RSI:
+        return f"{rule.ticker} RSI({rule.period}) {'above' if rule.direction is Direction.UP else 'below'} {rule.threshold:g}"
+    if rule.kind is RuleKind.CHANGE:
+        way = {"up": "up ", "down": "down ", "either": ""}[rule.direction.value]
+        return f"{rule.ticker} moves {way}{plain_pct(rule.threshold)} over {rule.period} sessions"
     name = rule.level_name.value if rule.level_name else "level"
     return f"{rule.ticker} {name} {money(rule.threshold)}"
 
@@ -171,11 +180,15 @@ def rule_status(rule: Rule, now: datetime, zone: tzinfo) -> str:
         return "fired this session; re-arms next session"
     if rule.kind is RuleKind.DRAWDOWN:
         return "fired; re-arms after a new peak"
+    if rule.kind in (RuleKind.RSI, RuleKind.CHANGE):
+        return "fired; re-arms when it moves back past the band"
     return "fired; re-arms when the price moves back"
 
 
 def when_data_returns(rule: Rule) -> str:
     """What a rule saved without a price checks at its first price (the same test as with one)."""
+    if is_indicator_rule(rule):
+        return f"When data returns: the daily closes are read, and if {rule_label(rule)} already holds, it waits for the next crossing."
     if rule.kind is RuleKind.MOVE:
         return f"When data returns: if the session's move has already reached {plain_pct(rule.threshold)}, the alert starts with the next session."
     if rule.kind is RuleKind.DRAWDOWN:
@@ -183,6 +196,15 @@ def when_data_returns(rule: Rule) -> str:
                 f"{plain_pct(rule.threshold)} or more below it, the alert waits for a new peak.")
     side = "above" if is_rising(rule) else "below"
     return f"When data returns: if {rule.ticker} is already {side} {money(rule.threshold)}, it waits for the next crossing."
+
+
+def indicator_line(rule: Rule, figure: float) -> str:
+    """'Its SMA200 is $141.20 now.' (with the price now counted as today's close)."""
+    if rule.kind is RuleKind.MA:
+        return f"Its {condition_name(rule).upper()} is {money(figure)} now."
+    if rule.kind is RuleKind.RSI:
+        return f"Its RSI({rule.period}) is {figure:.1f} now."
+    return f"Its change over {rule.period} sessions is {pct(figure)} now."
 
 
 def already_text(rule: Rule, quote: Quote | None, met: float | None) -> str | None:
@@ -193,6 +215,13 @@ def already_text(rule: Rule, quote: Quote | None, met: float | None) -> str | No
         return f"{rule.ticker} has already moved {pct(met)} in the session of {quote.session.isoformat()}, so this alert starts with the next session."
     if rule.kind is RuleKind.DRAWDOWN:
         return f"{rule.ticker} has already been {met:.1f}% below its peak, so this alert waits for a new peak."
+    if rule.kind is RuleKind.MA:
+        side = "above" if rule.direction is Direction.UP else "below"
+        return f"{rule.ticker} is already {side} its {condition_name(rule).upper()} ({money(met)}), so this alert waits for the next crossing."
+    if rule.kind is RuleKind.RSI:
+        return f"{rule.ticker}'s RSI({rule.period}) is already {met:.1f}, so this alert waits for the next crossing."
+    if rule.kind is RuleKind.CHANGE:
+        return f"{rule.ticker} has already moved {pct(met)} over {rule.period} sessions, so this alert waits until it is back and crosses again."
     side = "above" if is_rising(rule) else "below"
     return f"{rule.ticker} is already {side} {money(rule.threshold)} ({money(quote.price)}), so this alert waits for the next crossing."
 
@@ -293,19 +322,54 @@ async def prices_reply(context: Context, tickers: list[str]) -> Reply:
 # -- members' alerts -------------------------------------------------------------------
 
 
+_MA_WORD = re.compile(r"^(sma|ema)(\d{1,4})$")
+
+
+def _alert_value(command: Command | None, raw: str) -> float:
+    try:
+        return parse_number(raw, name="value")
+    except UserError as problem:
+        raise (command.usage_error(problem.message) if command else problem) from None
+
+
 async def alert_command(context: Context, invocation: Invocation, values: dict[str, Any]) -> Reply:
     ticker: str = values["ticker"]
     condition: str = values["condition"]
-    value: float = values["value"]
+    raw_value: str = values["value"]
+    command = context.commands.get("alert")
+    option_words = values.get("options")
+    indicator: str | None = None
+    period: int | None = None
+    value = 0.0
+    if condition == "rsi":  # /alert NVDA rsi below 30: the side is the value, the level the first option
+        side = raw_value.strip().lower()
+        words = (option_words or "").split()
+        if side not in ("above", "below") or not words:
+            raise UserError(f"Say rsi above or rsi below and a level from 1 to 99, like /alert {ticker} rsi below 30.")
+        value = _alert_value(command, words[0])
+        option_words = " ".join(words[1:])
+        if not 0 < value < 100:
+            raise UserError(f"An RSI level is between 0 and 100, like /alert {ticker} rsi below 30 or rsi above 70.")
+    elif condition in ("above", "below") and (ma := _MA_WORD.match(raw_value.strip().lower())):
+        indicator, period = ma.group(1), int(ma.group(2))
+        if not MIN_PERIOD <= period <= MAX_PERIOD:
+            raise UserError(f"A moving average is {MIN_PERIOD} to {MAX_PERIOD} sessions long, like /alert {ticker} {condition} {indicator}200.")
+    else:
+        value = _alert_value(command, raw_value)
     try:
-        options = parse_alert_options(values.get("options"), today=context.calendar.local_date(context.clock.now()))
+        options = parse_alert_options(option_words, today=context.calendar.local_date(context.clock.now()))
     except UserError as problem:
-        command = context.commands.get("alert")
         raise (command.usage_error(problem.message) if command else problem) from None
     direction_word: str | None = options.direction
     if direction_word and condition != "move":
         raise UserError(f"up/down/either only goes with move, as in /alert {ticker} move 10 down.")
-    if condition in ("above", "below"):
+    if options.sessions is not None and condition != "move":
+        raise UserError(f"over Nd only goes with move, as in /alert {ticker} move -10 over 5d.")
+    if condition == "rsi":
+        kind, direction, indicator, period = RuleKind.RSI, Direction.UP if raw_value.strip().lower() == "above" else Direction.DOWN, "rsi", RSI_PERIOD
+    elif indicator is not None:
+        kind, direction = RuleKind.MA, Direction.UP if condition == "above" else Direction.DOWN
+    elif condition in ("above", "below"):
         if not 0 < value <= 10_000_000:
             raise UserError(f"The price must be above 0, like /alert {ticker} {condition} 120.")
         kind = RuleKind(condition)
@@ -316,10 +380,13 @@ async def alert_command(context: Context, invocation: Invocation, values: dict[s
         value = abs(value)
         if not 0 < value <= MAX_PCT_MOVE:
             raise UserError(f"The move must be a percent above 0, like /alert {ticker} move 10.")
-        if value > MAX_PLAUSIBLE_MOVE:
+        if options.sessions is not None:
+            kind, period = RuleKind.CHANGE, options.sessions
+        elif value > MAX_PLAUSIBLE_MOVE:
             raise UserError(f"A daily move of {plain_pct(value)} looks impossible for a listed stock (more than {plain_pct(MAX_PLAUSIBLE_MOVE)} in a day), "
                             f"so the alert would never fire. Did you mean {plain_pct(value / 10)}? For example /alert {ticker} move 10.")
-        kind = RuleKind.MOVE
+        else:
+            kind = RuleKind.MOVE
         direction = Direction(direction_word or "either")
     else:
         value = abs(value)
@@ -334,9 +401,10 @@ async def alert_command(context: Context, invocation: Invocation, values: dict[s
     owner = invocation.user
     if options.preview:
         return await preview_reply(context, Rule(id=0, ticker=ticker, kind=kind, threshold=value, source=RuleSource.MEMBER,
-                                                 direction=direction, owner=owner, chat=invocation.chat))
+                                                 direction=direction, owner=owner, chat=invocation.chat, indicator=indicator, period=period))
     for existing in await context.rules.member_rules(owner):
-        if (existing.ticker, existing.kind, existing.direction) == (ticker, kind, direction) and math.isclose(existing.threshold, value, rel_tol=1e-9):
+        same = (existing.ticker, existing.kind, existing.direction, existing.indicator, existing.period) == (ticker, kind, direction, indicator, period)
+        if same and math.isclose(existing.threshold, value, rel_tol=1e-9):
             raise UserError(f"You already have that alert: #{existing.id} {rule_label(existing)}. /alerts lists yours; /unalert {existing.id} removes it.")
     most = context.settings.max_alerts_per_user
     if await context.rules.count_member_rules(owner) >= most:
@@ -344,7 +412,7 @@ async def alert_command(context: Context, invocation: Invocation, values: dict[s
     lookup = await look_up(context, [ticker])
     quote = lookup.quote(ticker)
     rule = Rule(id=0, ticker=ticker, kind=kind, threshold=value, source=RuleSource.MEMBER, direction=direction, owner=owner, chat=invocation.chat,
-                once=options.once, expires_on=options.expires_on)
+                once=options.once, expires_on=options.expires_on, indicator=indicator, period=period)
     if kind is RuleKind.DRAWDOWN:
         await context.rules.seed_peak(ticker)  # while data is down it fails quietly: the check seeds it
     stored, met = await context.rules.add(rule, quote)
@@ -352,9 +420,13 @@ async def alert_command(context: Context, invocation: Invocation, values: dict[s
         lines = [lookup.saved_unverified(ticker), when_data_returns(stored)]
     else:
         lines = [f"Now {quote_line(quote, context)}."]
+        if is_indicator_rule(stored) and (figure := context.rules.indicator_value(stored, quote)) is not None:
+            lines.append(indicator_line(stored, figure))
         already = already_text(stored, quote, met)
         if already:
             lines.append(already)
+        elif is_indicator_rule(stored) and stored.armed is None:
+            lines.append(f"There are not enough daily closes for {rule_label(stored)} yet (or the history did not come): it starts once there are.")
     if (kept := lifecycle_line(stored)) is not None:
         lines.append(kept)
     lines.append(await look_back_line(context, stored, quote))
@@ -369,8 +441,9 @@ async def look_back_line(context: Context, rule: Rule, quote: Quote | None) -> s
         return "How often it would have fired is told once the market data provider answers again (try /alert ... preview later)."
     session = quote.session
     start = session - timedelta(days=LOOKBACK_DAYS)
+    warmup = HISTORY_DAYS if is_indicator_rule(rule) else PEAK_WARMUP_DAYS  # the closes the first day's figures come from
     try:
-        bars = await within(context, context.market.history(rule.ticker, start - timedelta(days=PEAK_WARMUP_DAYS), session))
+        bars = await within(context, context.market.history(rule.ticker, start - timedelta(days=warmup), session))
     except MarketDataError as problem:
         return f"How often it would have fired cannot be told now: {problem.reason}."
     finished = [bar for bar in bars if bar.day < session]  # not today's session, which is still being written
@@ -741,16 +814,20 @@ def core_commands() -> CommandTable:
         Command("price", "The latest price and day change of a ticker, or of up to 10 tickers", price_command,
                 args=(TICKER_ARG, Arg("more", ArgKind.TEXT, "More tickers, up to 10 in all (NVDA AVGO TSM)", required=False, rest=True, max_chars=140)),
                 examples=("/price NVDA", "/price ^SOX", "/price NVDA AVGO TSM")),
-        Command("alert", "Alert me when a ticker crosses a price, moves N% in a day, or falls N% from its peak", alert_command,
+        Command("alert", "Alert me when a ticker crosses a price or average, moves N%, falls N% from its peak, or hits an RSI", alert_command,
                 args=(TICKER_ARG,
-                      Arg("condition", ArgKind.CHOICE, "above or below a price; move or drawdown in percent", choices=("above", "below", "move", "drawdown")),
-                      Arg("value", ArgKind.NUMBER, "A price (120) or a percent (10)"),
+                      Arg("condition", ArgKind.CHOICE, "above or below a price or average; move or drawdown in percent; rsi",
+                          choices=("above", "below", "move", "drawdown", "rsi")),
+                      Arg("value", ArgKind.TEXT, "A price (120), a percent (10), sma200 / ema20, or above/below for rsi", max_chars=16),
                       Arg("options", ArgKind.TEXT, "up/down/either (move); once or every; until 2025-03-31 or for 5d; preview",
                           required=False, rest=True, max_chars=60)),
                 examples=("/alert NVDA below 120", "/alert AVGO above 250", "/alert CRDO move 10", "/alert NVDA move 5 down", "/alert TSM drawdown 20",
-                          "/alert NVDA below 120 once", "/alert NVDA above 150 until 2025-03-31", "/alert AVGO move 8 for 5d"),
+                          "/alert NVDA below 120 once", "/alert NVDA above 150 until 2025-03-31", "/alert AVGO move 8 for 5d",
+                          "/alert NVDA below sma200", "/alert NVDA above ema20", "/alert NVDA rsi below 30", "/alert NVDA move -10 over 5d"),
                 details="A price alert fires when the price crosses the level and re-arms after it moves back past a small band. A move alert fires once a session; a drawdown alert once per peak. "
-                        "once: removed after it fires (every, the default, re-arms). until DATE / for 5d: checked through that day, then removed quietly."),
+                        "once: removed after it fires (every, the default, re-arms). until DATE / for 5d: checked through that day, then removed quietly. "
+                        "above/below sma200 or ema20 (2 to 250 sessions): the price crossing its moving average of daily closes; rsi below 30 / rsi above 70: "
+                        "the 14-session RSI (Wilder's); move -10 over 5d: the change against the close 5 sessions earlier. These re-arm once back past the band."),
         Command("alerts", "List your alerts", alerts_command, examples=("/alerts",)),
         Command("unalert", "Remove one of your alerts", unalert_command, args=(Arg("id", ArgKind.INTEGER, "The alert's number from /alerts"),), examples=("/unalert 3",), done_verb="removed"),
         Command("snooze", "Silence one of your alerts for some days", snooze_command,

@@ -5,6 +5,7 @@
     /alert NVDA below 120 until 2025-03-31 removed, quietly, after that day
     /alert NVDA below 120 for 5d           the same, five days from today
     /alert NVDA below 120 preview          how often it would have fired (bot.core.backtest); nothing saved
+    /alert NVDA move -10 over 5d           the change over five sessions, not one (bot.core.indicators)
 
 An expiring alert is checked through its last day (in the exchange's time zone) and removed
 before the next session opens. A once alert is removed right after its firing is recorded.
@@ -31,6 +32,11 @@ class AlertOptions:
     once: bool = False
     expires_on: date | None = None  # the last day it is checked
     preview: bool = False
+    sessions: int | None = None  # move ... over Nd: the change against the close N sessions earlier
+
+
+_OVER = re.compile(r"^(\d{1,3})d?$")
+MAX_OVER_SESSIONS = 250
 
 
 def parse_alert_options(words: str | None, *, today: date) -> AlertOptions:
@@ -39,6 +45,7 @@ def parse_alert_options(words: str | None, *, today: date) -> AlertOptions:
     once: bool | None = None
     expires_on: date | None = None
     preview = False
+    sessions: int | None = None
     tokens = (words or "").lower().split()
     index = 0
     while index < len(tokens):
@@ -52,6 +59,13 @@ def parse_alert_options(words: str | None, *, today: date) -> AlertOptions:
             once = word == "once"
         elif word == "preview":
             preview = True
+        elif word == "over":
+            if index >= len(tokens):
+                raise UserError("'over' needs a number of sessions, like over 5d.")
+            if sessions is not None:
+                raise UserError("Give one length: over Nd.")
+            sessions = _over(tokens[index])
+            index += 1
         elif word in ("until", "for"):
             if index >= len(tokens):
                 raise UserError(f"'{word}' needs a {'date, like until 2025-03-31' if word == 'until' else 'length, like for 5d'}.")
@@ -61,10 +75,17 @@ def parse_alert_options(words: str | None, *, today: date) -> AlertOptions:
             index += 1
         else:
             shown = word[:24]
-            hint = did_you_mean(word, ("up", "down", "either", "once", "every", "until", "for", "preview"))
+            hint = did_you_mean(word, ("up", "down", "either", "once", "every", "until", "for", "preview", "over"))
             raise UserError(f"'{shown}' is not an alert option.{hint} Use up/down/either (for move), once or every, "
-                            "until 2025-03-31 or for 5d, or preview.")
-    return AlertOptions(direction=direction, once=bool(once), expires_on=expires_on, preview=preview)
+                            "until 2025-03-31 or for 5d, over 5d (for move), or preview.")
+    return AlertOptions(direction=direction, once=bool(once), expires_on=expires_on, preview=preview, sessions=sessions)
+
+
+def _over(text: str) -> int:
+    match = _OVER.match(text)
+    if not match or not 1 <= int(match.group(1)) <= MAX_OVER_SESSIONS:
+        raise UserError(f"'over' needs 1 to {MAX_OVER_SESSIONS} sessions, like over 5d, not '{text[:24]}'.")
+    return int(match.group(1))
 
 
 def _once_only(current: str | None, word: str, what: str) -> str:

@@ -98,6 +98,7 @@ class AlertKind(StrEnum):
     CATALYST_REMINDER = "catalyst_reminder"
     CATALYST_DAY = "catalyst_day"
     CATALYST_RECAP = "catalyst_recap"
+    INDICATOR = "indicator"  # a member's moving-average, RSI or change-over-sessions alert (bot.core.indicators)
 
 
 @dataclass(slots=True)

@@ -92,6 +92,9 @@ class RuleKind(StrEnum):
     MOVE = "move"
     DRAWDOWN = "drawdown"
     CROSS = "cross"  # an analyst level: alerts when the price crosses it either way
+    MA = "ma"  # the price crossing its moving average (indicator sma/ema, period N): /alert NVDA below sma200
+    RSI = "rsi"  # the RSI (indicator rsi, period 14) crossing a level: /alert NVDA rsi below 30
+    CHANGE = "change"  # the change in percent over `period` sessions: /alert NVDA move -10 over 5d
 
 
 class Direction(StrEnum):
@@ -135,6 +138,8 @@ class Rule:
     written_at: datetime | None = None  # an analyst's level: when its note was written (a seed's: its notes' date)
     once: bool = False  # a member's alert removed after it fires (/alert ... once)
     expires_on: date | None = None  # a member's alert checked through this day, then removed (/alert ... until DATE)
+    indicator: str | None = None  # MA: "sma" or "ema"; RSI: "rsi" (bot.core.indicators)
+    period: int | None = None  # MA/RSI: the length in sessions; CHANGE: how many sessions back the close is compared
 
 
 @dataclass(slots=True)

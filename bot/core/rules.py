@@ -17,6 +17,7 @@ from bot.core.calendar import Calendar
 from bot.core.clock import Clock
 from bot.core.cooldown import Cooldown
 from bot.core.engine import CheckResult, RuleIndex
+from bot.core.indicators import HISTORY_DAYS, Basis, IndicatorIndex, is_indicator_rule
 from bot.core.market import MarketData, MarketDataError, Quote, Split
 from bot.core.messages import AlertKind, Envelope
 from bot.core.models import Direction, LevelName, Rule, RuleKind, RuleSource, TickerState, UserRef
@@ -68,7 +69,8 @@ class RuleBook:
         self.cooldown = cooldown or Cooldown()  # at most one alert per rule per cooldown
         self._store = store
         self._checks = checks
-        self._engine = engine
+        # indicator rules (moving averages, RSI, change over sessions) beside the engine's ladders
+        self._engine = engine if isinstance(engine, IndicatorIndex) else IndicatorIndex(engine, rearm_band_pct=getattr(engine, "band", 0.01) * 100)
         self._market = market
         self._calendar = calendar
         self._clock = clock
@@ -128,6 +130,8 @@ class RuleBook:
     async def add(self, rule: Rule, quote: Quote | None) -> tuple[Rule, float | None]:
         """Store and index a new rule, armed from the quote. Returns it with its id, and what
         `prepare` found already met."""
+        if quote is not None and is_indicator_rule(rule):
+            await self.seed_indicators(rule.ticker, quote.session, new_rule=True)
         met = self.prepare(rule, quote)
         return await self._save(rule), met
 
@@ -221,6 +225,24 @@ class RuleBook:
         closes = [bar.close for bar in bars if bar.day < session]
         if closes:
             self._engine.seed_peak(ticker, max(closes))
+
+    async def seed_indicators(self, ticker: str, session: date, *, new_rule: bool = False) -> None:
+        """Give the indicator rules of a ticker (and a `new_rule` about to be added) the daily
+        closes before `session`, once per session (`bot.core.indicators`). Without history they
+        wait: asked again at the next check."""
+        known = self._engine.basis(ticker)
+        if not self._engine.needs_basis(ticker, session) and not (new_rule and (known is None or known.session != session)):
+            return
+        try:
+            bars = await self._market.history(ticker, session - timedelta(days=HISTORY_DAYS), session)
+        except MarketDataError as problem:
+            log.warning("no history for %s (%s); its indicator alerts wait for the next check", ticker, problem.reason)
+            return
+        self._engine.set_basis(ticker, Basis.of(session, (bar.close for bar in sorted(bars, key=lambda b: b.day) if bar.day < session)))
+
+    def indicator_value(self, rule: Rule, quote: Quote) -> float | None:
+        """An indicator rule's figure at the quote (the average, the RSI, the change), if its closes are known."""
+        return self._engine.value(rule, quote)
 
     async def _save(self, rule: Rule) -> Rule:
         # a member's alert replaces nothing: reading the ticker's rules is for shared ones only (a backtest adds thousands)

@@ -44,6 +44,8 @@ def rule_of(row: asyncpg.Record) -> Rule:
         written_at=moment(row["written_at"]),
         once=bool(row["once"]),
         expires_on=day(row["expires_on"]),
+        indicator=row["indicator"],
+        period=row["period"],
     )
 
 

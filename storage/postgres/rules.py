@@ -21,8 +21,8 @@ class PostgresRuleStore:
             rule_id = await tx.fetchval(
                 """INSERT INTO rules (ticker, kind, threshold, direction, source, owner_platform, owner_id,
                        owner_name, chat_platform, chat_id, chat_kind, level_name, note, armed, snoozed_until, created_at,
-                       multiple, basis, met_session, written_at, once, expires_on)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
+                       multiple, basis, met_session, written_at, once, expires_on, indicator, period)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)
                    RETURNING id""",
                 rule.ticker,
                 rule.kind.value,
@@ -46,6 +46,8 @@ class PostgresRuleStore:
                 _written_at(rule, now),
                 int(rule.once),
                 day_text(rule.expires_on),
+                rule.indicator,
+                rule.period,
             )
         rule.id = int(rule_id)
         rule.created_at = now

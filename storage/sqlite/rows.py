@@ -52,6 +52,8 @@ def rule_of(row: aiosqlite.Row) -> Rule:
         written_at=datetime.fromisoformat(row["written_at"]) if row["written_at"] else None,
         once=bool(row["once"]),
         expires_on=day(row["expires_on"]),
+        indicator=row["indicator"],
+        period=row["period"],
     )
 
 

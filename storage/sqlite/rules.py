@@ -21,8 +21,8 @@ class SqliteRuleStore:
             cur = await tx.execute(
                 """INSERT INTO rules (ticker, kind, threshold, direction, source, owner_platform, owner_id,
                        owner_name, chat_platform, chat_id, chat_kind, level_name, note, armed, snoozed_until, created_at,
-                       multiple, basis, met_session, written_at, once, expires_on)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                       multiple, basis, met_session, written_at, once, expires_on, indicator, period)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (
                     rule.ticker,
                     rule.kind.value,
@@ -46,6 +46,8 @@ class SqliteRuleStore:
                     _written_at(rule, now),
                     int(rule.once),
                     day_text(rule.expires_on),
+                    rule.indicator,
+                    rule.period,
                 ),
             )
             rule.id = int(cur.lastrowid or 0)

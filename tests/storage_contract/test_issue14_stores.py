@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 
 from bot.core.messages import Alert, AlertKind, Envelope
-from bot.core.models import ChatKind, ChatRef, Rule, RuleKind, RuleSource, UserRef
+from bot.core.models import ChatKind, ChatRef, Direction, Rule, RuleKind, RuleSource, UserRef
 from storage.factory import AnyStorage
 from storage.postgres import PostgresStorage
 from storage.postgres.database import latest_version, migrations
@@ -145,6 +145,23 @@ async def test_once_and_expiry_come_back_as_written_and_default_to_every_and_nev
     assert await storage.rules.count_of_member(ANN) == 3
 
 
+async def test_indicator_alerts_come_back_with_their_indicator_and_period(storage: AnyStorage) -> None:
+    """Migration 014: a moving-average, RSI or change-over-sessions alert keeps what it watches."""
+    plain = await storage.rules.add(Rule(0, "NVDA", RuleKind.ABOVE, 150.0, RuleSource.MEMBER, owner=ANN, chat=GROUP), now=NOW)
+    sma = await storage.rules.add(
+        Rule(0, "NVDA", RuleKind.MA, 0.0, RuleSource.MEMBER, direction=Direction.DOWN, owner=ANN, chat=GROUP, indicator="sma", period=200), now=NOW
+    )
+    rsi = await storage.rules.add(
+        Rule(0, "NVDA", RuleKind.RSI, 30.0, RuleSource.MEMBER, direction=Direction.DOWN, owner=ANN, chat=GROUP, indicator="rsi", period=14), now=NOW
+    )
+    change = await storage.rules.add(Rule(0, "AVGO", RuleKind.CHANGE, -10.0, RuleSource.MEMBER, owner=ANN, chat=GROUP, period=5), now=NOW)
+    read = {rule.id: rule for rule in await storage.rules.all()}
+    assert [(read[r.id].kind, read[r.id].indicator, read[r.id].period) for r in (plain, sma, rsi, change)] == [
+        (RuleKind.ABOVE, None, None), (RuleKind.MA, "sma", 200), (RuleKind.RSI, "rsi", 14), (RuleKind.CHANGE, None, 5)
+    ]
+    assert await storage.rules.get(sma.id) == read[sma.id]
+
+
 # -- PostgreSQL: migrations 011-013 on a database left at schema 10 -------------------------
 
 
@@ -155,7 +172,7 @@ def schema10_url() -> Iterator[str]:
 
 
 async def test_postgresql_moves_a_schema_10_database_forward_with_issue_14s_tables_and_indexes(schema10_url: str) -> None:
-    assert latest_version() == sqlite_latest() == 13
+    assert latest_version() == sqlite_latest() == 14
     conn = await asyncpg.connect(schema10_url)
     try:
         for version, script in migrations():
@@ -171,7 +188,7 @@ async def test_postgresql_moves_a_schema_10_database_forward_with_issue_14s_tabl
         await conn.close()
     storage = await PostgresStorage.open(schema10_url)
     try:
-        assert await storage.schema_version() == 13
+        assert await storage.schema_version() == 14
         (rule,) = await storage.rules.all()
         assert (rule.once, rule.expires_on) == (False, None)  # 013: a rule from before fires every time and never expires
         assert await storage.cashtags.enabled_chats() == set() and await storage.catalysts.between(date(2025, 1, 1), date(2026, 1, 1)) == []

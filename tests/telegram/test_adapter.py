@@ -611,3 +611,12 @@ async def test_catalysts_and_an_alert_preview_through_telegram(make_world: Any, 
     preview = await world.say("/alert NVDA below 120 preview", chat_id=909, user_id=909)
     assert preview.text.startswith("<b>Preview, not saved: NVDA below $120.00</b>")
     assert "it would" in preview.text and await world.app.storage.rules.all() == []
+
+
+async def test_moving_average_rsi_and_change_alerts_through_telegram(make_world: Any, api: FakeBotApi) -> None:
+    world = await make_world()
+    said = [await world.say(line, chat_id=909, user_id=909) for line in ("/alert NVDA above ema20", "/alert NVDA rsi above 70", "/alert NVDA move 8 over 10d")]
+    assert [reply.text.split("</b>")[0] for reply in said] == [
+        "<b>Alert #1 set: NVDA above its EMA20", "<b>Alert #2 set: NVDA RSI(14) above 70", "<b>Alert #3 set: NVDA moves 8% over 10 sessions"]
+    assert "Its EMA20 is $" in said[0].text
+    assert [(r.kind.value, r.indicator, r.period) for r in await world.app.storage.rules.all()] == [("ma", "ema", 20), ("rsi", "rsi", 14), ("change", None, 10)]
