@@ -55,6 +55,15 @@ async def test_export_holds_levels_watches_subscriptions_baskets_and_alerts(chat
     assert ["alert", "TSM", "below", "200", "TSM below $200.00 · once", "console:chat-1", "console:alice"] in rows
 
 
+async def test_an_indicator_alert_is_exported_with_what_it_watches(chat: Harness) -> None:
+    await chat.say("/alert NVDA below sma50", user=ALICE)
+    await chat.say("/alert AVGO move -10 over 5d", user=ALICE)
+    data = json.loads((await reply_of(chat, "/export json")).document.data)
+    assert [(a["ticker"], a["kind"], a["indicator"], a["period"]) for a in data["alerts"]] == [("NVDA", "ma", "sma", 50), ("AVGO", "change", None, 5)]
+    rows = list(csv.reader(io.StringIO((await reply_of(chat, "/export")).document.data.decode())))
+    assert [row[2] for row in rows if row[0] == "alert"] == ["ma sma50", "change 5d"]
+
+
 async def test_import_sets_every_level_or_none(chat: Harness) -> None:
     done = await chat.say("/import NVDA entry 120 buy the dip AVGO exit pe 45 TSM stop 150", user=ANALYST)
     assert "Imported 3 levels" in done and "NVDA entry $120.00" in done and "TSM stop $150.00" in done

@@ -52,9 +52,19 @@ async def gather(context: Context) -> dict[str, list[dict[str, Any]]]:
                if rule.source is RuleSource.MEMBER and rule.owner is not None]
     alerts = [{"id": rule.id, "member": rule.owner.key if rule.owner else "", "chat": rule.chat.key if rule.chat else "",
                "ticker": rule.ticker, "rule": rule_label(rule) + lifecycle_text(rule),
-               "kind": rule.kind.value, "threshold": rule.threshold, "direction": rule.direction.value} for rule in members]
+               "kind": rule.kind.value, "threshold": rule.threshold, "direction": rule.direction.value,
+               "indicator": rule.indicator, "period": rule.period} for rule in members]
     alerts.sort(key=lambda a: a["id"])
     return {"levels": levels, "watches": watches, "subscriptions": subscriptions, "baskets": baskets, "alerts": alerts}
+
+
+def _alert_what(row: dict[str, Any]) -> str:
+    """The kind, and for an indicator alert what it watches: `ma sma200`, `rsi rsi14`, `change 5d`."""
+    if row.get("indicator"):
+        return f"{row['kind']} {row['indicator']}{row['period']}"
+    if row.get("period"):
+        return f"{row['kind']} {row['period']}d"
+    return str(row["kind"])
 
 
 def _level_value(rule: Any) -> str:
@@ -76,7 +86,7 @@ def as_csv(data: dict[str, list[dict[str, Any]]]) -> str:
     for row in data["baskets"]:
         writer.writerow(("basket", " ".join(row["tickers"]), row["name"], "", "", " ".join(row["chats"]), ""))
     for row in data["alerts"]:
-        writer.writerow(("alert", row["ticker"], row["kind"], f"{row['threshold']:g}", row["rule"], row["chat"], row["member"]))
+        writer.writerow(("alert", row["ticker"], _alert_what(row), f"{row['threshold']:g}", row["rule"], row["chat"], row["member"]))
     return out.getvalue()
 
 
