@@ -50,7 +50,7 @@ async def gather(context: Context) -> dict[str, list[dict[str, Any]]]:
                for name, tickers in sorted((await store.baskets.all()).items())]
     members = [rule for ticker in sorted(context.rules.tickers()) for rule in context.rules.rules_of(ticker)
                if rule.source is RuleSource.MEMBER and rule.owner is not None]
-    alerts = [{"id": rule.id, "member": rule.owner.key if rule.owner else "", "chat": rule.chat.key if rule.chat else "",
+    alerts: list[dict[str, Any]] = [{"id": rule.id, "member": rule.owner.key if rule.owner else "", "chat": rule.chat.key if rule.chat else "",
                "ticker": rule.ticker, "rule": rule_label(rule) + lifecycle_text(rule),
                "kind": rule.kind.value, "threshold": rule.threshold, "direction": rule.direction.value,
                "indicator": rule.indicator, "period": rule.period} for rule in members]
