@@ -116,7 +116,7 @@ async def replay(script: list[str]) -> tuple[float, float, float, int, int]:
     from bot.config import Config
 
     config = Config()
-    config = replace(config, bot=replace(config.bot, max_alerts_per_user=10_000))
+    config = replace(config, bot=replace(config.bot, max_alerts_per_user=10_000), alerts=replace(config.alerts, look_back=False))  # --no-look-back
     run_script = replay_module._run_script
     script_time: list[float] = []
 

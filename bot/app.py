@@ -98,6 +98,7 @@ def settings_of(config: Config) -> Settings:
         rearm_band_pct=config.alerts.rearm_band_pct,
         selloff_pct=config.alerts.selloff_pct,
         drawdown_pct=config.alerts.drawdown_pct,
+        look_back=config.alerts.look_back,
     )
 
 

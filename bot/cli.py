@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import date
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -81,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--script", type=Path, help="chat commands, one a line, run by an admin at the first open, before the first check")
     replay.add_argument("--jsonl", action="store_true", help="one JSON object a line per delivered alert")
     replay.add_argument("--db", type=Path, help="keep the replay's database here (default: a temporary file)")
+    replay.add_argument("--no-look-back", action="store_true",
+                        help="/alert replies without the three-year look-back (a script of thousands of alerts runs far faster)")
 
     migrate = sub.add_parser("migrate", parents=[with_config], help="apply the database migrations now, or copy a SQLite database into PostgreSQL")
     migrate.add_argument("--from", dest="source", help="copy this SQLite database (sqlite:///path or a path) ...")
@@ -130,6 +133,8 @@ def _command(args: argparse.Namespace) -> int:
             from bot.replay import read_script, run_replay
 
             script = read_script(args.script) if args.script else None
+            if args.no_look_back:
+                config = replace(config, alerts=replace(config.alerts, look_back=False))
             asyncio.run(run_replay(config, data_dir=args.data, start=args.start, end=args.end, script=script, jsonl=args.jsonl, db_path=args.db))
         elif args.command == "demo":
             from bot.replay import read_script, run_replay

@@ -63,6 +63,7 @@ class AlertsConfig:
     selloff_pct: float = 5.0  # a watched ticker falling this much in a day alerts the chat
     drawdown_pct: float = 20.0  # ... or this much from its 52-week high
     rearm_cooldown_minutes: float = 30.0  # at most one alert per rule in this time
+    look_back: bool = True  # /alert's reply says how often the rule would have fired over three years
 
 
 @dataclass(frozen=True)
@@ -353,6 +354,7 @@ def _build(reader: _Reader) -> Config:
         selloff_pct=_percent(reader, t, "selloff_pct", AlertsConfig.selloff_pct, 0.1, 100.0),
         drawdown_pct=_percent(reader, t, "drawdown_pct", AlertsConfig.drawdown_pct, 0.1, 99.0),
         rearm_cooldown_minutes=_cooldown(reader, t),
+        look_back=_get(reader, t, "alerts", "look_back", AlertsConfig.look_back, bool),
     )
 
     t = reader.section("console")

@@ -4,12 +4,15 @@ reference engine on a private instance, checked against figures computed here fr
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 from datetime import date, timedelta
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.cli import build_parser
+from bot.config import Config
 from bot.core.backtest import LOOKBACK_DAYS, backtest
 from bot.core.market import Bar
 from bot.core.models import Direction, Rule, RuleKind, RuleSource
@@ -73,3 +76,17 @@ async def test_the_alert_reply_and_preview_say_how_often_it_would_have_fired(cha
     saved = await chat.say("/alert NVDA move 8")
     assert "Alert #1 set" in saved and f"would have fired {len(expected.fired)} times" in saved
     assert "Ticker" not in await chat.say("/alert NVDA below 100 preview", user=ALICE)
+
+
+async def test_with_look_back_off_the_reply_skips_it_and_preview_still_says_it(make_harness) -> None:
+    config = Config()
+    chat = await make_harness(real_data(), ny(MONDAY, 17), config=replace(config, alerts=replace(config.alerts, look_back=False)))
+    saved = await chat.say("/alert NVDA move 8")
+    assert "Alert #1 set" in saved and "would have fired" not in saved and "would not have fired" not in saved
+    assert "would have fired" in await chat.say("/alert NVDA move 9 preview")
+
+
+def test_replay_has_a_no_look_back_flag() -> None:
+    args = build_parser().parse_args(["replay", "--data", "d", "--from", "2025-01-21", "--to", "2025-01-31", "--no-look-back"])
+    assert args.no_look_back is True
+    assert build_parser().parse_args(["replay", "--data", "d", "--from", "2025-01-21", "--to", "2025-01-31"]).no_look_back is False

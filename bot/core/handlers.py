@@ -429,7 +429,8 @@ async def alert_command(context: Context, invocation: Invocation, values: dict[s
             lines.append(f"There are not enough daily closes for {rule_label(stored)} yet (or the history did not come): it starts once there are.")
     if (kept := lifecycle_line(stored)) is not None:
         lines.append(kept)
-    lines.append(await look_back_line(context, stored, quote))
+    if context.settings.look_back:
+        lines.append(await look_back_line(context, stored, quote))
     where = "here" if invocation.chat.kind.value == "private" else "in this chat, mentioning you"
     lines.append(f"I'll tell you {where}. See yours with /alerts; remove it with /unalert {stored.id}.")
     return Reply(title=f"Alert #{stored.id} set: {rule_label(stored)}", lines=tuple(lines), tone=Tone.NEUTRAL)

@@ -16,6 +16,7 @@ class Settings:
     selloff_pct: float = 5.0  # a watched ticker falling this much in a day alerts the chat
     drawdown_pct: float = 20.0  # ... or this much from its 52-week high
     answer_within_seconds: float = 5.0  # an interactive command waits this long for the data provider
+    look_back: bool = True  # /alert's reply includes the three-year look-back (/alert ... preview always does)
 
     def is_admin(self, user_key: str) -> bool:
         return user_key in self.admins
