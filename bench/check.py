@@ -20,8 +20,9 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench import QuotesOnlyMarket
 from bot.core.clock import ReplayClock
-from bot.core.market import Bar, EarningsEvent, Fundamentals, Quote, Split
+from bot.core.market import Quote
 from bot.core.models import Rule
 from storage.sqlite import SqliteStorage
 
@@ -36,7 +37,7 @@ class CheckFigures:
     load_seconds: float = 0.0
 
 
-class BenchMarket:
+class BenchMarket(QuotesOnlyMarket):
     """A market double: this cycle's quotes, no splits, no history."""
 
     def __init__(self) -> None:
@@ -44,21 +45,6 @@ class BenchMarket:
 
     async def quotes(self, tickers: Sequence[str]) -> dict[str, Quote]:
         return {t: self.next[t] for t in tickers if t in self.next}
-
-    async def history(self, ticker: str, start: date, end: date) -> list[Bar]:
-        return []
-
-    async def splits(self, ticker: str) -> list[Split]:
-        return []
-
-    async def earnings(self, ticker: str) -> list[EarningsEvent]:
-        return []
-
-    async def fundamentals(self, ticker: str) -> Fundamentals | None:
-        return None
-
-    async def aclose(self) -> None:
-        return None
 
 
 async def write_rules(path: Path, rules: list[Rule], now: datetime) -> None:

@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.core.market import Bar, EarningsEvent, Fundamentals, Quote, Split
+from bench import QuotesOnlyMarket
+from bot.core.market import Quote
 from bot.core.models import ChatKind, ChatRef, Direction, Rule, RuleKind, RuleSource, UserRef
 
 SESSION = date(2025, 1, 28)
@@ -64,7 +65,7 @@ class ShiftedClock:
         return SESSION_START + timedelta(seconds=time.monotonic() - self._zero)
 
 
-class FlatMarket:
+class FlatMarket(QuotesOnlyMarket):
     """Every ticker at 100 after a close of 100: what the polls see."""
 
     def __init__(self, clock: ShiftedClock) -> None:
@@ -74,21 +75,6 @@ class FlatMarket:
         at = self.clock.now()
         return {t: Quote(ticker=t, price=100.0, prev_close=100.0, session=SESSION, at=at - timedelta(minutes=5), day_high=100.0, day_low=100.0)
                 for t in tickers}
-
-    async def history(self, ticker: str, start: date, end: date) -> list[Bar]:
-        return []
-
-    async def splits(self, ticker: str) -> list[Split]:
-        return []
-
-    async def earnings(self, ticker: str) -> list[EarningsEvent]:
-        return []
-
-    async def fundamentals(self, ticker: str) -> Fundamentals | None:
-        return None
-
-    async def aclose(self) -> None:
-        return None
 
 
 def ticker_name(index: int) -> str:

@@ -1,63 +1,8 @@
 """Records to values and values to columns for the PostgreSQL stores: the columns hold what SQLite's
-do (ISO text moments, 0/1 flags), so the conversions are SQLite's (`storage.sqlite.rows`), typed for asyncpg."""
+do (ISO text moments, 0/1 flags), so the conversions are SQLite's (`storage.sqlite.rows`), read the same way from an asyncpg.Record."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
-import asyncpg
-
-from bot.core.models import ChatKind, ChatRef, Direction, LevelName, Rule, RuleKind, RuleSource, TickerState, UserRef
-from storage.sqlite.rows import armed_to_db, day, day_text, moment_text
+from storage.sqlite.rows import armed_to_db, chat_of, day, day_text, moment, moment_text, rule_of, state_of
 
 __all__ = ["armed_to_db", "chat_of", "day", "day_text", "moment", "moment_text", "rule_of", "state_of"]
-
-
-def moment(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
-
-
-def chat_of(row: asyncpg.Record, platform: str = "platform", chat_id: str = "chat_id", kind: str = "chat_kind") -> ChatRef:
-    return ChatRef(row[platform], row[chat_id], ChatKind(row[kind] or "private"))
-
-
-def rule_of(row: asyncpg.Record) -> Rule:
-    owner = UserRef(row["owner_platform"], row["owner_id"], row["owner_name"] or "") if row["owner_platform"] else None
-    chat = chat_of(row, "chat_platform", "chat_id", "chat_kind") if row["chat_platform"] else None
-    return Rule(
-        id=int(row["id"]),
-        ticker=row["ticker"],
-        kind=RuleKind(row["kind"]),
-        threshold=row["threshold"],
-        source=RuleSource(row["source"]),
-        direction=Direction(row["direction"]),
-        owner=owner,
-        chat=chat,
-        level_name=LevelName(row["level_name"]) if row["level_name"] else None,
-        note=row["note"],
-        armed=None if row["armed"] is None else bool(row["armed"]),
-        snoozed_until=moment(row["snoozed_until"]),
-        created_at=datetime.fromisoformat(row["created_at"]),
-        multiple=row["multiple"],
-        basis=row["basis"],
-        met_session=day(row["met_session"]),
-        written_at=moment(row["written_at"]),
-        once=bool(row["once"]),
-        expires_on=day(row["expires_on"]),
-        indicator=row["indicator"],
-        period=row["period"],
-    )
-
-
-def state_of(row: asyncpg.Record) -> TickerState:
-    return TickerState(
-        ticker=row["ticker"],
-        last_price=row["last_price"],
-        session=day(row["session"]),
-        max_up_pct=row["max_up_pct"],
-        max_down_pct=row["max_down_pct"],
-        peak=row["peak"],
-        max_drawdown_pct=row["max_drawdown_pct"],
-    )
-
-
