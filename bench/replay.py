@@ -49,14 +49,17 @@ def closes(ticker: str) -> list[tuple[date, float, float]]:
 
 
 def make_script(n_rules: int, seed: int) -> tuple[list[str], list[Rule]]:
-    """`/alert` commands for every ticker and kind, around each ticker's first price; and the same
-    rules as values, for the naive loop."""
+    """`/alert` commands for every ticker and kind, around each ticker's first price, each a different
+    alert (`/alert` refuses one the member already has); and the same rules as values, for the naive loop."""
     rng = random.Random(seed)
     first = {t: next(c for d, _, c in closes(t) if d >= START) for t in TICKERS}
-    lines, rules = [], []
+    lines: list[str] = []
+    rules: list[Rule] = []
     owner, chat = UserRef("console", "analyst"), ChatRef("console", "console")
-    for rule_id in range(1, n_rules + 1):
-        ticker = TICKERS[rule_id % len(TICKERS)]
+    seen: set[str] = set()
+    rule_id = 0
+    while len(lines) < n_rules:
+        ticker = TICKERS[(rule_id + 1) % len(TICKERS)]
         price = first[ticker]
         kind = (RuleKind.ABOVE, RuleKind.BELOW, RuleKind.MOVE, RuleKind.DRAWDOWN)[rng.randrange(4)]
         direction = Direction.DOWN
@@ -73,6 +76,11 @@ def make_script(n_rules: int, seed: int) -> tuple[list[str], list[Rule]]:
         else:
             threshold = round(rng.uniform(10, 45), 1)
             lines.append(f"/alert {ticker} drawdown {threshold}")
+        if lines[-1] in seen:
+            lines.pop()  # the same alert again: draw another
+            continue
+        seen.add(lines[-1])
+        rule_id += 1
         rules.append(Rule(id=rule_id, ticker=ticker, kind=kind, threshold=threshold, source=RuleSource.MEMBER, direction=direction,
                           owner=owner, chat=chat))
     return lines, rules

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import re
 from collections.abc import Awaitable
 from dataclasses import dataclass
@@ -402,17 +401,15 @@ async def alert_command(context: Context, invocation: Invocation, values: dict[s
     if options.preview:
         return await preview_reply(context, Rule(id=0, ticker=ticker, kind=kind, threshold=value, source=RuleSource.MEMBER,
                                                  direction=direction, owner=owner, chat=invocation.chat, indicator=indicator, period=period))
-    for existing in await context.rules.member_rules(owner):
-        same = (existing.ticker, existing.kind, existing.direction, existing.indicator, existing.period) == (ticker, kind, direction, indicator, period)
-        if same and math.isclose(existing.threshold, value, rel_tol=1e-9):
-            raise UserError(f"You already have that alert: #{existing.id} {rule_label(existing)}. /alerts lists yours; /unalert {existing.id} removes it.")
+    rule = Rule(id=0, ticker=ticker, kind=kind, threshold=value, source=RuleSource.MEMBER, direction=direction, owner=owner, chat=invocation.chat,
+                once=options.once, expires_on=options.expires_on, indicator=indicator, period=period)
+    if (existing := await context.rules.same_member_rule(rule)) is not None:
+        raise UserError(f"You already have that alert: #{existing.id} {rule_label(existing)}. /alerts lists yours; /unalert {existing.id} removes it.")
     most = context.settings.max_alerts_per_user
     if await context.rules.count_member_rules(owner) >= most:
         raise UserError(f"You have {most} alerts, the most allowed. Remove one with /unalert ID first.")
     lookup = await look_up(context, [ticker])
     quote = lookup.quote(ticker)
-    rule = Rule(id=0, ticker=ticker, kind=kind, threshold=value, source=RuleSource.MEMBER, direction=direction, owner=owner, chat=invocation.chat,
-                once=options.once, expires_on=options.expires_on, indicator=indicator, period=period)
     if kind is RuleKind.DRAWDOWN:
         await context.rules.seed_peak(ticker)  # while data is down it fails quietly: the check seeds it
     stored, met = await context.rules.add(rule, quote)

@@ -5,7 +5,7 @@ each adapter renders them in its own idiom (Discord embeds, Telegram HTML, plain
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
@@ -146,13 +146,16 @@ class Alert:
         return json.dumps(self._data(), sort_keys=True, default=_json_default)
 
     def _data(self) -> dict[str, Any]:
-        data = asdict(self)
+        """The fields as `asdict` gives them (so the same JSON), without its deep copies: a
+        grouped message of thousands of alerts is encoded once per check."""
+        data = {name: getattr(self, name) for name in _SCALAR_FIELDS}
         data["at"] = self.at.isoformat()
-        data["items"] = [item._data() for item in self.items]
-        if not data["items"]:
-            del data["items"]
-        if not self.silent:
-            del data["silent"]
+        data["mention"] = None if self.mention is None else asdict(self.mention)
+        data["extra"] = _plain(self.extra)
+        if self.items:
+            data["items"] = [item._data() for item in self.items]
+        if self.silent:
+            data["silent"] = True
         return data
 
     @classmethod
@@ -169,6 +172,17 @@ class Alert:
         return cls(**{k: v for k, v in data.items() if k in _ALERT_FIELDS})
 
 
+def _plain(value: Any) -> Any:
+    """Dataclasses inside `value` as dictionaries, as `asdict` turns them."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(item) for item in value)
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    return value
+
+
 def _json_default(value: object) -> object:
     if isinstance(value, (date, datetime)):
         return value.isoformat()
@@ -176,6 +190,7 @@ def _json_default(value: object) -> object:
 
 
 _ALERT_FIELDS = frozenset(f.name for f in fields(Alert))
+_SCALAR_FIELDS = tuple(sorted(_ALERT_FIELDS - {"at", "mention", "extra", "items", "silent"}))
 _ENCODER = json.JSONEncoder(default=_json_default)  # to_json's fast path writes its keys sorted itself
 
 

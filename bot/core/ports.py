@@ -103,6 +103,15 @@ class RuleStore(Protocol):
 
     async def count_of_member(self, owner: UserRef) -> int: ...
 
+    async def same_member_rule(self, rule: Rule) -> Rule | None:
+        """The member's alert with the same ticker, condition and threshold as `rule` (within a
+        relative 1e-9), if they have one: what `/alert` refuses as a duplicate."""
+        ...
+
+    async def expiring(self, before: date) -> list[Rule]:
+        """The rules whose last day (`expires_on`) is before `before`, by id."""
+        ...
+
     async def analyst_levels(self, ticker: str | None = None) -> list[Rule]:
         """The analyst's levels, of one ticker or all (by ticker, then level name)."""
         ...

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from bot.core.calendar import Calendar
@@ -54,6 +54,21 @@ def _replaces(new: Rule, old: Rule) -> bool:
     return False
 
 
+@dataclass(frozen=True, slots=True)
+class _Recorded:
+    """The ticker states and basket states a recorded check wrote, as values."""
+
+    states: tuple[tuple[object, ...], ...]
+    baskets: tuple[tuple[str, BasketState], ...]
+
+    @classmethod
+    def of(cls, results: Sequence[CheckResult], baskets: Mapping[str, BasketState]) -> _Recorded:
+        states = tuple(
+            (s.ticker, s.last_price, s.session, s.max_up_pct, s.max_down_pct, s.peak, s.max_drawdown_pct) for s in (r.state for r in results)
+        )
+        return cls(states, tuple(sorted(baskets.items())))
+
+
 class RuleBook:
     def __init__(
         self,
@@ -75,9 +90,11 @@ class RuleBook:
         self._calendar = calendar
         self._clock = clock
         self._stale = False  # memory ran ahead of storage (a check not recorded, and not reloaded since)
+        self._recorded: _Recorded | None = None  # what the last recorded check wrote, while nothing else has written since
 
     async def load(self) -> None:
         """Build the engine's index from storage (at start, and after a failed write)."""
+        self._recorded = None
         self._engine.load(await self._store.all(), await self._checks.ticker_states())
         self.cooldown.seed(await self._checks.last_alerts(), self._clock.now())
         self._stale = False
@@ -111,6 +128,10 @@ class RuleBook:
 
     async def count_member_rules(self, owner: UserRef) -> int:
         return await self._store.count_of_member(owner)
+
+    async def same_member_rule(self, rule: Rule) -> Rule | None:
+        """The member's alert that `rule` would repeat, if any."""
+        return await self._store.same_member_rule(rule)
 
     async def analyst_levels(self, ticker: str | None = None) -> list[Rule]:
         return await self._store.analyst_levels(ticker)
@@ -294,12 +315,17 @@ class RuleBook:
         armed: dict[int, bool | None] = {}
         for result in results:
             armed.update(result.armed_changes)
+        recorded = _Recorded.of(results, baskets or {})
+        if not armed and not envelopes and recorded == self._recorded and not any(r.firings for r in results):
+            return 0  # the same quotes again (a replay between the open and the close): nothing to write
+        self._recorded = None
         try:
             alerted = [firing.rule.id for result in results for firing in result.firings]
             queued = await self._checks.record_check(
                 states=[r.state for r in results], armed_changes=armed, envelopes=envelopes, now=now, alerted=alerted, baskets=baskets or {}
             )
             self.cooldown.stamp(results, now)
+            self._recorded = recorded
         except Exception as problem:
             if not isinstance(problem, StorageError):  # storage away is said once, by the market timer
                 log.exception("price check: could not record the check; reloading rule state from storage")
@@ -324,7 +350,7 @@ class RuleBook:
 
     async def expire(self, day: date) -> list[Rule]:
         """Remove, quietly, the alerts whose last day is before `day`; return them."""
-        due = [rule for rule in await self._store.all() if rule.expires_on is not None and rule.expires_on < day]
+        due = await self._store.expiring(day)
         if due:
             await self.remove(due)
             log.info("removed %d expired alerts", len(due))
@@ -338,6 +364,7 @@ class RuleBook:
         notices. False if this split was applied before."""
         if not await self._checks.apply_split(ticker, split.day, split.ratio, envelopes=envelopes, now=self._clock.now()):
             return False
+        self._recorded = None  # the stored state was rescaled
         stored = (await self._checks.ticker_states()).get(ticker)
         if stored is None and (baseline := self._engine.state(ticker)) is not None:
             # a ticker never checked has its baseline in memory only: rescale it there

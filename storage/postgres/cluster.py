@@ -29,7 +29,7 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import asyncpg
@@ -204,6 +204,12 @@ class NotifyingRuleStore:
 
     async def count_of_member(self, owner: UserRef) -> int:
         return await self.inner.count_of_member(owner)
+
+    async def same_member_rule(self, rule: Rule) -> Rule | None:
+        return await self.inner.same_member_rule(rule)
+
+    async def expiring(self, before: date) -> list[Rule]:
+        return await self.inner.expiring(before)
 
     async def analyst_levels(self, ticker: str | None = None) -> list[Rule]:
         return await self.inner.analyst_levels(ticker)

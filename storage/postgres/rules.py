@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 
 from bot.core.models import Direction, Rule, RuleSource, UserRef
 from storage.postgres.database import PostgresDatabase
-from storage.postgres.rows import armed_to_db, day_text, moment_text, rule_of
+from storage.postgres.rows import armed_to_db, close_range, day_text, moment_text, rule_of, same_of
 
 
 class PostgresRuleStore:
@@ -80,6 +80,22 @@ class PostgresRuleStore:
             "SELECT COUNT(*) FROM rules WHERE source = 'member' AND owner_platform = $1 AND owner_id = $2", owner.platform, owner.user_id
         )
         return int(count or 0)
+
+    async def same_member_rule(self, rule: Rule) -> Rule | None:
+        if rule.owner is None:
+            return None
+        low, high = close_range(rule.threshold)
+        rows = await self._db.fetch(
+            """SELECT * FROM rules WHERE owner_platform = $1 AND owner_id = $2 AND ticker = $3 AND kind = $4 AND threshold BETWEEN $5 AND $6
+                   AND source = 'member' AND direction = $7 AND indicator IS NOT DISTINCT FROM $8 AND period IS NOT DISTINCT FROM $9
+                   ORDER BY id""",
+            rule.owner.platform, rule.owner.user_id, rule.ticker, rule.kind.value, low, high, rule.direction.value, rule.indicator, rule.period,
+        )
+        return same_of(rule, [rule_of(r) for r in rows])
+
+    async def expiring(self, before: date) -> list[Rule]:
+        rows = await self._db.fetch("SELECT * FROM rules WHERE expires_on IS NOT NULL AND expires_on < $1 ORDER BY id", before.isoformat())
+        return [rule_of(r) for r in rows]
 
     async def analyst_levels(self, ticker: str | None = None) -> list[Rule]:
         if ticker is None:

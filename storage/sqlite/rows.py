@@ -3,6 +3,7 @@ columns hold the same ISO text moments and 0/1 flags): a row is anything read by
 
 from __future__ import annotations
 
+import math
 from datetime import date, datetime
 from typing import Any, Protocol
 
@@ -35,23 +36,39 @@ def moment_text(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
+# Each enum by its stored value: a dictionary lookup, several times cheaper than calling the enum,
+# which counts when a million rules are loaded.
+_CHAT_KINDS = {kind.value: kind for kind in ChatKind}
+_RULE_KINDS = {kind.value: kind for kind in RuleKind}
+_SOURCES = {source.value: source for source in RuleSource}
+_DIRECTIONS = {direction.value: direction for direction in Direction}
+_LEVEL_NAMES = {name.value: name for name in LevelName}
+
+
+def _member(table: dict[str, Any], value: str, enum: Any) -> Any:
+    """`enum(value)` by lookup; an unknown value still raises the enum's own ValueError."""
+    found = table.get(value)
+    return enum(value) if found is None else found
+
+
 def chat_of(row: Row, platform: str = "platform", chat_id: str = "chat_id", kind: str = "chat_kind") -> ChatRef:
-    return ChatRef(row[platform], row[chat_id], ChatKind(row[kind] or "private"))
+    return ChatRef(row[platform], row[chat_id], _member(_CHAT_KINDS, row[kind] or "private", ChatKind))
 
 
 def rule_of(row: Row) -> Rule:
     owner = UserRef(row["owner_platform"], row["owner_id"], row["owner_name"] or "") if row["owner_platform"] else None
     chat = chat_of(row, "chat_platform", "chat_id", "chat_kind") if row["chat_platform"] else None
+    level_name = row["level_name"]
     return Rule(
         id=int(row["id"]),
         ticker=row["ticker"],
-        kind=RuleKind(row["kind"]),
+        kind=_member(_RULE_KINDS, row["kind"], RuleKind),
         threshold=row["threshold"],
-        source=RuleSource(row["source"]),
-        direction=Direction(row["direction"]),
+        source=_member(_SOURCES, row["source"], RuleSource),
+        direction=_member(_DIRECTIONS, row["direction"], Direction),
         owner=owner,
         chat=chat,
-        level_name=LevelName(row["level_name"]) if row["level_name"] else None,
+        level_name=_member(_LEVEL_NAMES, level_name, LevelName) if level_name else None,
         note=row["note"],
         armed=None if row["armed"] is None else bool(row["armed"]),
         snoozed_until=moment(row["snoozed_until"]),
@@ -65,6 +82,18 @@ def rule_of(row: Row) -> Rule:
         indicator=row["indicator"],
         period=row["period"],
     )
+
+
+def close_range(value: float) -> tuple[float, float]:
+    """Bounds for a query of thresholds that may be `math.isclose` to `value` (a little wider:
+    `same_of` makes the exact test)."""
+    margin = abs(value) * 2e-9
+    return value - margin, value + margin
+
+
+def same_of(rule: Rule, candidates: list[Rule]) -> Rule | None:
+    """The first candidate whose threshold is `math.isclose` to the rule's (relative 1e-9)."""
+    return next((c for c in candidates if math.isclose(c.threshold, rule.threshold, rel_tol=1e-9)), None)
 
 
 def state_of(row: Row) -> TickerState:

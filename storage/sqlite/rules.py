@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 
 from bot.core.models import Direction, Rule, RuleSource, UserRef
 from storage.sqlite.database import Database
-from storage.sqlite.rows import armed_to_db, day_text, moment_text, rule_of
+from storage.sqlite.rows import armed_to_db, close_range, day_text, moment_text, rule_of, same_of
 
 
 class SqliteRuleStore:
@@ -83,6 +83,21 @@ class SqliteRuleStore:
             (owner.platform, owner.user_id),
         )
         return int(row[0]) if row else 0
+
+    async def same_member_rule(self, rule: Rule) -> Rule | None:
+        if rule.owner is None:
+            return None
+        low, high = close_range(rule.threshold)
+        rows = await self._db.fetchall(
+            """SELECT * FROM rules WHERE owner_platform = ? AND owner_id = ? AND ticker = ? AND kind = ? AND threshold BETWEEN ? AND ?
+                   AND source = 'member' AND direction = ? AND indicator IS ? AND period IS ? ORDER BY id""",
+            (rule.owner.platform, rule.owner.user_id, rule.ticker, rule.kind.value, low, high, rule.direction.value, rule.indicator, rule.period),
+        )
+        return same_of(rule, [rule_of(r) for r in rows])
+
+    async def expiring(self, before: date) -> list[Rule]:
+        rows = await self._db.fetchall("SELECT * FROM rules WHERE expires_on IS NOT NULL AND expires_on < ? ORDER BY id", (before.isoformat(),))
+        return [rule_of(r) for r in rows]
 
     async def analyst_levels(self, ticker: str | None = None) -> list[Rule]:
         if ticker is None:
