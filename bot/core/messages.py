@@ -150,8 +150,9 @@ class Alert:
         grouped message of thousands of alerts is encoded once per check."""
         data = {name: getattr(self, name) for name in _SCALAR_FIELDS}
         data["at"] = self.at.isoformat()
-        data["mention"] = None if self.mention is None else asdict(self.mention)
-        data["extra"] = _plain(self.extra)
+        mention = self.mention
+        data["mention"] = None if mention is None else {"display_name": mention.display_name, "platform": mention.platform, "user_id": mention.user_id}
+        data["extra"] = _plain(self.extra) if self.extra else {}
         if self.items:
             data["items"] = [item._data() for item in self.items]
         if self.silent:

@@ -266,14 +266,22 @@ class RuleBook:
         return self._engine.value(rule, quote)
 
     async def _save(self, rule: Rule) -> Rule:
-        # a member's alert replaces nothing: reading the ticker's rules is for shared ones only (a backtest adds thousands)
-        replacing = [] if rule.source is RuleSource.MEMBER else [old.id for old in await self._store.of_ticker(rule.ticker) if _replaces(rule, old)]
+        """Store a rule and index it, in place of the shared rule it replaces (`_replaces`)."""
+        replacing = [old.id for old in await self._replaceable(rule) if _replaces(rule, old)]
         stored = await self._store.add(rule, now=self._clock.now(), replacing=replacing)
-        if rule.source in (RuleSource.ANALYST, RuleSource.WATCH):  # shared rules: the ticker's index is rebuilt
-            await self._reindex(rule.ticker, self._engine.state(rule.ticker))
-        else:
-            self._engine.add(stored)
+        for old_id in replacing:
+            self._engine.remove(old_id)
+        self._engine.add(stored)
         return stored
+
+    async def _replaceable(self, rule: Rule) -> list[Rule]:
+        """The stored rules a new one may replace: a level, the ticker's levels; a watch rule, the
+        ticker's rules; a member's alert, none (a backtest adds thousands: it reads nothing)."""
+        if rule.source is RuleSource.ANALYST:
+            return await self._store.analyst_levels(rule.ticker)
+        if rule.source is RuleSource.WATCH:
+            return await self._store.of_ticker(rule.ticker)
+        return []
 
     async def _reindex(self, ticker: str, state: TickerState | None) -> None:
         self._engine.replace_ticker(ticker, await self._store.of_ticker(ticker), state)

@@ -5,16 +5,14 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from datetime import date, datetime
 
-import aiosqlite
-
 from bot.core.messages import Envelope
 from bot.core.models import TickerState
 from bot.core.ports import BasketState
-from storage.sqlite.database import Database, in_chunks, insert_envelopes
+from storage.sqlite.database import Database, Statements, in_chunks, insert_envelopes
 from storage.sqlite.rows import armed_to_db, day_text, state_of
 
 
-async def set_armed(tx: aiosqlite.Connection, armed_changes: Mapping[int, bool | None]) -> None:
+async def set_armed(tx: Statements, armed_changes: Mapping[int, bool | None]) -> None:
     """Rules' armed flags, grouped by value, in id order, a few thousand ids a statement: a busy
     check changes tens of thousands, and one `UPDATE ... WHERE id IN (...)` per chunk costs a
     fraction of one statement per rule."""
