@@ -35,10 +35,11 @@ from __future__ import annotations
 
 import gc
 from array import array
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from itertools import compress, repeat
-from operator import attrgetter, ne
+from operator import attrgetter
 
 import numpy as np
 import numpy.typing as npt
@@ -54,9 +55,9 @@ _DIRECTION_BITS = {Direction.UP: UP, Direction.DOWN: DOWN, Direction.EITHER: UP 
 _INF = float("inf")
 _TICKER = attrgetter("ticker")
 _PRICE = attrgetter("price")
+_AT = attrgetter("at")
 _PREV_CLOSE = attrgetter("prev_close")
 _SESSION = attrgetter("session")
-_STATE_FIGURES = attrgetter("last_price", "max_up_pct", "max_down_pct", "peak", "max_drawdown_pct")
 _PRICE_STAGE, _MOVE_STAGE, _DRAWDOWN_STAGE = 0, 1, 2
 
 F64 = npt.NDArray[np.float64]
@@ -87,7 +88,7 @@ class _Ladder:
     """Rules sorted by (ticker index, threshold, id) in parallel arrays, with an unsorted tail."""
 
     __slots__ = (
-        "armed", "dead", "dirs", "generation", "ids", "key", "met", "rules", "size", "snoozy", "sorted_size", "span", "thr", "tix", "uniq",
+        "armed", "dead", "dirs", "generation", "ids", "met", "rules", "runs", "size", "snoozy", "sorted_size", "thr", "tix",
     )
 
     def __init__(self, capacity: int = 16) -> None:
@@ -102,9 +103,7 @@ class _Ladder:
         self.size = 0
         self.sorted_size = 0
         self.dead = 0
-        self.key: I64 = np.empty(0, np.int64)  # the sorted part's composite keys: tix * span + rank of thr in uniq
-        self.uniq: F64 = np.empty(0, np.float64)  # the sorted part's distinct thresholds, ascending
-        self.span = 1
+        self.runs: I64 = np.zeros(1, np.int64)  # per ticker index t, its run in the sorted part: runs[t]..runs[t + 1]
         self.generation = 0  # how many times the ladder was filled: slots of an older one mean other rules
 
     def fill(self, rules: list[Rule], tix: Sequence[int], armed: Sequence[int], met: Sequence[int], dirs: Sequence[int]) -> None:
@@ -135,9 +134,8 @@ class _Ladder:
         self.size = self.sorted_size = n
         self.dead = 0
         self.generation += 1
-        self.uniq = np.unique(self.thr[:n])
-        self.span = len(self.uniq) + 1
-        self.key = self.tix[:n].astype(np.int64) * self.span + np.searchsorted(self.uniq, self.thr[:n])
+        n_runs = int(self.tix[:n].max()) + 1 if n else 0
+        self.runs = np.searchsorted(self.tix[:n], np.arange(n_runs + 1)).astype(np.int64)
 
     def append(self, rule: Rule, tix: int, armed: int, met: int, dirs: int) -> None:
         if self.size == len(self.thr):
@@ -158,8 +156,8 @@ class _Ladder:
         self.size += 1
 
     def kill(self, slots: Iterable[int]) -> None:
+        """Mark slots dead (their thresholds stay, so that the sorted part stays sorted)."""
         for slot in slots:
-            self.thr[slot] = np.nan
             self.armed[slot] = DEAD
             self.met[slot] = 0
             self.dead += 1
@@ -175,10 +173,35 @@ class _Ladder:
     def slots_of(self, tix: int) -> list[int]:
         """The live slots of one ticker."""
         s = self.sorted_size
-        start, stop = np.searchsorted(self.key[:s], [tix * self.span, (tix + 1) * self.span]).tolist()
-        slots = list(range(start, stop)) + (np.flatnonzero(self.tix[s : self.size] == tix) + s).tolist()
+        start, stop = self.run_of(np.array([tix], np.int64))
+        slots = list(range(int(start[0]), int(stop[0]))) + (np.flatnonzero(self.tix[s : self.size] == tix) + s).tolist()
         armed = self.armed
         return [slot for slot in slots if armed[slot] != DEAD]
+
+    def run_of(self, tix: I64) -> tuple[I64, I64]:
+        """Where each ticker's run starts and stops in the sorted part (empty for a ticker added since)."""
+        runs = self.runs
+        known = tix < len(runs) - 1
+        t = np.where(known, tix, 0)
+        s = self.sorted_size
+        return np.where(known, runs[t], s), np.where(known, runs[np.where(known, tix + 1, 0)], s)
+
+    def bisect_right(self, starts: I64, stops: I64, bounds: F64) -> I64:
+        """For each query, the first slot in [start, stop) of the sorted part whose threshold
+        exceeds its bound (thresholds ascend within a run): one bisection step for all queries
+        at once, as many steps as the longest run needs."""
+        lo = starts.astype(np.int64)
+        length = stops - lo
+        longest = int(length.max()) if len(length) else 0
+        thr = self.thr
+        last = max(self.sorted_size - 1, 0)
+        for _ in range(longest.bit_length()):
+            half = length >> 1
+            mid = lo + half
+            right = (length > 0) & (thr[np.minimum(mid, last)] <= bounds)
+            lo = np.where(right, mid + 1, lo)
+            length = np.where(right, length - half - 1, half)
+        return lo
 
     def window(self, rows: I64, tix: I64, lo: F64, hi: F64, n_tickers: int) -> tuple[I64, I64]:
         """The slots whose threshold lies in (lo, hi] of their row's ticker (`rows` ascending,
@@ -186,10 +209,10 @@ class _Ladder:
         row, each row's in (threshold, id) order."""
         s = self.sorted_size
         if s and len(rows):
-            base = tix.astype(np.int64) * self.span
-            keys = self.key[:s]
-            starts = np.searchsorted(keys, base + np.searchsorted(self.uniq, lo, "right"))
-            stops = np.searchsorted(keys, base + np.searchsorted(self.uniq, hi, "right"))
+            run_start, run_stop = self.run_of(tix)
+            k = len(rows)
+            after = self.bisect_right(np.concatenate((run_start, run_start)), np.concatenate((run_stop, run_stop)), np.concatenate((lo, hi)))
+            starts, stops = after[:k], after[k:]
             slots = _ranges(starts, stops)
             hit_rows = np.repeat(rows, np.maximum(stops - starts, 0))
         else:
@@ -212,12 +235,62 @@ class _Ladder:
         return slots, hit_rows
 
 
+class _StateTable:
+    """The tickers' states: the `TickerState` objects (handed out, and written by every check)
+    and their figures in arrays by state index, which a check reads instead of the objects.
+    Only the engine changes a state; each change outside a check is read back (`read`)."""
+
+    def __init__(self, states: dict[str, TickerState]) -> None:
+        self.objects: dict[str, TickerState] = {}
+        self.index: dict[str, int] = {}
+        self.last = np.empty(0, np.float64)  # NaN: no price yet
+        self.up = np.empty(0, np.float64)
+        self.down = np.empty(0, np.float64)
+        self.peak = np.empty(0, np.float64)  # NaN: no peak
+        self.deepest = np.empty(0, np.float64)
+        self.session = np.empty(0, np.int64)  # the session's ordinal, 0 for none
+        for state in states.values():
+            self.put(state)
+
+    def get(self, ticker: str) -> TickerState:
+        """The ticker's state, a new one if it has none."""
+        state = self.objects.get(ticker)
+        return state if state is not None else self.put(TickerState(ticker))
+
+    def put(self, state: TickerState) -> TickerState:
+        ticker = state.ticker
+        self.objects[ticker] = state
+        if ticker not in self.index:
+            i = self.index[ticker] = len(self.index)
+            if i == len(self.last):
+                for name in ("last", "up", "down", "peak", "deepest", "session"):
+                    old = getattr(self, name)
+                    new = np.empty(max(64, 2 * len(old)), old.dtype)
+                    new[:i] = old[:i]
+                    setattr(self, name, new)
+        return self.read(state)
+
+    def pop(self, ticker: str) -> None:
+        self.objects.pop(ticker, None)
+
+    def read(self, state: TickerState) -> TickerState:
+        """Take the figures of a state changed outside a check."""
+        i = self.index[state.ticker]
+        self.last[i] = np.nan if state.last_price is None else state.last_price
+        self.up[i] = state.max_up_pct
+        self.down[i] = state.max_down_pct
+        self.peak[i] = np.nan if state.peak is None else state.peak
+        self.deepest[i] = state.max_drawdown_pct
+        self.session[i] = state.session.toordinal() if state.session is not None else 0
+        return state
+
+
 class VectorEngine:
     """The `RuleIndex` port over numpy arrays; see the module's docstring."""
 
     def __init__(self, *, rearm_band_pct: float = 1.0) -> None:
         self.band = rearm_band_pct / 100.0
-        self._states: dict[str, TickerState] = {}
+        self._states = _StateTable({})
         self._pending_armed: dict[str, dict[int, bool | None]] = {}  # changes made outside a check
         self._clear()
 
@@ -269,7 +342,7 @@ class VectorEngine:
         arrays (not lists of Python ints), so that loading a million rules stays light."""
         self._clear()
         self._pending_armed.clear()
-        self._states = dict(states)
+        self._states = _StateTable(states)
         columns: dict[int, tuple[list[Rule], array[int], array[int], array[int], array[int]]] = {
             id(ladder): ([], array("i"), array("b"), array("i"), array("b")) for ladder in self._ladders
         }
@@ -342,9 +415,9 @@ class VectorEngine:
         for rule in rules:
             self.add(rule)
         if state is None:
-            self._states.pop(ticker, None)
+            self._states.pop(ticker)
         else:
-            self._states[ticker] = state
+            self._states.put(state)
 
     def tickers(self) -> list[str]:
         return sorted(self._count)
@@ -383,35 +456,38 @@ class VectorEngine:
         self._handed_out.clear()
 
     def state(self, ticker: str) -> TickerState | None:
-        return self._states.get(ticker)
+        return self._states.objects.get(ticker)
 
     def needs_peak(self, ticker: str) -> bool:
-        state = self._states.get(ticker)
+        state = self._states.objects.get(ticker)
         return ticker in self._dd_count and (state is None or state.peak is None)
 
     def seed_peak(self, ticker: str, peak: float) -> None:
-        state = self._states.setdefault(ticker, TickerState(ticker))
+        state = self._states.get(ticker)
         if state.peak is None or peak > state.peak:
             state.peak = peak
             state.max_drawdown_pct = 0.0
+            self._states.read(state)
 
     def prepare(self, rule: Rule, quote: Quote) -> float | None:
-        state = self._states.setdefault(rule.ticker, TickerState(rule.ticker))
+        state = self._states.get(rule.ticker)
         if state.last_price is None:
             self.start_session(quote)
             state.last_price = quote.price
+            self._states.read(state)
         met = already_met(rule, state, quote)
         rule.armed = met is None
         return met
 
     def start_session(self, quote: Quote) -> None:
         """Move a ticker to the quote's session: reset the day's extremes and re-arm move rules."""
-        state = self._states.setdefault(quote.ticker, TickerState(quote.ticker))
+        state = self._states.get(quote.ticker)
         if state.session is not None and quote.session <= state.session:
             return
         state.session = quote.session
         state.max_up_pct = 0.0
         state.max_down_pct = 0.0
+        self._states.read(state)
         t = self._tix.get(quote.ticker)
         if t is None:
             return
@@ -438,10 +514,11 @@ class VectorEngine:
 
     def rebase(self, quote: Quote) -> CheckResult:
         self.start_session(quote)
-        state = self._states[quote.ticker]
+        state = self._states.get(quote.ticker)
         state.last_price = quote.price
         state.peak = None
         state.max_drawdown_pct = 0.0
+        self._states.read(state)
         return CheckResult(ticker=quote.ticker, firings=[], armed_changes=self._pending_armed.pop(quote.ticker, {}), state=state)
 
     # -- the check -----------------------------------------------------------------
@@ -497,43 +574,46 @@ class _Check:
 
     def run(self) -> list[CheckResult]:
         engine, quotes, tickers, n = self.engine, self.quotes, self.tickers, self.n
-        states = engine._states
-        if missing := set(tickers).difference(states):
-            for ticker in missing:
-                states[ticker] = TickerState(ticker)
-        state_list: list[TickerState] = list(map(states.__getitem__, tickers))
+        table = engine._states
+        try:
+            state_list: list[TickerState] = list(map(table.objects.__getitem__, tickers))
+        except KeyError:  # a ticker never seen: its state starts here
+            state_list = list(map(table.get, tickers))
         self.states = state_list
+        sidx = np.fromiter(map(table.index.__getitem__, tickers), np.int64, n)
+        self.sidx = sidx
         qtix = np.fromiter(map(engine._tix.get, tickers, repeat(-1, n)), np.int64, n)
-        new_session: list[int] = []
+        self.qtix = qtix
+        self.known = qtix >= 0
         sessions = list(map(_SESSION, quotes))
-        for i in compress(range(n), map(ne, sessions, map(_SESSION, state_list))):
-            state, session = state_list[i], sessions[i]
-            if state.session is None or session > state.session:
-                state.session = session
-                state.max_up_pct = 0.0
-                state.max_down_pct = 0.0
-                if qtix[i] >= 0:
-                    new_session.append(i)
+        ordinals = np.fromiter(map(date.toordinal, sessions), np.int64, n)
+        new_session = np.flatnonzero(ordinals > table.session[sidx])
+        if len(new_session):  # as the reference's `start_session`
+            moved = sidx[new_session]
+            table.session[moved] = ordinals[new_session]
+            table.up[moved] = 0.0
+            table.down[moved] = 0.0
+            picked = new_session.tolist()
+            _set(state_list, picked, "session", [sessions[i] for i in picked])
+            _set(state_list, picked, "max_up_pct", repeat(0.0))
+            _set(state_list, picked, "max_down_pct", repeat(0.0))
         if engine._pending_armed:
             for row, ticker in enumerate(tickers):
                 waiting = engine._pending_armed.pop(ticker, None)
                 if waiting:
                     self.verdicts.first_changes(row).update(waiting)
-        figures = np.array(list(map(_STATE_FIGURES, state_list)), np.float64).reshape(n, 5)  # None -> NaN
-        self.prev, self.max_up, self.max_down, self.peak, self.deepest = figures.T
+        self.prev, self.peak, self.deepest = table.last[sidx], table.peak[sidx], table.deepest[sidx]
+        self.max_up, self.max_down = table.up[sidx], table.down[sidx]
         self.price = np.fromiter(map(_PRICE, quotes), np.float64, n)
         prev_close = np.array(list(map(_PREV_CLOSE, quotes)), np.float64)
         prev_close[prev_close == 0.0] = np.nan  # as `Quote.change_pct`: no previous close, no change
         self.change = (self.price / prev_close - 1.0) * 100.0
-        self.qtix = qtix
-        self.known = qtix >= 0
-        if new_session:
-            rows = np.asarray(new_session, np.int64)
-            ordinals = np.fromiter((sessions[i].toordinal() for i in new_session), np.int64, len(rows))
+        rearm_rows = new_session[self.known[new_session]]
+        if len(rearm_rows):
             ladder = engine._moves
-            rearmed = engine._session_rearms(qtix[rows], ordinals)
+            rearmed = engine._session_rearms(qtix[rearm_rows], ordinals[rearm_rows])
             row_of = np.full(self.n_tickers, -1, np.int64)
-            row_of[qtix[rows]] = rows
+            row_of[qtix[rearm_rows]] = rearm_rows
             self.verdicts.changed(row_of[ladder.tix[rearmed]], ladder.ids[rearmed], True)
         if engine._pending:
             self._baselines()
@@ -672,25 +752,29 @@ class _Check:
 
     def _results(self) -> list[CheckResult]:
         """Write each ticker's state as the reference leaves it, and the results."""
-        states = self.states
-        prices = self.price.tolist()
-        change = self.change.tolist()
-        for i in np.flatnonzero(self.move_up).tolist():
-            states[i].max_up_pct = change[i]
-        for i in np.flatnonzero(self.move_down).tolist():
-            states[i].max_down_pct = -change[i]
-        for i in np.flatnonzero(self.new_peak).tolist():
-            states[i].peak = prices[i]
-            states[i].max_drawdown_pct = 0.0
-        drawdown = self.drawdown
-        for i in np.flatnonzero(self.deeper).tolist():
-            states[i].max_drawdown_pct = float(drawdown[i])
-        for state, price in zip(states, prices, strict=True):
-            state.last_price = price
+        states, table, sidx = self.states, self.engine._states, self.sidx
+        for rows, name, figures, values in (
+            (self.move_up, "max_up_pct", table.up, self.change),
+            (self.move_down, "max_down_pct", table.down, -self.change),
+            (self.new_peak, "peak", table.peak, self.price),
+            (self.new_peak, "max_drawdown_pct", table.deepest, np.zeros(self.n)),
+            (self.deeper, "max_drawdown_pct", table.deepest, self.drawdown),
+        ):
+            picked = np.flatnonzero(rows)
+            if len(picked):
+                figures[sidx[picked]] = values[picked]
+                _set(states, picked.tolist(), name, values[picked].tolist())
+        table.last[sidx] = self.price
+        deque(map(setattr, states, repeat("last_price"), self.price.tolist()), maxlen=0)
         verdicts = self.verdicts
         verdicts.change = self.change
         verdicts.seal()
         return list(map(CheckResult, self.tickers, repeat(None), repeat(None), states, repeat(verdicts), range(self.n)))
+
+
+def _set(objects: list[TickerState], rows: list[int], name: str, values: Iterable[object]) -> None:
+    """Set one attribute of the objects of these rows."""
+    deque(map(setattr, map(objects.__getitem__, rows), repeat(name), values), maxlen=0)
 
 
 class _Verdicts:
@@ -701,7 +785,7 @@ class _Verdicts:
     def __init__(self, quotes: Sequence[Quote]) -> None:
         self.quotes = quotes
         self.n = len(quotes)
-        self.firing_stages: list[tuple[_Ladder, int, list[Rule], I64, I64, int, str]] = []
+        self.firing_stages: list[tuple[_Ladder, int, list[Rule], I64, I64, F64, I64, int, str]] = []
         self.changes: list[tuple[I64, I64, bool]] = []
         self.first: dict[int, dict[int, bool | None]] = {}  # per row: changes made before the arrays' (waiting, baselines)
         self.change: F64 = np.empty(0)
@@ -722,12 +806,12 @@ class _Verdicts:
 
     def fired(self, ladder: _Ladder, slots: I64, rows: I64, stage: int, direction: str) -> None:
         if len(slots):
-            self.firing_stages.append((ladder, ladder.generation, ladder.rules, slots, rows, stage, direction))
+            self.firing_stages.append((ladder, ladder.generation, ladder.rules, slots, rows, ladder.thr[slots], ladder.ids[slots], stage, direction))
 
     def seal(self) -> None:
         """Count each row's firings and changes (a row without either needs nothing built)."""
         n = self.n
-        fired = [stage[4] for stage in self.firing_stages]
+        fired = [stage[4] for stage in self.firing_stages]  # their rows
         self.fired_count = np.bincount(np.concatenate(fired), minlength=n).tolist() if fired else [0] * n
         changed = [rows for rows, _, _ in self.changes]
         self.changed_count = np.bincount(np.concatenate(changed), minlength=n).tolist() if changed else [0] * n
@@ -748,7 +832,13 @@ class _Verdicts:
         if self.built_changes is None:
             if not self.changed_count[row]:
                 return dict(self.first.get(row, {}))
-            self.built_changes = self._build_changes()
+            collecting = gc.isenabled()
+            gc.disable()  # thousands of dicts, no cycles
+            try:
+                self.built_changes = self._build_changes()
+            finally:
+                if collecting:
+                    gc.enable()
         return self.built_changes[row]
 
     def _build_firings(self) -> list[list[Firing]]:
@@ -770,38 +860,35 @@ class _Verdicts:
         peaks, drawdowns = self.peak.tolist(), self.drawdown.tolist()
         cross, member, watch = RuleKind.CROSS, RuleSource.MEMBER, RuleSource.WATCH
         analyst, daily, selloff, drawdown_kind = AlertKind.ANALYST_LEVEL, AlertKind.DAILY_MOVE, AlertKind.SELLOFF, AlertKind.DRAWDOWN
-        for ladder, generation, rules, slots, rows, stage, direction in self.firing_stages:
+        tickers = list(map(_TICKER, quotes))
+        ats, prices, prev_closes = list(map(_AT, quotes)), list(map(_PRICE, quotes)), list(map(_PREV_CLOSE, quotes))
+        for ladder, generation, rules, slots, rows, thresholds, ids, stage, direction in self.firing_stages:
             fix_armed = _armed_now(ladder, generation, rules, slots)
+            fired = zip(map(rules.__getitem__, slots.tolist()), rows.tolist(), thresholds.tolist(), ids.tolist(), strict=True)
             if stage == _PRICE_STAGE:
                 plain = AlertKind.PRICE_ABOVE if direction == "up" else AlertKind.PRICE_BELOW
-                for slot, row in zip(slots.tolist(), rows.tolist(), strict=True):
-                    rule = rules[slot]
+                for rule, row, threshold, rule_id in fired:
                     rule.armed = False
-                    quote = quotes[row]
                     level = rule.level_name
                     out[row].append(Firing(rule, Alert(
-                        analyst if rule.kind is cross else plain, rule.ticker, quote.at, quote.price, change[row], quote.prev_close,
-                        rule.threshold, level.value if level else None, None, direction, None, None, rule.id, rule.note,
+                        analyst if rule.kind is cross else plain, tickers[row], ats[row], prices[row], change[row], prev_closes[row],
+                        threshold, level.value if level else None, None, direction, None, None, rule_id, rule.note,
                         rule.owner if rule.source is member else None, {}, [],
                     )))
             elif stage == _MOVE_STAGE:
-                for slot, row in zip(slots.tolist(), rows.tolist(), strict=True):
-                    rule = rules[slot]
+                for rule, row, threshold, rule_id in fired:
                     rule.armed = False
-                    quote = quotes[row]
                     out[row].append(Firing(rule, Alert(
-                        selloff if rule.source is watch else daily, rule.ticker, quote.at, quote.price, change[row], quote.prev_close,
-                        None, None, rule.threshold, "up" if went_up[row] else "down", None, None, rule.id, None,
+                        selloff if rule.source is watch else daily, tickers[row], ats[row], prices[row], change[row], prev_closes[row],
+                        None, None, threshold, "up" if went_up[row] else "down", None, None, rule_id, None,
                         rule.owner if rule.source is member else None, {}, [],
                     )))
             else:
-                for slot, row in zip(slots.tolist(), rows.tolist(), strict=True):
-                    rule = rules[slot]
+                for rule, row, threshold, rule_id in fired:
                     rule.armed = False
-                    quote = quotes[row]
                     out[row].append(Firing(rule, Alert(
-                        drawdown_kind, rule.ticker, quote.at, quote.price, change[row], quote.prev_close, None, None,
-                        rule.threshold, "down", peaks[row], drawdowns[row], rule.id, None,
+                        drawdown_kind, tickers[row], ats[row], prices[row], change[row], prev_closes[row], None, None,
+                        threshold, "down", peaks[row], drawdowns[row], rule_id, None,
                         rule.owner if rule.source is member else None, {}, [],
                     )))
             fix_armed()
