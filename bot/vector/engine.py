@@ -191,16 +191,15 @@ class _Ladder:
         exceeds its bound (thresholds ascend within a run): one bisection step for all queries
         at once, as many steps as the longest run needs."""
         lo = starts.astype(np.int64)
-        length = stops - lo
-        longest = int(length.max()) if len(length) else 0
-        thr = self.thr
-        last = max(self.sorted_size - 1, 0)
-        for _ in range(longest.bit_length()):
-            half = length >> 1
-            mid = lo + half
-            right = (length > 0) & (thr[np.minimum(mid, last)] <= bounds)
-            lo = np.where(right, mid + 1, lo)
-            length = np.where(right, length - half - 1, half)
+        longest = int((stops - lo).max()) if len(lo) else 0
+        thr = self.thr[: self.sorted_size]
+        step = 1 << longest.bit_length()
+        while step > 1:  # lo moves up by each power of two whose last slot is still <= the bound
+            step >>= 1
+            ahead = lo + step
+            fits = thr.take(ahead - 1, mode="clip") <= bounds
+            fits &= ahead <= stops
+            lo = np.where(fits, ahead, lo)
         return lo
 
     def window(self, rows: I64, tix: I64, lo: F64, hi: F64, n_tickers: int) -> tuple[I64, I64]:
@@ -240,17 +239,16 @@ class _StateTable:
     and their figures in arrays by state index, which a check reads instead of the objects.
     Only the engine changes a state; each change outside a check is read back (`read`)."""
 
-    def __init__(self, states: dict[str, TickerState]) -> None:
+    def __init__(self, index: dict[str, int], index_of: Callable[[str], int]) -> None:
         self.objects: dict[str, TickerState] = {}
-        self.index: dict[str, int] = {}
+        self.index = index  # the engine's ticker indices, shared with the ladders
+        self.index_of = index_of
         self.last = np.empty(0, np.float64)  # NaN: no price yet
         self.up = np.empty(0, np.float64)
         self.down = np.empty(0, np.float64)
         self.peak = np.empty(0, np.float64)  # NaN: no peak
         self.deepest = np.empty(0, np.float64)
         self.session = np.empty(0, np.int64)  # the session's ordinal, 0 for none
-        for state in states.values():
-            self.put(state)
 
     def get(self, ticker: str) -> TickerState:
         """The ticker's state, a new one if it has none."""
@@ -258,16 +256,7 @@ class _StateTable:
         return state if state is not None else self.put(TickerState(ticker))
 
     def put(self, state: TickerState) -> TickerState:
-        ticker = state.ticker
-        self.objects[ticker] = state
-        if ticker not in self.index:
-            i = self.index[ticker] = len(self.index)
-            if i == len(self.last):
-                for name in ("last", "up", "down", "peak", "deepest", "session"):
-                    old = getattr(self, name)
-                    new = np.empty(max(64, 2 * len(old)), old.dtype)
-                    new[:i] = old[:i]
-                    setattr(self, name, new)
+        self.objects[state.ticker] = state
         return self.read(state)
 
     def pop(self, ticker: str) -> None:
@@ -275,7 +264,13 @@ class _StateTable:
 
     def read(self, state: TickerState) -> TickerState:
         """Take the figures of a state changed outside a check."""
-        i = self.index[state.ticker]
+        i = self.index_of(state.ticker)
+        if i >= len(self.last):
+            for name in ("last", "up", "down", "peak", "deepest", "session"):
+                old = getattr(self, name)
+                new = np.empty(max(64, 2 * i), old.dtype)
+                new[: len(old)] = old
+                setattr(self, name, new)
         self.last[i] = np.nan if state.last_price is None else state.last_price
         self.up[i] = state.max_up_pct
         self.down[i] = state.max_down_pct
@@ -290,7 +285,6 @@ class VectorEngine:
 
     def __init__(self, *, rearm_band_pct: float = 1.0) -> None:
         self.band = rearm_band_pct / 100.0
-        self._states = _StateTable({})
         self._pending_armed: dict[str, dict[int, bool | None]] = {}  # changes made outside a check
         self._clear()
 
@@ -305,6 +299,7 @@ class VectorEngine:
         self._dd_count: dict[str, int] = {}  # live drawdown rules per ticker
         self._pending: dict[str, dict[int, Rule]] = {}  # rules with no price seen yet
         self._handed_out: set[str] = set()  # tickers whose rules `rules_of` gave out since the last check (snoozes)
+        self._states = _StateTable(self._tix, self._ticker_index)
 
     @property
     def _ladders(self) -> tuple[_Ladder, _Ladder, _Ladder, _Ladder]:
@@ -342,7 +337,8 @@ class VectorEngine:
         arrays (not lists of Python ints), so that loading a million rules stays light."""
         self._clear()
         self._pending_armed.clear()
-        self._states = _StateTable(states)
+        for state in states.values():
+            self._states.put(state)
         columns: dict[int, tuple[list[Rule], array[int], array[int], array[int], array[int]]] = {
             id(ladder): ([], array("i"), array("b"), array("i"), array("b")) for ladder in self._ladders
         }
@@ -568,7 +564,6 @@ class _Check:
         self.quotes = quotes
         self.tickers = tickers
         self.now = now
-        self.n_tickers = len(engine._names)
         self.n = len(quotes)
         self.verdicts = _Verdicts(quotes)
 
@@ -580,13 +575,14 @@ class _Check:
         except KeyError:  # a ticker never seen: its state starts here
             state_list = list(map(table.get, tickers))
         self.states = state_list
-        sidx = np.fromiter(map(table.index.__getitem__, tickers), np.int64, n)
-        self.sidx = sidx
-        qtix = np.fromiter(map(engine._tix.get, tickers, repeat(-1, n)), np.int64, n)
-        self.qtix = qtix
-        self.known = qtix >= 0
+        self.n_tickers = len(engine._names)
+        qtix = sidx = np.fromiter(map(table.index.__getitem__, tickers), np.int64, n)  # every quoted ticker has a state, so an index
+        self.qtix = self.sidx = qtix
         sessions = list(map(_SESSION, quotes))
-        ordinals = np.fromiter(map(date.toordinal, sessions), np.int64, n)
+        if len(distinct := set(sessions)) == 1:
+            ordinals = np.full(n, distinct.pop().toordinal(), np.int64)
+        else:
+            ordinals = np.fromiter(map(date.toordinal, sessions), np.int64, n)
         new_session = np.flatnonzero(ordinals > table.session[sidx])
         if len(new_session):  # as the reference's `start_session`
             moved = sidx[new_session]
@@ -608,7 +604,7 @@ class _Check:
         prev_close = np.array(list(map(_PREV_CLOSE, quotes)), np.float64)
         prev_close[prev_close == 0.0] = np.nan  # as `Quote.change_pct`: no previous close, no change
         self.change = (self.price / prev_close - 1.0) * 100.0
-        rearm_rows = new_session[self.known[new_session]]
+        rearm_rows = new_session
         if len(rearm_rows):
             ladder = engine._moves
             rearmed = engine._session_rearms(qtix[rearm_rows], ordinals[rearm_rows])
@@ -647,7 +643,7 @@ class _Check:
 
     def _window(self, ladder: _Ladder, lo: F64, hi: F64) -> tuple[I64, I64]:
         """The slots whose threshold lies in (lo, hi] of their quote's ticker, and their quote rows."""
-        rows = np.flatnonzero(self.known & (lo < hi))
+        rows = np.flatnonzero(lo < hi)
         if not ladder.size or not len(rows):
             return np.empty(0, np.int64), np.empty(0, np.int64)
         return ladder.window(rows, self.qtix[rows], lo[rows], hi[rows], self.n_tickers)
@@ -731,7 +727,7 @@ class _Check:
         fired = np.flatnonzero(ladder.armed[: ladder.size] == FIRED)
         if len(fired):  # a new peak re-arms its ticker's fired drawdown rules
             peaked = np.zeros(self.n_tickers, np.bool_)
-            rows = np.flatnonzero(new_peak & self.known)
+            rows = np.flatnonzero(new_peak)
             peaked[self.qtix[rows]] = True
             rearmed = fired[peaked[ladder.tix[fired]]]
             if len(rearmed):
@@ -831,7 +827,8 @@ class _Verdicts:
     def armed_changes_of(self, row: int) -> dict[int, bool | None]:
         if self.built_changes is None:
             if not self.changed_count[row]:
-                return dict(self.first.get(row, {}))
+                first = self.first.get(row)
+                return {} if first is None else dict(first)
             collecting = gc.isenabled()
             gc.disable()  # thousands of dicts, no cycles
             try:
