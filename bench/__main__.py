@@ -1,7 +1,8 @@
 """`make bench`: figures for the rule engine and the data provider, from one run.
 
 - One check cycle of 1,000,000 rules over 5,000 tickers with every price moving, through
-  the app's engine (numpy, `bot/vector`), today's pure-Python engine (`bot/core/engine.py`,
+  the app's engine (numpy, `bot/vector`: its verdicts, then every result read, which builds the
+  `Firing`s, `Alert`s and armed-change dicts), today's pure-Python engine (`bot/core/engine.py`,
   the reference: their verdicts are asserted equal on every cycle) and a naive loop over every
   rule, in the same run.
 - The peak memory with those rules loaded.
@@ -296,8 +297,8 @@ def print_engine(figures: Figures, cycles: int) -> None:
           f"verdicts equal on all {figures.cycles_compared} cycles, asserted)")
     print(f"    naive loop                {figures.naive_ms:8.1f} ms   (CPU {cpu['naive']:.1f} ms; every rule, every cycle; counts firings, builds no alert)")
     print(f"    building the alerts alone {figures.alerts_floor_ms:8.1f} ms   ({figures.fired_per_cycle:,.0f} Alert + Firing objects, nothing else)")
-    print(f"  a quiet cycle, indexed      {figures.quiet_ms:8.1f} ms   (CPU {cpu['quiet']:.1f} ms; today's engine: {figures.reference_quiet_ms:.1f} ms; "
-          f"prices move 0.001%: nothing crosses)")
+    print(f"  a quiet cycle, indexed      {figures.quiet_ms:8.1f} ms   (CPU {cpu['quiet']:.1f} ms, verdicts and every result read; "
+          f"today's engine: {figures.reference_quiet_ms:.1f} ms; prices move 0.001%: nothing crosses)")
     print(f"  naive / verdicts            {figures.naive_ms / figures.indexed_ms:8.1f} x    (CPU {cpu['naive'] / cpu['indexed']:.1f} x; goal >= 50 x)")
     print(f"  naive / with alerts built   {figures.naive_ms / figures.built_ms:8.1f} x    (CPU {cpu['naive'] / cpu['built']:.1f} x; "
           f"today's engine: {figures.naive_ms / figures.reference_ms:.1f} x, CPU {cpu['naive'] / cpu['reference']:.1f} x)")

@@ -9,26 +9,28 @@ Layout. Rules sit in four ladders: price rules that fire rising (`above`, levels
 below), price rules that fire falling, `move` rules and `drawdown` rules. A ladder is a set of
 parallel arrays (threshold, ticker index, armed flag, rule id, a snoozed flag; for moves also the
 directions and the session a rule was met in) plus the list of the `Rule` objects, sorted by
-(ticker, threshold, id) when built, with a composite key per slot (ticker index x span + the
-threshold's rank among the ladder's distinct thresholds) that keeps that order in one int64. A
-rule added later is appended after the sorted part, and the ladder is sorted again once that tail
-grows; a removed rule leaves a dead slot (armed code DEAD) until then.
+(ticker, threshold, id) when built, with where each ticker's run starts. A rule added later is
+appended after the sorted part, and the ladder is sorted again once that tail grows; a removed
+rule leaves a dead slot (armed code DEAD, its threshold kept so that the runs stay sorted) until
+then. The tickers' states are `TickerState` objects, with their figures mirrored in arrays
+(`_StateTable`) that a check reads; the check writes both.
 
 A check. Each quoted ticker's move becomes a window per ladder, as the reference's
 `between(low, high)`, with every bound made left-open and right-closed (`x >= a` is
-`x > nextafter(a, -inf)`). The window's bounds become ranks (`searchsorted` on the distinct
-thresholds), the ranks keys, and the keys two positions in the sorted part: a check costs what
-crossed, not how many rules exist. The unsorted tail is compared slot by slot.
+`x > nextafter(a, -inf)`). Both ends of every window are bisected at once within their
+ticker's run (`_Ladder.bisect_right`), so a check costs what crossed and the number of quotes,
+not how many rules exist; the unsorted tail is compared slot by slot.
 
 What a check returns. The verdicts (which rules fired, in order, which armed flags changed, each
 ticker's new state) are made in the check, in arrays; each quote's `Firing`s and `Alert`s and
-its armed-change dict are built from them when its `CheckResult` is first read (all quotes' at
-once), with the figures of the check. `make bench` times both parts.
+its armed-change dict are built from them when its `CheckResult` is first read (every quote's at
+once), from figures kept at the check. `make bench` times the verdicts and the building apart.
 
 The armed flag lives in the arrays (1 armed, 0 fired and waiting, -1 no price seen yet); a
-`Rule` object gets it written when its firing is built and when the engine hands it out
-(`rules_of`, `remove`, `replace_ticker`). A rule's snooze is read from its object when it is
-indexed, and again at the next check after `rules_of` handed it out (where `/snooze` sets it).
+`Rule` object gets it written when its firing is built (as the arrays hold it then) and when the
+engine hands it out (`rules_of`, `remove`, `replace_ticker`). A rule's snooze is read from its
+object when it is indexed, and again at the next check after `rules_of` handed it out (where
+`/snooze` sets it).
 """
 
 from __future__ import annotations
