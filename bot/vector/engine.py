@@ -758,7 +758,7 @@ class _Check:
             (self.new_peak, "max_drawdown_pct", table.deepest, np.zeros(self.n)),
             (self.deeper, "max_drawdown_pct", table.deepest, self.drawdown),
         ):
-            picked = np.flatnonzero(rows)
+            picked = np.flatnonzero(rows & (figures[sidx] != values))  # a figure that stays (a drawdown back at 0) is not written
             if len(picked):
                 figures[sidx[picked]] = values[picked]
                 _set(states, picked.tolist(), name, values[picked].tolist())
