@@ -141,6 +141,29 @@ def test_a_big_index_is_checked_in_one_pass_with_the_same_verdicts() -> None:
     same_index(reference, vector, tickers)
 
 
+def test_checks_of_a_few_tickers_among_many_give_the_reference_verdicts() -> None:
+    """A check of a few tickers looks at their runs (and the tail) only: new sessions re-arm
+    their moves and new peaks their drawdowns, and no other ticker's."""
+    rng = random.Random(11)
+    tickers = [f"T{i:02d}" for i in range(80)]
+    rules = [random_rule(rng, i, tickers) for i in range(1, 4000)]
+    reference, vector = RuleEngine(), VectorEngine()
+    reference.load(copy.deepcopy(rules), {})
+    vector.load(copy.deepcopy(rules), {})
+    prices = dict.fromkeys(tickers, 100.0)
+    for step in range(300):
+        quotes = []
+        for ticker in rng.sample(tickers, rng.randint(1, 4)):
+            prices[ticker] = min(110.0, max(90.0, prices[ticker] + 0.5 * rng.randint(-8, 8)))
+            quotes.append(Quote(ticker=ticker, price=prices[ticker], prev_close=100.0, session=DAY + timedelta(days=step // 30), at=T0))
+        same([reference.evaluate(q, now=T0) for q in quotes], vector.evaluate_many(quotes, now=T0))
+        if step % 3 == 0:
+            new = random_rule(rng, 10_000 + step, tickers)
+            reference.add(copy.deepcopy(new))
+            vector.add(new)
+    same_index(reference, vector, tickers)
+
+
 def test_results_read_after_later_checks_are_what_the_reference_said() -> None:
     """A result's firings and armed changes are built when first read: read only after later
     checks, removals, replaced tickers and re-sorted ladders, they are still the reference's

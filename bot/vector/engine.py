@@ -188,6 +188,20 @@ class _Ladder:
         s = self.sorted_size
         return np.where(known, runs[t], s), np.where(known, runs[np.where(known, tix + 1, 0)], s)
 
+    def fired_of(self, tix: I64, n_tickers: int) -> I64:
+        """The fired slots of these tickers: through their runs and the tail when they are few,
+        else by one pass over the ladder."""
+        if len(tix) * 8 >= n_tickers:
+            fired: I64 = np.flatnonzero(self.armed[: self.size] == FIRED)
+            return fired
+        start, stop = self.run_of(tix)
+        slots = _ranges(start, stop)
+        s = self.sorted_size
+        if self.size > s:
+            slots = np.concatenate((slots, np.flatnonzero(np.isin(self.tix[s : self.size], tix)) + s))
+        fired_here: I64 = slots[self.armed[slots] == FIRED]
+        return fired_here
+
     def bisect_right(self, starts: I64, stops: I64, bounds: F64) -> I64:
         """For each query, the first slot in [start, stop) of the sorted part whose threshold
         exceeds its bound (thresholds ascend within a run): one bisection step for all queries
@@ -504,7 +518,7 @@ class VectorEngine:
             return np.empty(0, np.int64)
         session_of = np.zeros(len(self._names), np.int64)
         session_of[tixes] = sessions
-        fired = np.flatnonzero(ladder.armed[: ladder.size] == FIRED)
+        fired = ladder.fired_of(tixes, len(self._names))
         new = session_of[ladder.tix[fired]]
         rearmed: I64 = fired[(new > 0) & (ladder.met[fired] != new)]
         ladder.armed[rearmed] = ARMED
@@ -726,10 +740,10 @@ class _Check:
         self.new_peak, self.drawdown, self.deeper = new_peak, drawdown, deeper
         if not ladder.size:
             return
-        fired = np.flatnonzero(ladder.armed[: ladder.size] == FIRED)
+        rows = np.flatnonzero(new_peak)
+        fired = ladder.fired_of(self.qtix[rows], self.n_tickers) if len(rows) else rows
         if len(fired):  # a new peak re-arms its ticker's fired drawdown rules
             peaked = np.zeros(self.n_tickers, np.bool_)
-            rows = np.flatnonzero(new_peak)
             peaked[self.qtix[rows]] = True
             rearmed = fired[peaked[ladder.tix[fired]]]
             if len(rearmed):
