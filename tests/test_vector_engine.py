@@ -250,3 +250,30 @@ def test_a_result_is_a_plain_list_and_dict_to_its_readers() -> None:
     assert len(result.firings) == 3 and result.armed_changes[99] is True
     result.firings = []
     assert result.firings == [] and result == CheckResult("T0", [], {1: False, 2: False, 99: True}, result.state)
+
+
+def test_the_bisection_of_many_windows_at_once_finds_what_searchsorted_finds() -> None:
+    """`_Ladder.bisect_right`: for each query, the first slot of its ticker's run whose threshold
+    exceeds the bound, runs of every length (none, one, hundreds) and thresholds repeated."""
+    import numpy as np
+
+    from bot.vector.engine import _Ladder
+
+    rng = random.Random(3)
+    n_tickers = 40
+    rules, tix = [], []
+    for t in range(n_tickers):
+        for _ in range(rng.choice([0, 1, 2, 7, 64, 300])):
+            rules.append(Rule(id=len(rules) + 1, ticker=f"T{t}", kind=RuleKind.ABOVE, threshold=rng.choice([1.0, 2.0, 2.5, 3.0, 7.25]) * rng.randint(1, 3),
+                              source=RuleSource.MEMBER, owner=OWNER, chat=CHAT, armed=True))
+            tix.append(t)
+    ladder = _Ladder()
+    ladder.fill(rules, tix, [1] * len(rules), [0] * len(rules), [0] * len(rules))
+    queries = np.array([rng.randrange(n_tickers) for _ in range(500)], np.int64)
+    bounds = np.array([rng.choice([0.0, 1.0, 2.0, 2.5, 4.9, 7.25, 21.75, 30.0]) for _ in range(500)])
+    starts, stops = ladder.run_of(queries)
+    found = ladder.bisect_right(starts, stops, bounds)
+    for t, bound, start, stop, got in zip(queries.tolist(), bounds.tolist(), starts.tolist(), stops.tolist(), found.tolist(), strict=True):
+        run = ladder.thr[start:stop]
+        assert (ladder.tix[start:stop] == t).all()
+        assert got == start + int(np.searchsorted(run, bound, side="right"))
