@@ -828,9 +828,6 @@ class _Verdicts:
         changed = [rows for rows, _, _ in self.changes]
         self.changed_count = np.bincount(np.concatenate(changed), minlength=n).tolist() if changed else [0] * n
 
-    def total_fired(self) -> int:
-        return sum(self.fired_count)
-
     # -- the DeferredVerdicts port ---------------------------------------------------
 
     def firings_of(self, row: int) -> list[Firing]:
