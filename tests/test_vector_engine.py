@@ -136,4 +136,144 @@ def test_a_big_index_is_checked_in_one_pass_with_the_same_verdicts() -> None:
             new = random_rule(rng, 10_000 + 40 * step + k, tickers)
             reference.add(copy.deepcopy(new))
             vector.add(new)
+        for victim in rng.sample(range(1, 10_000 + 40 * step + 40), 25):  # dead slots, in the sorted part and in the tail
+            assert reference.remove(victim) == vector.remove(victim)
     same_index(reference, vector, tickers)
+
+
+def test_checks_of_a_few_tickers_among_many_give_the_reference_verdicts() -> None:
+    """A check of a few tickers looks at their runs (and the tail) only: new sessions re-arm
+    their moves and new peaks their drawdowns, and no other ticker's."""
+    rng = random.Random(11)
+    tickers = [f"T{i:02d}" for i in range(80)]
+    rules = [random_rule(rng, i, tickers) for i in range(1, 4000)]
+    reference, vector = RuleEngine(), VectorEngine()
+    reference.load(copy.deepcopy(rules), {})
+    vector.load(copy.deepcopy(rules), {})
+    prices = dict.fromkeys(tickers, 100.0)
+    for step in range(300):
+        quotes = []
+        for ticker in rng.sample(tickers, rng.randint(1, 4)):
+            prices[ticker] = min(110.0, max(90.0, prices[ticker] + 0.5 * rng.randint(-8, 8)))
+            quotes.append(Quote(ticker=ticker, price=prices[ticker], prev_close=100.0, session=DAY + timedelta(days=step // 30), at=T0))
+        same([reference.evaluate(q, now=T0) for q in quotes], vector.evaluate_many(quotes, now=T0))
+        if step % 3 == 0:
+            new = random_rule(rng, 10_000 + step, tickers)
+            reference.add(copy.deepcopy(new))
+            vector.add(new)
+    same_index(reference, vector, tickers)
+
+
+def test_results_read_after_later_checks_are_what_the_reference_said() -> None:
+    """A result's firings and armed changes are built when first read: read only after later
+    checks, removals, replaced tickers and re-sorted ladders, they are still the reference's
+    (its alerts as at their check, its rules' armed flags as they are now)."""
+    rng = random.Random(5)
+    tickers = [f"T{i}" for i in range(5)]
+    rules = [random_rule(rng, i, tickers) for i in range(1, 600)]
+    reference, vector = RuleEngine(), VectorEngine()
+    reference.load(copy.deepcopy(rules), {})
+    vector.load(copy.deepcopy(rules), {})
+    prices = dict.fromkeys(tickers, 100.0)
+    expected: list[CheckResult] = []
+    unread: list[CheckResult] = []
+    next_id = 1000
+    for step in range(40):
+        quotes = []
+        for ticker in tickers:
+            prices[ticker] = min(110.0, max(90.0, prices[ticker] + 0.5 * rng.randint(-8, 8)))
+            quotes.append(Quote(ticker=ticker, price=prices[ticker], prev_close=100.0, session=DAY + timedelta(days=step // 4), at=T0 + timedelta(minutes=step)))
+        expected += [reference.evaluate(q, now=T0) for q in quotes]
+        unread += vector.evaluate_many(quotes, now=T0)
+        for _ in range(30):  # enough new rules that the ladders are sorted again
+            new = random_rule(rng, next_id, tickers)
+            next_id += 1
+            reference.add(copy.deepcopy(new))
+            vector.add(new)
+        for victim in rng.sample(range(1, next_id), 10):
+            assert reference.remove(victim) == vector.remove(victim)
+        if step % 10 == 9:
+            ticker = rng.choice(tickers)
+            fresh = [random_rule(rng, next_id + k, [ticker]) for k in range(3)]
+            next_id += 3
+            state = copy.deepcopy(reference.state(ticker))
+            reference.replace_ticker(ticker, copy.deepcopy(fresh), state)
+            vector.replace_ticker(ticker, copy.deepcopy(fresh), copy.deepcopy(state))
+    assert sum(len(r.firings) for r in expected) > 100
+    same(expected, unread)
+    same_index(reference, vector, tickers)
+
+
+def test_a_snooze_set_on_a_rule_rules_of_gave_out_holds_from_the_next_check() -> None:
+    """`/snooze` sets `snoozed_until` on the live rule `rules_of` gives out: the numpy engine,
+    which keeps a flag per rule, reads it again at the next check."""
+    rules = [Rule(id=i, ticker="T0", kind=RuleKind.ABOVE, threshold=100.0 + i, source=RuleSource.MEMBER, owner=OWNER, chat=CHAT, armed=True)
+             for i in range(1, 6)]
+    reference, vector = RuleEngine(), VectorEngine()
+    reference.load(copy.deepcopy(rules), {})
+    vector.load(copy.deepcopy(rules), {})
+
+    def check(price: float, minutes: int) -> list[int]:
+        quote = Quote(ticker="T0", price=price, prev_close=100.0, session=DAY, at=T0 + timedelta(minutes=minutes))
+        now = T0 + timedelta(minutes=minutes)
+        ref, vec = [reference.evaluate(quote, now=now)], vector.evaluate_many([quote], now=now)
+        same(ref, vec)
+        return [f.rule.id for f in vec[0].firings]
+
+    def snooze(until: datetime | None) -> None:
+        for engine in (reference, vector):
+            for live in engine.rules_of("T0"):
+                if live.id in (2, 4):
+                    live.snoozed_until = until
+
+    check(100.0, 0)
+    snooze(T0 + timedelta(hours=1))
+    assert check(106.0, 1) == [1, 3, 5]  # 2 and 4 crossed while snoozed: disarmed, not told
+    assert check(90.0, 2) == []
+    snooze(None)
+    assert check(106.0, 3) == [1, 2, 3, 4, 5]
+
+
+def test_a_result_is_a_plain_list_and_dict_to_its_readers() -> None:
+    """Readers change a result in place (the cooldown replaces the firings, indicator rules add
+    theirs and their armed changes): the numpy engine's results allow it, and compare as values."""
+    rules = [Rule(id=i, ticker="T0", kind=RuleKind.ABOVE, threshold=100.0 + i, source=RuleSource.MEMBER, owner=OWNER, chat=CHAT, armed=True)
+             for i in range(1, 4)]
+    vector = VectorEngine()
+    vector.load(rules, {})
+    vector.evaluate_many([Quote(ticker="T0", price=100.0, prev_close=100.0, session=DAY, at=T0)], now=T0)
+    [result] = vector.evaluate_many([Quote(ticker="T0", price=102.5, prev_close=100.0, session=DAY, at=T0)], now=T0)
+    assert isinstance(result.firings, list) and isinstance(result.armed_changes, dict)
+    assert [f.rule.id for f in result.firings] == [1, 2] and result.armed_changes == {1: False, 2: False}
+    result.armed_changes[99] = True
+    result.firings.append(result.firings[0])
+    assert len(result.firings) == 3 and result.armed_changes[99] is True
+    result.firings = []
+    assert result.firings == [] and result == CheckResult("T0", [], {1: False, 2: False, 99: True}, result.state)
+
+
+def test_the_bisection_of_many_windows_at_once_finds_what_searchsorted_finds() -> None:
+    """`_Ladder.bisect_right`: for each query, the first slot of its ticker's run whose threshold
+    exceeds the bound, runs of every length (none, one, hundreds) and thresholds repeated."""
+    import numpy as np
+
+    from bot.vector.engine import _Ladder
+
+    rng = random.Random(3)
+    n_tickers = 40
+    rules, tix = [], []
+    for t in range(n_tickers):
+        for _ in range(rng.choice([0, 1, 2, 7, 64, 300])):
+            rules.append(Rule(id=len(rules) + 1, ticker=f"T{t}", kind=RuleKind.ABOVE, threshold=rng.choice([1.0, 2.0, 2.5, 3.0, 7.25]) * rng.randint(1, 3),
+                              source=RuleSource.MEMBER, owner=OWNER, chat=CHAT, armed=True))
+            tix.append(t)
+    ladder = _Ladder()
+    ladder.fill(rules, tix, [1] * len(rules), [0] * len(rules), [0] * len(rules))
+    queries = np.array([rng.randrange(n_tickers) for _ in range(500)], np.int64)
+    bounds = np.array([rng.choice([0.0, 1.0, 2.0, 2.5, 4.9, 7.25, 21.75, 30.0]) for _ in range(500)])
+    starts, stops = ladder.run_of(queries)
+    found = ladder.bisect_right(starts, stops, bounds)
+    for t, bound, start, stop, got in zip(queries.tolist(), bounds.tolist(), starts.tolist(), stops.tolist(), found.tolist(), strict=True):
+        run = ladder.thr[start:stop]
+        assert (ladder.tix[start:stop] == t).all()
+        assert got == start + int(np.searchsorted(run, bound, side="right"))

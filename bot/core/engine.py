@@ -79,18 +79,73 @@ class _Book:
     fired_drawdowns: set[int] = field(default_factory=set)  # drawdown rules fired since the peak
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Firing:
+    """A rule that fired and its alert. Not frozen: a frozen dataclass is nearly three times slower
+    to build, and a busy check builds tens of thousands; treat it as immutable."""
+
     rule: Rule
     alert: Alert
 
 
-@dataclass(slots=True)
+class DeferredVerdicts(Protocol):
+    """A whole check's verdicts held in columns by an engine (`bot/vector`), turned into each
+    quote's `Firing`s and armed changes when a result is first read."""
+
+    def firings_of(self, row: int) -> list[Firing]: ...
+    def armed_changes_of(self, row: int) -> dict[int, bool | None]: ...
+
+
 class CheckResult:
-    ticker: str
-    firings: list[Firing]
-    armed_changes: dict[int, bool | None]
-    state: TickerState
+    """The verdict on one quote: the firings (in the order the rules fired), every armed flag
+    the check changed (rule id -> armed), and the ticker's state after it.
+
+    `firings` and `armed_changes` are plain list and dict, built at construction or, for an
+    engine that holds a check's verdicts in columns (`source`, `row`), on first read and kept."""
+
+    __slots__ = ("_armed", "_firings", "_row", "_source", "state", "ticker")
+
+    def __init__(
+        self,
+        ticker: str,
+        firings: list[Firing] | None,
+        armed_changes: dict[int, bool | None] | None,
+        state: TickerState,
+        source: DeferredVerdicts | None = None,
+        row: int = 0,
+    ) -> None:
+        self.ticker = ticker
+        self._firings = firings
+        self._armed = armed_changes
+        self.state = state
+        self._source = source
+        self._row = row
+
+    @property
+    def firings(self) -> list[Firing]:
+        if self._firings is None:
+            self._firings = self._source.firings_of(self._row) if self._source is not None else []
+        return self._firings
+
+    @firings.setter
+    def firings(self, firings: list[Firing]) -> None:
+        self._firings = firings
+
+    @property
+    def armed_changes(self) -> dict[int, bool | None]:
+        if self._armed is None:
+            self._armed = self._source.armed_changes_of(self._row) if self._source is not None else {}
+        return self._armed
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CheckResult):
+            return NotImplemented
+        return (self.ticker, self.firings, self.armed_changes, self.state) == (other.ticker, other.firings, other.armed_changes, other.state)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"CheckResult(ticker={self.ticker!r}, firings={self.firings!r}, armed_changes={self.armed_changes!r}, state={self.state!r})"
 
 
 def is_rising(rule: Rule) -> bool:

@@ -2,31 +2,46 @@
 
 It implements `bot.core.engine.RuleIndex` with exactly the semantics of the reference
 `RuleEngine` (crossings, the re-arm band, moves once a session, drawdowns once a peak, snoozes,
-baselines of rules that saw no price), but tests every rule of every quoted ticker in a few
-array operations instead of bisecting one ticker at a time.
+baselines of rules that saw no price), but finds what every quoted ticker crossed in a few array
+operations instead of bisecting one ticker at a time.
 
 Layout. Rules sit in four ladders: price rules that fire rising (`above`, levels approached from
 below), price rules that fire falling, `move` rules and `drawdown` rules. A ladder is a set of
-parallel arrays (threshold, ticker index, armed flag, rule id; for moves also the directions and
-the session a rule was met in) plus the list of the `Rule` objects, sorted by (ticker, threshold,
-id) when built. A rule added later is appended after the sorted part, and the ladder is sorted
-again once that tail grows; a removed rule leaves a dead slot (NaN threshold, which no comparison
-selects) until then.
+parallel arrays (threshold, ticker index, armed flag, rule id, a snoozed flag; for moves also the
+directions and the session a rule was met in) plus the list of the `Rule` objects, sorted by
+(ticker, threshold, id) when built, with where each ticker's run starts. A rule added later is
+appended after the sorted part, and the ladder is sorted again once that tail grows; a removed
+rule leaves a dead slot (armed code DEAD, its threshold kept so that the runs stay sorted) until
+then. The tickers' states are `TickerState` objects, with their figures mirrored in arrays
+(`_StateTable`) that a check reads; the check writes both.
 
-A check. Each quoted ticker gets a window per ladder, as the reference's `between(low, high)`,
-with every bound made left-open and right-closed (`x >= a` is `x > nextafter(a, -inf)`), so that
-one comparison pair per rule selects what crossed; `Alert`s are built only for what fired.
+A check. Each quoted ticker's move becomes a window per ladder, as the reference's
+`between(low, high)`, with every bound made left-open and right-closed (`x >= a` is
+`x > nextafter(a, -inf)`). Both ends of every window are bisected at once within their
+ticker's run (`_Ladder.bisect_right`), so a check costs what crossed and the number of quotes,
+not how many rules exist; the unsorted tail is compared slot by slot.
+
+What a check returns. The verdicts (which rules fired, in order, which armed flags changed, each
+ticker's new state) are made in the check, in arrays; each quote's `Firing`s and `Alert`s and
+its armed-change dict are built from them when its `CheckResult` is first read (every quote's at
+once), from figures kept at the check. `make bench` times the verdicts and the building apart.
 
 The armed flag lives in the arrays (1 armed, 0 fired and waiting, -1 no price seen yet); a
-`Rule` object gets it written back when it fires and when `rules_of` hands it out.
+`Rule` object gets it written when its firing is built (as the arrays hold it then) and when the
+engine hands it out (`rules_of`, `remove`, `replace_ticker`). A rule's snooze is read from its
+object when it is indexed, and again at the next check after `rules_of` handed it out (where
+`/snooze` sets it).
 """
 
 from __future__ import annotations
 
 import gc
 from array import array
-from collections.abc import Iterable, Sequence
-from datetime import datetime
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date, datetime
+from itertools import compress, repeat
+from operator import attrgetter
 
 import numpy as np
 import numpy.typing as npt
@@ -36,13 +51,20 @@ from bot.core.market import Quote
 from bot.core.messages import Alert, AlertKind
 from bot.core.models import Direction, Rule, RuleKind, RuleSource, TickerState
 
-ARMED, FIRED, PENDING = 1, 0, -1
+ARMED, FIRED, PENDING, DEAD = 1, 0, -1, -2
 UP, DOWN = 1, 2  # direction bits of a move rule
 _DIRECTION_BITS = {Direction.UP: UP, Direction.DOWN: DOWN, Direction.EITHER: UP | DOWN}
 _INF = float("inf")
+_TICKER = attrgetter("ticker")
+_PRICE = attrgetter("price")
+_AT = attrgetter("at")
+_PREV_CLOSE = attrgetter("prev_close")
+_SESSION = attrgetter("session")
+_PRICE_STAGE, _MOVE_STAGE, _DRAWDOWN_STAGE = 0, 1, 2
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
+Flags = npt.NDArray[np.bool_]
 
 
 def _armed_code(armed: bool | None) -> int:
@@ -53,10 +75,23 @@ def _armed_value(code: int) -> bool | None:
     return None if code == PENDING else code == ARMED
 
 
+def _ranges(starts: I64, stops: I64) -> I64:
+    """The concatenation of `arange(start, stop)` for each pair (empty where stop <= start)."""
+    counts = np.maximum(stops - starts, 0)
+    total = int(counts.sum())
+    if not total:
+        return np.empty(0, np.int64)
+    offsets = np.cumsum(counts) - counts
+    slots: I64 = np.arange(total, dtype=np.int64) + np.repeat(starts - offsets, counts)
+    return slots
+
+
 class _Ladder:
     """Rules sorted by (ticker index, threshold, id) in parallel arrays, with an unsorted tail."""
 
-    __slots__ = ("armed", "dead", "dirs", "ids", "met", "rules", "size", "sorted_size", "starts", "thr", "tix")
+    __slots__ = (
+        "armed", "dead", "dirs", "generation", "ids", "met", "rules", "runs", "size", "snoozy", "sorted_size", "thr", "tix",
+    )
 
     def __init__(self, capacity: int = 16) -> None:
         self.thr: F64 = np.empty(capacity, np.float64)
@@ -65,17 +100,20 @@ class _Ladder:
         self.ids: I64 = np.empty(capacity, np.int64)
         self.met = np.empty(capacity, np.int32)  # moves: the session (ordinal) a rule was met in, 0 if none
         self.dirs = np.empty(capacity, np.int8)  # moves: UP | DOWN bits
-        self.rules: list[Rule | None] = []
+        self.snoozy = np.empty(capacity, np.bool_)  # the rule has a snooze (past or not): look at it when it fires
+        self.rules: list[Rule] = []  # a removed rule's object stays (dead slot) until the ladder is sorted again
         self.size = 0
         self.sorted_size = 0
         self.dead = 0
-        self.starts: I64 = np.zeros(1, np.int64)  # per ticker index, where its run starts in the sorted part
+        self.runs: I64 = np.zeros(1, np.int64)  # per ticker index t, its run in the sorted part: runs[t]..runs[t + 1]
+        self.generation = 0  # how many times the ladder was filled: slots of an older one mean other rules
 
     def fill(self, rules: list[Rule], tix: Sequence[int], armed: Sequence[int], met: Sequence[int], dirs: Sequence[int]) -> None:
-        """Replace the contents with these rules, sorted."""
+        """Replace the contents with these rules, sorted, and key them."""
         n = len(rules)
         thr = np.fromiter((r.threshold for r in rules), np.float64, n)
         ids = np.fromiter((r.id for r in rules), np.int64, n)
+        snoozy = np.fromiter((r.snoozed_until is not None for r in rules), np.bool_, n)
         tix_a = np.asarray(tix, np.int32)
         order = np.lexsort((ids, thr, tix_a))
         capacity = max(16, n + n // 8)
@@ -85,24 +123,25 @@ class _Ladder:
         self.armed = np.empty(capacity, np.int8)
         self.met = np.empty(capacity, np.int32)
         self.dirs = np.empty(capacity, np.int8)
+        self.snoozy = np.empty(capacity, np.bool_)
         self.thr[:n] = thr[order]
         self.ids[:n] = ids[order]
         self.tix[:n] = tix_a[order]
         self.armed[:n] = np.asarray(armed, np.int8)[order]
         self.met[:n] = np.asarray(met, np.int32)[order]
         self.dirs[:n] = np.asarray(dirs, np.int8)[order]
-        del thr, ids, tix_a
+        self.snoozy[:n] = snoozy[order]
+        del thr, ids, tix_a, snoozy
         self.rules = [rules[i] for i in order]  # one index at a time: no million ints at once
         self.size = self.sorted_size = n
         self.dead = 0
-
-    def index_runs(self, n_tickers: int) -> None:
-        """Where each ticker's run starts in the sorted part (for checks of a few tickers)."""
-        self.starts = np.searchsorted(self.tix[: self.sorted_size], np.arange(n_tickers + 1), side="left").astype(np.int64)
+        self.generation += 1
+        n_runs = int(self.tix[:n].max()) + 1 if n else 0
+        self.runs = np.searchsorted(self.tix[:n], np.arange(n_runs + 1)).astype(np.int64)
 
     def append(self, rule: Rule, tix: int, armed: int, met: int, dirs: int) -> None:
         if self.size == len(self.thr):
-            for name in ("thr", "ids", "tix", "armed", "met", "dirs"):
+            for name in ("thr", "ids", "tix", "armed", "met", "dirs", "snoozy"):
                 old = getattr(self, name)
                 new = np.empty(max(16, 2 * len(old)), old.dtype)
                 new[: self.size] = old[: self.size]
@@ -114,37 +153,147 @@ class _Ladder:
         self.armed[i] = armed
         self.met[i] = met
         self.dirs[i] = dirs
+        self.snoozy[i] = rule.snoozed_until is not None
         self.rules.append(rule)
         self.size += 1
 
     def kill(self, slots: Iterable[int]) -> None:
+        """Mark slots dead (their thresholds stay, so that the sorted part stays sorted)."""
         for slot in slots:
-            self.thr[slot] = np.nan
-            self.armed[slot] = FIRED
+            self.armed[slot] = DEAD
             self.met[slot] = 0
-            self.rules[slot] = None
             self.dead += 1
 
     def live(self) -> list[int]:
-        return [i for i, rule in enumerate(self.rules) if rule is not None]
+        live: list[int] = np.flatnonzero(self.armed[: self.size] != DEAD).tolist()
+        return live
 
     def needs_sorting(self) -> bool:
         tail = self.size - self.sorted_size
         return (tail > 64 and tail * 8 > self.sorted_size) or self.dead * 4 > max(self.size, 64)
 
-    def slots_of(self, tix: int) -> I64:
-        """Every slot of one ticker (live or dead)."""
-        found = np.flatnonzero(self.tix[: self.size] == tix)
-        return found.astype(np.int64)
+    def slots_of(self, tix: int) -> list[int]:
+        """The live slots of one ticker."""
+        s = self.sorted_size
+        start, stop = self.run_of(np.array([tix], np.int64))
+        slots = list(range(int(start[0]), int(stop[0]))) + (np.flatnonzero(self.tix[s : self.size] == tix) + s).tolist()
+        armed = self.armed
+        return [slot for slot in slots if armed[slot] != DEAD]
 
-    def candidates(self, tixes: Sequence[int], n_tickers: int) -> I64 | None:
-        """The slots a check of these tickers must look at, or None for all of them."""
-        if len(tixes) * 8 >= n_tickers or len(self.starts) <= 1:
-            return None
-        runs = len(self.starts) - 1
-        parts = [np.arange(self.starts[t], self.starts[t + 1], dtype=np.int64) for t in tixes if t < runs]
-        parts.append(np.arange(self.sorted_size, self.size, dtype=np.int64))  # the unsorted tail
-        return np.concatenate(parts)
+    def run_of(self, tix: I64) -> tuple[I64, I64]:
+        """Where each ticker's run starts and stops in the sorted part (empty for a ticker added since)."""
+        runs = self.runs
+        known = tix < len(runs) - 1
+        t = np.where(known, tix, 0)
+        s = self.sorted_size
+        return np.where(known, runs[t], s), np.where(known, runs[np.where(known, tix + 1, 0)], s)
+
+    def fired_of(self, tix: I64, n_tickers: int) -> I64:
+        """The fired slots of these tickers: through their runs and the tail when they are few,
+        else by one pass over the ladder."""
+        if len(tix) * 8 >= n_tickers:
+            fired: I64 = np.flatnonzero(self.armed[: self.size] == FIRED)
+            return fired
+        start, stop = self.run_of(tix)
+        slots = _ranges(start, stop)
+        s = self.sorted_size
+        if self.size > s:
+            slots = np.concatenate((slots, np.flatnonzero(np.isin(self.tix[s : self.size], tix)) + s))
+        fired_here: I64 = slots[self.armed[slots] == FIRED]
+        return fired_here
+
+    def bisect_right(self, starts: I64, stops: I64, bounds: F64) -> I64:
+        """For each query, the first slot in [start, stop) of the sorted part whose threshold
+        exceeds its bound (thresholds ascend within a run): one bisection step for all queries
+        at once, as many steps as the longest run needs."""
+        lo = starts.astype(np.int64)
+        longest = int((stops - lo).max()) if len(lo) else 0
+        thr = self.thr[: self.sorted_size]
+        step = 1 << longest.bit_length()
+        while step > 1:  # lo moves up by each power of two whose last slot is still <= the bound
+            step >>= 1
+            ahead = lo + step
+            fits = thr.take(ahead - 1, mode="clip") <= bounds
+            fits &= ahead <= stops
+            lo = np.where(fits, ahead, lo)
+        return lo
+
+    def window(self, rows: I64, tix: I64, lo: F64, hi: F64, n_tickers: int) -> tuple[I64, I64]:
+        """The slots whose threshold lies in (lo, hi] of their row's ticker (`rows` ascending,
+        each with its ticker index and bounds), dead ones included, and their rows: grouped by
+        row, each row's in (threshold, id) order."""
+        s = self.sorted_size
+        if s and len(rows):
+            run_start, run_stop = self.run_of(tix)
+            k = len(rows)
+            after = self.bisect_right(np.concatenate((run_start, run_start)), np.concatenate((run_stop, run_stop)), np.concatenate((lo, hi)))
+            starts, stops = after[:k], after[k:]
+            slots = _ranges(starts, stops)
+            hit_rows = np.repeat(rows, np.maximum(stops - starts, 0))
+        else:
+            slots = hit_rows = np.empty(0, np.int64)
+        if self.size > s and len(rows):  # the unsorted tail, slot by slot
+            low = np.full(n_tickers, _INF)
+            high = np.full(n_tickers, -_INF)
+            low[tix] = lo
+            high[tix] = hi
+            row_of = np.full(n_tickers, -1, np.int64)
+            row_of[tix] = rows
+            tail_tix = self.tix[s : self.size]
+            thr = self.thr[s : self.size]
+            tail = np.flatnonzero((thr > low[tail_tix]) & (thr <= high[tail_tix])) + s
+            if len(tail):
+                slots = np.concatenate((slots, tail))
+                hit_rows = np.concatenate((hit_rows, row_of[self.tix[tail]]))
+                order = np.lexsort((self.ids[slots], self.thr[slots], hit_rows))
+                slots, hit_rows = slots[order], hit_rows[order]
+        return slots, hit_rows
+
+
+class _StateTable:
+    """The tickers' states: the `TickerState` objects (handed out, and written by every check)
+    and their figures in arrays by state index, which a check reads instead of the objects.
+    Only the engine changes a state; each change outside a check is read back (`read`)."""
+
+    def __init__(self, index: dict[str, int], index_of: Callable[[str], int]) -> None:
+        self.objects: dict[str, TickerState] = {}
+        self.index = index  # the engine's ticker indices, shared with the ladders
+        self.index_of = index_of
+        self.last = np.empty(0, np.float64)  # NaN: no price yet
+        self.up = np.empty(0, np.float64)
+        self.down = np.empty(0, np.float64)
+        self.peak = np.empty(0, np.float64)  # NaN: no peak
+        self.deepest = np.empty(0, np.float64)
+        self.session = np.empty(0, np.int64)  # the session's ordinal, 0 for none
+
+    def get(self, ticker: str) -> TickerState:
+        """The ticker's state, a new one if it has none."""
+        state = self.objects.get(ticker)
+        return state if state is not None else self.put(TickerState(ticker))
+
+    def put(self, state: TickerState) -> TickerState:
+        self.objects[state.ticker] = state
+        return self.read(state)
+
+    def pop(self, ticker: str) -> None:
+        self.objects.pop(ticker, None)
+
+    def read(self, state: TickerState) -> TickerState:
+        """Take the figures of a state changed outside a check."""
+        i = self.index_of(state.ticker)
+        if i >= len(self.last):
+            for name in ("last", "up", "down", "peak", "deepest", "session"):
+                old = getattr(self, name)
+                new = np.empty(max(64, 2 * i), old.dtype)
+                new[: len(old)] = old
+                setattr(self, name, new)
+        self.last[i] = np.nan if state.last_price is None else state.last_price
+        self.up[i] = state.max_up_pct
+        self.down[i] = state.max_down_pct
+        self.peak[i] = np.nan if state.peak is None else state.peak
+        self.deepest[i] = state.max_drawdown_pct
+        self.session[i] = state.session.toordinal() if state.session is not None else 0
+        return state
 
 
 class VectorEngine:
@@ -152,7 +301,6 @@ class VectorEngine:
 
     def __init__(self, *, rearm_band_pct: float = 1.0) -> None:
         self.band = rearm_band_pct / 100.0
-        self._states: dict[str, TickerState] = {}
         self._pending_armed: dict[str, dict[int, bool | None]] = {}  # changes made outside a check
         self._clear()
 
@@ -166,6 +314,12 @@ class VectorEngine:
         self._count: dict[str, int] = {}  # live rules per ticker
         self._dd_count: dict[str, int] = {}  # live drawdown rules per ticker
         self._pending: dict[str, dict[int, Rule]] = {}  # rules with no price seen yet
+        self._handed_out: set[str] = set()  # tickers whose rules `rules_of` gave out since the last check (snoozes)
+        self._states = _StateTable(self._tix, self._ticker_index)
+
+    @property
+    def _ladders(self) -> tuple[_Ladder, _Ladder, _Ladder, _Ladder]:
+        return self._rising, self._falling, self._moves, self._drawdowns
 
     # -- the index -----------------------------------------------------------------
 
@@ -199,10 +353,10 @@ class VectorEngine:
         arrays (not lists of Python ints), so that loading a million rules stays light."""
         self._clear()
         self._pending_armed.clear()
-        self._states = dict(states)
-        ladders = (self._rising, self._falling, self._moves, self._drawdowns)
+        for state in states.values():
+            self._states.put(state)
         columns: dict[int, tuple[list[Rule], array[int], array[int], array[int], array[int]]] = {
-            id(ladder): ([], array("i"), array("b"), array("i"), array("b")) for ladder in ladders
+            id(ladder): ([], array("i"), array("b"), array("i"), array("b")) for ladder in self._ladders
         }
         moves = self._moves
         for rule in rules:
@@ -221,9 +375,8 @@ class VectorEngine:
             else:
                 group[3].append(0)
                 group[4].append(0)
-        for ladder in ladders:
+        for ladder in self._ladders:
             ladder.fill(*columns.pop(id(ladder)))
-            ladder.index_runs(len(self._names))
 
     def add(self, rule: Rule) -> None:
         ladder = self._ladder_of(rule)
@@ -236,12 +389,10 @@ class VectorEngine:
         ladder.append(rule, t, _armed_code(rule.armed), met, dirs)
 
     def remove(self, rule_id: int) -> Rule | None:
-        for ladder in (self._rising, self._falling, self._moves, self._drawdowns):
-            slots = np.flatnonzero(ladder.ids[: ladder.size] == rule_id).tolist()
-            slots = [s for s in slots if ladder.rules[s] is not None]
+        for ladder in self._ladders:
+            slots = [s for s in np.flatnonzero(ladder.ids[: ladder.size] == rule_id).tolist() if ladder.armed[s] != DEAD]
             if slots:
                 rule = ladder.rules[slots[0]]
-                assert rule is not None
                 self._sync(ladder, slots[0])
                 ladder.kill(slots[:1])
                 self._forget(rule)
@@ -267,20 +418,18 @@ class VectorEngine:
         """Reload one ticker's rules and state (after a split, or a failed write)."""
         t = self._tix.get(ticker)
         if t is not None:
-            for ladder in (self._rising, self._falling, self._moves, self._drawdowns):
-                slots = [s for s in ladder.slots_of(t).tolist() if ladder.rules[s] is not None]
+            for ladder in self._ladders:
+                slots = ladder.slots_of(t)
                 for slot in slots:
-                    rule = ladder.rules[slot]
-                    assert rule is not None
                     self._sync(ladder, slot)
-                    self._forget(rule)
+                    self._forget(ladder.rules[slot])
                 ladder.kill(slots)
         for rule in rules:
             self.add(rule)
         if state is None:
-            self._states.pop(ticker, None)
+            self._states.pop(ticker)
         else:
-            self._states[ticker] = state
+            self._states.put(state)
 
     def tickers(self) -> list[str]:
         return sorted(self._count)
@@ -289,89 +438,99 @@ class VectorEngine:
         return sum(self._count.values())
 
     def rules_of(self, ticker: str) -> list[Rule]:
+        """The ticker's rules, their armed flags written from the arrays. Their snoozes are read
+        again at the next check (the caller may snooze one)."""
         t = self._tix.get(ticker)
         if t is None or ticker not in self._count:
             return []
+        self._handed_out.add(ticker)
         found: list[Rule] = []
-        for ladder in (self._rising, self._falling, self._moves, self._drawdowns):
-            for slot in ladder.slots_of(t).tolist():
-                rule = ladder.rules[slot]
-                if rule is not None:
-                    self._sync(ladder, slot)
-                    found.append(rule)
+        for ladder in self._ladders:
+            for slot in ladder.slots_of(t):
+                self._sync(ladder, slot)
+                found.append(ladder.rules[slot])
         return sorted(found, key=lambda rule: rule.id)
 
     @staticmethod
     def _sync(ladder: _Ladder, slot: int) -> None:
         """Write a rule's armed flag from the arrays back to its object."""
-        rule = ladder.rules[slot]
-        if rule is not None:
-            rule.armed = _armed_value(int(ladder.armed[slot]))
+        ladder.rules[slot].armed = _armed_value(int(ladder.armed[slot]))
+
+    def _read_snoozes(self) -> None:
+        """Read again the snoozes of the rules `rules_of` handed out."""
+        for ticker in self._handed_out:
+            t = self._tix.get(ticker)
+            if t is None:
+                continue
+            for ladder in self._ladders:
+                for slot in ladder.slots_of(t):
+                    ladder.snoozy[slot] = ladder.rules[slot].snoozed_until is not None
+        self._handed_out.clear()
 
     def state(self, ticker: str) -> TickerState | None:
-        return self._states.get(ticker)
+        return self._states.objects.get(ticker)
 
     def needs_peak(self, ticker: str) -> bool:
-        state = self._states.get(ticker)
+        state = self._states.objects.get(ticker)
         return ticker in self._dd_count and (state is None or state.peak is None)
 
     def seed_peak(self, ticker: str, peak: float) -> None:
-        state = self._states.setdefault(ticker, TickerState(ticker))
+        state = self._states.get(ticker)
         if state.peak is None or peak > state.peak:
             state.peak = peak
             state.max_drawdown_pct = 0.0
+            self._states.read(state)
 
     def prepare(self, rule: Rule, quote: Quote) -> float | None:
-        state = self._states.setdefault(rule.ticker, TickerState(rule.ticker))
+        state = self._states.get(rule.ticker)
         if state.last_price is None:
             self.start_session(quote)
             state.last_price = quote.price
+            self._states.read(state)
         met = already_met(rule, state, quote)
         rule.armed = met is None
         return met
 
     def start_session(self, quote: Quote) -> None:
         """Move a ticker to the quote's session: reset the day's extremes and re-arm move rules."""
-        state = self._states.setdefault(quote.ticker, TickerState(quote.ticker))
+        state = self._states.get(quote.ticker)
         if state.session is not None and quote.session <= state.session:
             return
         state.session = quote.session
         state.max_up_pct = 0.0
         state.max_down_pct = 0.0
+        self._states.read(state)
         t = self._tix.get(quote.ticker)
         if t is None:
             return
         pending = self._pending_armed.setdefault(quote.ticker, {})
-        for rule_id in self._rearm_moves(np.array([t]), np.array([quote.session.toordinal()]), len(self._names)):
+        ladder = self._moves
+        slots = self._session_rearms(np.array([t]), np.array([quote.session.toordinal()]))
+        for slot, rule_id in zip(slots.tolist(), ladder.ids[slots].tolist(), strict=True):
+            ladder.rules[slot].armed = True
             pending[rule_id] = True
 
-    def _rearm_moves(self, tixes: I64, sessions: I64, n_tickers: int) -> list[int]:
-        """Re-arm the fired move rules of tickers starting a session, except those met in it."""
+    def _session_rearms(self, tixes: I64, sessions: I64) -> I64:
+        """Re-arm the fired move rules of these tickers, starting these sessions, except those
+        met in them; return their slots."""
         ladder = self._moves
         if not ladder.size or not len(tixes):
-            return []
-        session_of = np.zeros(n_tickers, np.int64)
+            return np.empty(0, np.int64)
+        session_of = np.zeros(len(self._names), np.int64)
         session_of[tixes] = sessions
-        cand = ladder.candidates(tixes.tolist(), n_tickers)
-        slots = np.arange(ladder.size) if cand is None else cand
-        tix = ladder.tix[slots]
-        new = session_of[tix]
-        hit = (new > 0) & (ladder.armed[slots] == FIRED) & (ladder.met[slots] != new) & ~np.isnan(ladder.thr[slots])
-        rearmed = slots[hit]
+        fired = ladder.fired_of(tixes, len(self._names))
+        new = session_of[ladder.tix[fired]]
+        rearmed: I64 = fired[(new > 0) & (ladder.met[fired] != new)]
         ladder.armed[rearmed] = ARMED
-        rules = ladder.rules
-        for slot in rearmed.tolist():
-            rule = rules[slot]
-            assert rule is not None
-            rule.armed = True
-        return ladder.ids[rearmed].tolist()  # type: ignore[no-any-return]
+        return rearmed
 
     def rebase(self, quote: Quote) -> CheckResult:
         self.start_session(quote)
-        state = self._states[quote.ticker]
+        state = self._states.get(quote.ticker)
         state.last_price = quote.price
         state.peak = None
         state.max_drawdown_pct = 0.0
+        self._states.read(state)
         return CheckResult(ticker=quote.ticker, firings=[], armed_changes=self._pending_armed.pop(quote.ticker, {}), state=state)
 
     # -- the check -----------------------------------------------------------------
@@ -382,92 +541,94 @@ class VectorEngine:
     def evaluate_many(self, quotes: Sequence[Quote], *, now: datetime) -> list[CheckResult]:
         """The verdict on many quotes (one per ticker), in their order: as the reference's
         `evaluate` on each."""
-        if len({q.ticker for q in quotes}) != len(quotes):  # the same ticker twice: one at a time
+        tickers = list(map(_TICKER, quotes))
+        if len(set(tickers)) != len(tickers):  # the same ticker twice: one at a time
             return [self.evaluate_many([q], now=now)[0] for q in quotes]
         self._sort_if_needed()
+        if self._handed_out:
+            self._read_snoozes()
         collecting = gc.isenabled()
-        gc.disable()  # a busy check builds ~100,000 young objects with no cycles: scan them once, after
+        gc.disable()  # a check builds thousands of young objects with no cycles: scan them once, after
         try:
-            return _Check(self, quotes, now).run()
+            return _Check(self, quotes, tickers, now).run()
         finally:
             if collecting:
                 gc.enable()
 
     def _sort_if_needed(self) -> None:
-        ladders = (self._rising, self._falling, self._moves, self._drawdowns)
-        if not any(ladder.needs_sorting() for ladder in ladders):
+        if not any(ladder.needs_sorting() for ladder in self._ladders):
             return
-        for ladder in ladders:
-            if ladder.needs_sorting() or len(ladder.starts) <= len(self._names):
+        for ladder in self._ladders:
+            if ladder.needs_sorting():
                 keep = ladder.live()
-                rules = [ladder.rules[i] for i in keep]
                 idx = np.asarray(keep, np.int64)
                 ladder.fill(
-                    [r for r in rules if r is not None],
+                    [ladder.rules[i] for i in keep],
                     ladder.tix[idx].tolist(),
                     ladder.armed[idx].tolist(),
                     ladder.met[idx].tolist(),
                     ladder.dirs[idx].tolist(),
                 )
-            ladder.index_runs(len(self._names))
 
 
 class _Check:
-    """One `evaluate_many`: the steps of the reference's `evaluate`, each over every quote at once."""
+    """One `evaluate_many`: the steps of the reference's `evaluate`, each over every quote at once.
+    Its verdicts stay in arrays (`_Verdicts`) until a result is read."""
 
-    def __init__(self, engine: VectorEngine, quotes: Sequence[Quote], now: datetime) -> None:
+    def __init__(self, engine: VectorEngine, quotes: Sequence[Quote], tickers: list[str], now: datetime) -> None:
         self.engine = engine
         self.quotes = quotes
+        self.tickers = tickers
         self.now = now
-        self.n_tickers = len(engine._names)
-        n = len(quotes)
-        self.n = n
-        self.armed: list[dict[int, bool | None]] = [{} for _ in range(n)]
-        self.changes: list[tuple[I64, I64, bool]] = []  # (quote rows, rule ids, armed) in the order made
-        self.firings: list[list[Firing]] = [[] for _ in range(n)]
+        self.n = len(quotes)
+        self.verdicts = _Verdicts(quotes)
 
     def run(self) -> list[CheckResult]:
-        engine, quotes = self.engine, self.quotes
-        states = engine._states
-        tix_of = engine._tix
-        n = self.n
-        qtix = np.full(n, -1, np.int64)
-        prev = np.full(n, np.nan)
-        new_session: list[int] = []
-        state_list: list[TickerState] = []
-        for i, quote in enumerate(quotes):
-            ticker = quote.ticker
-            state = states.get(ticker)
-            if state is None:
-                state = states[ticker] = TickerState(ticker)
-            state_list.append(state)
-            t = tix_of.get(ticker)
-            if t is not None:
-                qtix[i] = t
-            if state.session is None or quote.session > state.session:
-                state.session = quote.session
-                state.max_up_pct = 0.0
-                state.max_down_pct = 0.0
-                if t is not None:
-                    new_session.append(i)
-            waiting = engine._pending_armed.pop(ticker, None)
-            if waiting:
-                self.armed[i].update(waiting)
-            if state.last_price is not None:
-                prev[i] = state.last_price
+        engine, quotes, tickers, n = self.engine, self.quotes, self.tickers, self.n
+        table = engine._states
+        try:
+            state_list: list[TickerState] = list(map(table.objects.__getitem__, tickers))
+        except KeyError:  # a ticker never seen: its state starts here
+            state_list = list(map(table.get, tickers))
         self.states = state_list
-        self.qtix = qtix
-        self.price = np.fromiter((q.price for q in quotes), np.float64, n)
-        prev_close = np.fromiter((q.prev_close or np.nan for q in quotes), np.float64, n)
+        self.n_tickers = len(engine._names)
+        qtix = sidx = np.fromiter(map(table.index.__getitem__, tickers), np.int64, n)  # every quoted ticker has a state, so an index
+        self.qtix = self.sidx = qtix
+        sessions = list(map(_SESSION, quotes))
+        if len(distinct := set(sessions)) == 1:
+            ordinals = np.full(n, distinct.pop().toordinal(), np.int64)
+        else:
+            ordinals = np.fromiter(map(date.toordinal, sessions), np.int64, n)
+        new_session = np.flatnonzero(ordinals > table.session[sidx])
+        if len(new_session):  # as the reference's `start_session`
+            moved = sidx[new_session]
+            table.session[moved] = ordinals[new_session]
+            table.up[moved] = 0.0
+            table.down[moved] = 0.0
+            picked = new_session.tolist()
+            _set(state_list, picked, "session", [sessions[i] for i in picked])
+            _set(state_list, picked, "max_up_pct", repeat(0.0))
+            _set(state_list, picked, "max_down_pct", repeat(0.0))
+        if engine._pending_armed:
+            for row, ticker in enumerate(tickers):
+                waiting = engine._pending_armed.pop(ticker, None)
+                if waiting:
+                    self.verdicts.first_changes(row).update(waiting)
+        self.prev, self.peak, self.deepest = table.last[sidx], table.peak[sidx], table.deepest[sidx]
+        self.max_up, self.max_down = table.up[sidx], table.down[sidx]
+        self.price = np.fromiter(map(_PRICE, quotes), np.float64, n)
+        prev_close = np.array(list(map(_PREV_CLOSE, quotes)), np.float64)
+        prev_close[prev_close == 0.0] = np.nan  # as `Quote.change_pct`: no previous close, no change
         self.change = (self.price / prev_close - 1.0) * 100.0
-        self.prev = prev
-        known = qtix >= 0
-        self.quote_of = np.full(self.n_tickers, -1, np.int64)  # ticker index -> quote index
-        self.quote_of[qtix[known]] = np.flatnonzero(known)
-        self.tixes = qtix[known]
-        if new_session:
-            self._session_rearms(new_session)
-        self._baselines()
+        rearm_rows = new_session
+        if len(rearm_rows):
+            ladder = engine._moves
+            rearmed = engine._session_rearms(qtix[rearm_rows], ordinals[rearm_rows])
+            row_of = np.full(self.n_tickers, -1, np.int64)
+            row_of[qtix[rearm_rows]] = rearm_rows
+            self.verdicts.changed(row_of[ladder.tix[rearmed]], ladder.ids[rearmed], True)
+        if engine._pending:
+            self._baselines()
         self._price_rules()
         self._moves()
         self._drawdowns()
@@ -475,155 +636,81 @@ class _Check:
 
     # -- steps ---------------------------------------------------------------------
 
-    def _session_rearms(self, new_session: list[int]) -> None:
-        rows = np.asarray(new_session, np.int64)
-        sessions = np.fromiter((self.quotes[i].session.toordinal() for i in new_session), np.int64, len(new_session))
-        ladder = self.engine._moves
-        if not ladder.size:
-            return
-        session_of = np.zeros(self.n_tickers, np.int64)
-        session_of[self.qtix[rows]] = sessions
-        slots = self._scan_slots(ladder)
-        tix = ladder.tix[slots]
-        new = session_of[tix]
-        hit = (new > 0) & (ladder.armed[slots] == FIRED) & (ladder.met[slots] != new) & ~np.isnan(ladder.thr[slots])
-        rearmed = slots[hit]
-        ladder.armed[rearmed] = ARMED
-        self._record(ladder, rearmed, True)
-
     def _baselines(self) -> None:
         """Arm the rules that had seen no price, as the reference's `_set_baselines`."""
         engine = self.engine
-        if not engine._pending:
-            return
-        for i, quote in enumerate(self.quotes):
-            waiting = engine._pending.pop(quote.ticker, None)
+        for row, ticker in enumerate(self.tickers):
+            waiting = engine._pending.pop(ticker, None)
             if not waiting:
                 continue
-            state = self.states[i]
-            ids = np.fromiter(waiting, np.int64, len(waiting))
-            for ladder in (engine._rising, engine._falling, engine._moves, engine._drawdowns):
-                t = int(self.qtix[i])
-                slots = ladder.slots_of(t)
-                slots = slots[np.isin(ladder.ids[slots], ids)]
-                for slot in slots.tolist():
+            quote, state, t = self.quotes[row], self.states[row], int(self.qtix[row])
+            changes = self.verdicts.first_changes(row)
+            for ladder in engine._ladders:
+                for slot in ladder.slots_of(t):
                     rule = ladder.rules[slot]
-                    if rule is None:
+                    if rule.id not in waiting:
                         continue
                     met = already_met(rule, state, quote)
                     rule.armed = met is None
                     ladder.armed[slot] = ARMED if met is None else FIRED
                     if ladder is engine._moves:
                         ladder.met[slot] = rule.met_session.toordinal() if rule.met_session else 0
-                    self.armed[i][rule.id] = rule.armed
+                    changes[rule.id] = rule.armed
 
-    def _scan_slots(self, ladder: _Ladder) -> I64:
-        cand = ladder.candidates(self.tixes.tolist(), self.n_tickers)
-        return np.arange(ladder.size, dtype=np.int64) if cand is None else cand
-
-    def _window(self, ladder: _Ladder, lo: F64, hi: F64) -> I64:
-        """The slots whose threshold lies in (lo, hi] of their ticker (per-quote bounds)."""
-        if not ladder.size:
-            return np.empty(0, np.int64)
-        low = np.full(self.n_tickers, _INF)
-        high = np.full(self.n_tickers, -_INF)
-        low[self.tixes] = lo[self.qtix >= 0]
-        high[self.tixes] = hi[self.qtix >= 0]
-        cand = ladder.candidates(self.tixes.tolist(), self.n_tickers)
-        if cand is None:
-            size = ladder.size
-            tix = ladder.tix[:size]
-            thr = ladder.thr[:size]
-            return np.flatnonzero((thr > low[tix]) & (thr <= high[tix]))
-        tix = ladder.tix[cand]
-        thr = ladder.thr[cand]
-        return cand[(thr > low[tix]) & (thr <= high[tix])]
+    def _window(self, ladder: _Ladder, lo: F64, hi: F64) -> tuple[I64, I64]:
+        """The slots whose threshold lies in (lo, hi] of their quote's ticker, and their quote rows."""
+        rows = np.flatnonzero(lo < hi)
+        if not ladder.size or not len(rows):
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        return ladder.window(rows, self.qtix[rows], lo[rows], hi[rows], self.n_tickers)
 
     def _price_rules(self) -> None:
         engine = self.engine
         price, prev, band = self.price, self.prev, engine.band
         up = price > prev  # False where there is no previous price
         down = price < prev
-        below = np.nextafter(price, -_INF)
-        before = np.nextafter(prev, -_INF)
-        empty_lo = np.full(self.n, _INF)
-        empty_hi = np.full(self.n, -_INF)
         # rising rules fire on (prev, price]; re-arm on [price / (1 - band), prev / (1 - band))
-        lo = np.where(up, prev, np.where(down, np.nextafter(price / (1 - band), -_INF), empty_lo))
-        hi = np.where(up, price, np.where(down, np.nextafter(prev / (1 - band), -_INF), empty_hi))
-        rising = self._split(engine._rising, self._window(engine._rising, lo, hi), up)
+        lo = np.where(up, prev, np.where(down, np.nextafter(price / (1 - band), -_INF), _INF))
+        hi = np.where(up, price, np.where(down, np.nextafter(prev / (1 - band), -_INF), -_INF))
+        self._price_ladder(engine._rising, lo, hi, up, "up")
         # falling rules fire on [price, prev); re-arm on (prev / (1 + band), price / (1 + band)]
-        lo = np.where(down, below, np.where(up, prev / (1 + band), empty_lo))
-        hi = np.where(down, before, np.where(up, price / (1 + band), empty_hi))
-        falling = self._split(engine._falling, self._window(engine._falling, lo, hi), down)
-        for ladder, (fire, rearm), direction in ((engine._rising, rising, "up"), (engine._falling, falling, "down")):
-            fire = self._in_quote_order(ladder, fire)
-            ladder.armed[fire] = FIRED
-            self._record(ladder, fire, False)
-            ladder.armed[rearm] = ARMED
-            self._record(ladder, rearm, True)
-            self._price_firings(ladder, fire, direction)
+        lo = np.where(down, np.nextafter(price, -_INF), np.where(up, prev / (1 + band), _INF))
+        hi = np.where(down, np.nextafter(prev, -_INF), np.where(up, price / (1 + band), -_INF))
+        self._price_ladder(engine._falling, lo, hi, down, "down")
 
-    def _split(self, ladder: _Ladder, hits: I64, firing: npt.NDArray[np.bool_]) -> tuple[I64, I64]:
-        """Hits of a firing ticker that are armed fire; hits of the other direction that had fired re-arm."""
-        fires_here = np.zeros(self.n_tickers, bool)
-        fires_here[self.tixes] = firing[self.qtix >= 0]
-        fire_side = fires_here[ladder.tix[hits]]
-        armed = ladder.armed[hits]
-        return hits[fire_side & (armed == ARMED)], hits[~fire_side & (armed == FIRED)]
-
-    def _in_quote_order(self, ladder: _Ladder, slots: I64) -> I64:
-        """Slots grouped by quote, each ticker's in (threshold, id) order, as the reference fires them."""
-        if not len(slots):
-            return slots
-        rows = self.quote_of[ladder.tix[slots]]
-        if (slots >= ladder.sorted_size).any():  # some in the unsorted tail: sort fully
-            order = np.lexsort((ladder.ids[slots], ladder.thr[slots], rows))
-        else:
-            order = np.argsort(rows, kind="stable")
-        return slots[order]
-
-    def _record(self, ladder: _Ladder, slots: I64, value: bool) -> None:
-        """Note armed changes; `_results` hands them to each quote in the order they were made.
-        A rule re-armed says so at once, as the reference's does (firing rules are marked as
-        their alerts are built)."""
+    def _price_ladder(self, ladder: _Ladder, lo: F64, hi: F64, firing: Flags, direction: str) -> None:
+        """Hits of a quote moving the firing way that are armed fire; hits of the other way that had fired re-arm."""
+        slots, rows = self._window(ladder, lo, hi)
         if not len(slots):
             return
-        self.changes.append((self.quote_of[ladder.tix[slots]], ladder.ids[slots], value))
-        if value:
-            rules = ladder.rules
-            for slot in slots.tolist():
-                rules[slot].armed = True
+        armed = ladder.armed[slots]
+        fire_side = firing[rows]
+        fire = fire_side & (armed == ARMED)
+        rearm = ~fire_side & (armed == FIRED)
+        fired, fired_rows = slots[fire], rows[fire]
+        ladder.armed[fired] = FIRED
+        self.verdicts.changed(fired_rows, ladder.ids[fired], False)
+        rearmed = slots[rearm]
+        ladder.armed[rearmed] = ARMED
+        self.verdicts.changed(rows[rearm], ladder.ids[rearmed], True)
+        self._fired(ladder, fired, fired_rows, _PRICE_STAGE, direction)
 
-    def _price_firings(self, ladder: _Ladder, slots: I64, direction: str) -> None:
+    def _fired(self, ladder: _Ladder, slots: I64, rows: I64, stage: int, direction: str) -> None:
+        """Keep what fired for its alerts, less the rules snoozed now (they stay fired)."""
         if not len(slots):
             return
-        rules, quotes, firings, now = ladder.rules, self.quotes, self.firings, self.now
-        change = self.change.tolist()
-        rows = self.quote_of[ladder.tix[slots]].tolist()
-        plain = AlertKind.PRICE_ABOVE if direction == "up" else AlertKind.PRICE_BELOW
-        cross, member = RuleKind.CROSS, RuleSource.MEMBER
-        for slot, row in zip(slots.tolist(), rows, strict=True):
-            rule = rules[slot]
-            assert rule is not None
-            rule.armed = False
-            until = rule.snoozed_until
-            if until is not None and now < until:
-                continue
-            quote = quotes[row]
-            delta = change[row]
-            level = rule.level_name
-            firings[row].append(Firing(rule, Alert(
-                AlertKind.ANALYST_LEVEL if rule.kind is cross else plain, rule.ticker, quote.at, quote.price,
-                None if delta != delta else delta, quote.prev_close, rule.threshold, level.value if level else None,
-                None, direction, None, None, rule.id, rule.note, rule.owner if rule.source is member else None,
-            )))
+        snoozy = ladder.snoozy[slots]
+        if snoozy.any():
+            now, rules = self.now, ladder.rules
+            awake = [not ((until := rules[slot].snoozed_until) is not None and now < until) for slot in slots[snoozy].tolist()]
+            keep = np.ones(len(slots), np.bool_)
+            keep[np.flatnonzero(snoozy)] = awake
+            slots, rows = slots[keep], rows[keep]
+        self.verdicts.fired(ladder, slots, rows, stage, direction)
 
     def _moves(self) -> None:
         ladder = self.engine._moves
-        change = self.change
-        max_up = np.fromiter((s.max_up_pct for s in self.states), np.float64, self.n)
-        max_down = np.fromiter((s.max_down_pct for s in self.states), np.float64, self.n)
+        change, max_up, max_down = self.change, self.max_up, self.max_down
         up = change > max_up  # False where the change is unknown (NaN)
         down = -change > max_down
         self.move_up, self.move_down = up, down
@@ -631,104 +718,231 @@ class _Check:
             return
         lo = np.where(up, max_up, np.where(down, max_down, _INF))
         hi = np.where(up, change, np.where(down, -change, -_INF))
-        hits = self._window(ladder, lo, hi)
-        need = np.zeros(self.n_tickers, np.int8)
-        need[self.tixes] = np.where(up, UP, DOWN)[self.qtix >= 0]
-        tix = ladder.tix[hits]
-        fire = hits[((ladder.dirs[hits] & need[tix]) != 0) & (ladder.armed[hits] != FIRED)]
-        fire = self._in_quote_order(ladder, fire)
-        ladder.armed[fire] = FIRED
-        self._record(ladder, fire, False)
-        self._percent_firings(ladder, fire, up)
+        slots, rows = self._window(ladder, lo, hi)
+        if not len(slots):
+            return
+        armed = ladder.armed[slots]
+        need = np.where(up[rows], UP, DOWN).astype(np.int8)
+        fire = ((ladder.dirs[slots] & need) != 0) & (armed != FIRED) & (armed != DEAD)
+        fired, fired_rows = slots[fire], rows[fire]
+        ladder.armed[fired] = FIRED
+        self.verdicts.changed(fired_rows, ladder.ids[fired], False)
+        self.verdicts.up = up
+        self._fired(ladder, fired, fired_rows, _MOVE_STAGE, "")
 
     def _drawdowns(self) -> None:
         ladder = self.engine._drawdowns
-        price = self.price
-        peak = np.fromiter((np.nan if s.peak is None else s.peak for s in self.states), np.float64, self.n)
-        deepest = np.fromiter((s.max_drawdown_pct for s in self.states), np.float64, self.n)
+        price, peak, deepest = self.price, self.peak, self.deepest
         new_peak = np.isnan(peak) | (price > peak)
         with np.errstate(invalid="ignore"):
             drawdown = (1.0 - price / peak) * 100.0
         deeper = ~new_peak & (drawdown > deepest)
-        self.peak, self.new_peak, self.drawdown, self.deeper = peak, new_peak, drawdown, deeper
+        self.new_peak, self.drawdown, self.deeper = new_peak, drawdown, deeper
         if not ladder.size:
             return
-        slots = self._scan_slots(ladder)
-        peaked = np.zeros(self.n_tickers, bool)
-        peaked[self.tixes] = new_peak[self.qtix >= 0]
-        rearm = slots[peaked[ladder.tix[slots]] & (ladder.armed[slots] == FIRED) & ~np.isnan(ladder.thr[slots])]
-        ladder.armed[rearm] = ARMED
-        self._record(ladder, rearm, True)
-        hits = self._window(ladder, np.where(deeper, deepest, _INF), np.where(deeper, drawdown, -_INF))
-        fire = self._in_quote_order(ladder, hits[ladder.armed[hits] != FIRED])
-        ladder.armed[fire] = FIRED
-        self._record(ladder, fire, False)
-        self._percent_firings(ladder, fire, None)
-
-    def _percent_firings(self, ladder: _Ladder, slots: I64, up: npt.NDArray[np.bool_] | None) -> None:
-        """Alerts for move rules (`up` says which way each quote moved) or drawdown rules (`up` None)."""
+        rows = np.flatnonzero(new_peak)
+        fired = ladder.fired_of(self.qtix[rows], self.n_tickers) if len(rows) else rows
+        if len(fired):  # a new peak re-arms its ticker's fired drawdown rules
+            peaked = np.zeros(self.n_tickers, np.bool_)
+            peaked[self.qtix[rows]] = True
+            rearmed = fired[peaked[ladder.tix[fired]]]
+            if len(rearmed):
+                row_of = np.full(self.n_tickers, -1, np.int64)
+                row_of[self.qtix[rows]] = rows
+                ladder.armed[rearmed] = ARMED
+                self.verdicts.changed(row_of[ladder.tix[rearmed]], ladder.ids[rearmed], True)
+        slots, rows = self._window(ladder, np.where(deeper, deepest, _INF), np.where(deeper, drawdown, -_INF))
         if not len(slots):
             return
-        rules, quotes, firings, now = ladder.rules, self.quotes, self.firings, self.now
-        change = self.change.tolist()
-        rows = self.quote_of[ladder.tix[slots]].tolist()
-        went_up = up.tolist() if up is not None else None
-        peaks, drawdowns = (self.peak.tolist(), self.drawdown.tolist()) if up is None else ([], [])
-        watch, member = RuleSource.WATCH, RuleSource.MEMBER
-        for slot, row in zip(slots.tolist(), rows, strict=True):
-            rule = rules[slot]
-            assert rule is not None
-            rule.armed = False
-            until = rule.snoozed_until
-            if until is not None and now < until:
-                continue
-            quote = quotes[row]
-            delta = change[row]
-            delta_value = None if delta != delta else delta
-            mention = rule.owner if rule.source is member else None
-            if went_up is not None:
-                kind = AlertKind.SELLOFF if rule.source is watch else AlertKind.DAILY_MOVE
-                alert = Alert(kind, rule.ticker, quote.at, quote.price, delta_value, quote.prev_close, None, None,
-                              rule.threshold, "up" if went_up[row] else "down", None, None, rule.id, None, mention)
-            else:
-                alert = Alert(AlertKind.DRAWDOWN, rule.ticker, quote.at, quote.price, delta_value, quote.prev_close, None, None,
-                              rule.threshold, "down", peaks[row], drawdowns[row], rule.id, None, mention)
-            firings[row].append(Firing(rule, alert))
+        armed = ladder.armed[slots]
+        fire = (armed != FIRED) & (armed != DEAD)
+        fired, fired_rows = slots[fire], rows[fire]
+        ladder.armed[fired] = FIRED
+        self.verdicts.changed(fired_rows, ladder.ids[fired], False)
+        self.verdicts.peak, self.verdicts.drawdown = peak, drawdown
+        self._fired(ladder, fired, fired_rows, _DRAWDOWN_STAGE, "down")
 
-    def _hand_out_changes(self) -> None:
-        """Each quote's armed changes, later ones overriding earlier ones as in the reference."""
+    def _results(self) -> list[CheckResult]:
+        """Write each ticker's state as the reference leaves it, and the results."""
+        states, table, sidx = self.states, self.engine._states, self.sidx
+        for rows, name, figures, values in (
+            (self.move_up, "max_up_pct", table.up, self.change),
+            (self.move_down, "max_down_pct", table.down, -self.change),
+            (self.new_peak, "peak", table.peak, self.price),
+            (self.new_peak, "max_drawdown_pct", table.deepest, np.zeros(self.n)),
+            (self.deeper, "max_drawdown_pct", table.deepest, self.drawdown),
+        ):
+            picked = np.flatnonzero(rows & (figures[sidx] != values))  # a figure that stays (a drawdown back at 0) is not written
+            if len(picked):
+                figures[sidx[picked]] = values[picked]
+                _set(states, picked.tolist(), name, values[picked].tolist())
+        table.last[sidx] = self.price
+        deque(map(setattr, states, repeat("last_price"), self.price.tolist()), maxlen=0)
+        verdicts = self.verdicts
+        verdicts.change = self.change
+        verdicts.seal()
+        return list(map(CheckResult, self.tickers, repeat(None), repeat(None), states, repeat(verdicts), range(self.n)))
+
+
+def _set(objects: list[TickerState], rows: list[int], name: str, values: Iterable[object]) -> None:
+    """Set one attribute of the objects of these rows."""
+    deque(map(setattr, map(objects.__getitem__, rows), repeat(name), values), maxlen=0)
+
+
+class _Verdicts:
+    """A check's verdicts in columns: what fired (by stage, each grouped by quote row in firing
+    order) and the armed changes (in the order made), turned into each quote's `Firing`s and
+    armed-change dict when the first result asks (all quotes at once)."""
+
+    def __init__(self, quotes: Sequence[Quote]) -> None:
+        self.quotes = quotes
+        self.n = len(quotes)
+        self.firing_stages: list[tuple[_Ladder, int, list[Rule], I64, I64, F64, I64, int, str]] = []
+        self.changes: list[tuple[I64, I64, bool]] = []
+        self.first: dict[int, dict[int, bool | None]] = {}  # per row: changes made before the arrays' (waiting, baselines)
+        self.change: F64 = np.empty(0)
+        self.up: Flags = np.empty(0, np.bool_)
+        self.peak: F64 = np.empty(0)
+        self.drawdown: F64 = np.empty(0)
+        self.fired_count: list[int] = []
+        self.changed_count: list[int] = []
+        self.built_firings: list[list[Firing]] | None = None
+        self.built_changes: list[dict[int, bool | None]] | None = None
+
+    def first_changes(self, row: int) -> dict[int, bool | None]:
+        return self.first.setdefault(row, {})
+
+    def changed(self, rows: I64, ids: I64, armed: bool) -> None:
+        if len(rows):
+            self.changes.append((rows, ids, armed))
+
+    def fired(self, ladder: _Ladder, slots: I64, rows: I64, stage: int, direction: str) -> None:
+        if len(slots):
+            self.firing_stages.append((ladder, ladder.generation, ladder.rules, slots, rows, ladder.thr[slots], ladder.ids[slots], stage, direction))
+
+    def seal(self) -> None:
+        """Count each row's firings and changes (a row without either needs nothing built)."""
+        n = self.n
+        fired = [stage[4] for stage in self.firing_stages]  # their rows
+        self.fired_count = np.bincount(np.concatenate(fired), minlength=n).tolist() if fired else [0] * n
+        changed = [rows for rows, _, _ in self.changes]
+        self.changed_count = np.bincount(np.concatenate(changed), minlength=n).tolist() if changed else [0] * n
+
+    # -- the DeferredVerdicts port ---------------------------------------------------
+
+    def firings_of(self, row: int) -> list[Firing]:
+        if self.built_firings is None:
+            if not self.fired_count[row]:
+                return []
+            self.built_firings = self._build_firings()
+        return self.built_firings[row]
+
+    def armed_changes_of(self, row: int) -> dict[int, bool | None]:
+        if self.built_changes is None:
+            if not self.changed_count[row]:
+                first = self.first.get(row)
+                return {} if first is None else dict(first)
+            collecting = gc.isenabled()
+            gc.disable()  # thousands of dicts, no cycles
+            try:
+                self.built_changes = self._build_changes()
+            finally:
+                if collecting:
+                    gc.enable()
+        return self.built_changes[row]
+
+    def _build_firings(self) -> list[list[Firing]]:
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return self._firings()
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _firings(self) -> list[list[Firing]]:
+        """Every row's firings: its price rules', then its moves', then its drawdowns' (the
+        stages in that order, each row's in firing order)."""
+        out: list[list[Firing]] = [[] for _ in range(self.n)]
+        quotes = self.quotes
+        change = [None if c != c else c for c in self.change.tolist()]
+        went_up = self.up.tolist()
+        peaks, drawdowns = self.peak.tolist(), self.drawdown.tolist()
+        cross, member, watch = RuleKind.CROSS, RuleSource.MEMBER, RuleSource.WATCH
+        analyst, daily, selloff, drawdown_kind = AlertKind.ANALYST_LEVEL, AlertKind.DAILY_MOVE, AlertKind.SELLOFF, AlertKind.DRAWDOWN
+        tickers = list(map(_TICKER, quotes))
+        ats, prices, prev_closes = list(map(_AT, quotes)), list(map(_PRICE, quotes)), list(map(_PREV_CLOSE, quotes))
+        for ladder, generation, rules, slots, rows, thresholds, ids, stage, direction in self.firing_stages:
+            fix_armed = _armed_now(ladder, generation, rules, slots)
+            fired = zip(map(rules.__getitem__, slots.tolist()), rows.tolist(), thresholds.tolist(), ids.tolist(), strict=True)
+            if stage == _PRICE_STAGE:
+                plain = AlertKind.PRICE_ABOVE if direction == "up" else AlertKind.PRICE_BELOW
+                for rule, row, threshold, rule_id in fired:
+                    rule.armed = False
+                    level = rule.level_name
+                    out[row].append(Firing(rule, Alert(
+                        analyst if rule.kind is cross else plain, tickers[row], ats[row], prices[row], change[row], prev_closes[row],
+                        threshold, level.value if level else None, None, direction, None, None, rule_id, rule.note,
+                        rule.owner if rule.source is member else None, {}, [],
+                    )))
+            elif stage == _MOVE_STAGE:
+                for rule, row, threshold, rule_id in fired:
+                    rule.armed = False
+                    out[row].append(Firing(rule, Alert(
+                        selloff if rule.source is watch else daily, tickers[row], ats[row], prices[row], change[row], prev_closes[row],
+                        None, None, threshold, "up" if went_up[row] else "down", None, None, rule_id, None,
+                        rule.owner if rule.source is member else None, {}, [],
+                    )))
+            else:
+                for rule, row, threshold, rule_id in fired:
+                    rule.armed = False
+                    out[row].append(Firing(rule, Alert(
+                        drawdown_kind, tickers[row], ats[row], prices[row], change[row], prev_closes[row], None, None,
+                        threshold, "down", peaks[row], drawdowns[row], rule_id, None,
+                        rule.owner if rule.source is member else None, {}, [],
+                    )))
+            fix_armed()
+        return out
+
+    def _build_changes(self) -> list[dict[int, bool | None]]:
+        """Each row's armed changes, later ones overriding earlier ones as in the reference."""
+        first = self.first
+        out: list[dict[int, bool | None]] = [dict(first[row]) if row in first else {} for row in range(self.n)]
         if not self.changes:
-            return
+            return out
         rows = np.concatenate([rows for rows, _, _ in self.changes])
         order = np.argsort(rows, kind="stable")
         ids = np.concatenate([ids for _, ids, _ in self.changes])[order].tolist()
         values = np.concatenate([np.full(len(r), v) for r, _, v in self.changes])[order].tolist()
         bounds = np.searchsorted(rows[order], np.arange(self.n + 1)).tolist()
-        armed = self.armed
-        for row in range(self.n):
+        for row in compress(range(self.n), self.changed_count):
             start, stop = bounds[row], bounds[row + 1]
-            if start < stop:
-                armed[row].update(zip(ids[start:stop], values[start:stop], strict=True))
+            out[row].update(zip(ids[start:stop], values[start:stop], strict=True))
+        return out
 
-    def _results(self) -> list[CheckResult]:
-        """Write each ticker's state as the reference leaves it, and the results."""
-        prices = self.price.tolist()
-        change = self.change.tolist()
-        up, down = self.move_up.tolist(), self.move_down.tolist()
-        new_peak, deeper, drawdown = self.new_peak.tolist(), self.deeper.tolist(), self.drawdown.tolist()
-        self._hand_out_changes()
-        results = []
-        for i, state in enumerate(self.states):
-            price = prices[i]
-            if up[i]:
-                state.max_up_pct = change[i]
-            if down[i]:
-                state.max_down_pct = -change[i]
-            if new_peak[i]:
-                state.peak = price
-                state.max_drawdown_pct = 0.0
-            elif deeper[i]:
-                state.max_drawdown_pct = drawdown[i]
-            state.last_price = price
-            results.append(CheckResult(state.ticker, self.firings[i], self.armed[i], state))
-        return results
+
+
+def _armed_now(ladder: _Ladder, generation: int, rules: list[Rule], slots: I64) -> Callable[[], None]:
+    """The fired rules' objects are marked fired as their alerts are built; a check since (the
+    same ticker again in one batch, or a later check) may have re-armed some, or removed them.
+    Returns what writes, after the build, the flag the arrays hold now (a removed rule's object
+    keeps the flag it had)."""
+    if generation == ladder.generation:
+        codes = ladder.armed[slots]
+    else:  # the ladder was sorted again: find the rules by id
+        ids = [rules[slot].id for slot in slots.tolist()]
+        size = ladder.size
+        found = np.flatnonzero(np.isin(ladder.ids[:size], ids) & (ladder.armed[:size] != DEAD))
+        code_of = dict(zip(ladder.ids[found].tolist(), ladder.armed[found].tolist(), strict=True))
+        codes = np.fromiter((code_of.get(rule_id, DEAD) for rule_id in ids), np.int8, len(ids))
+    changed = [(rules[int(slots[k])], int(codes[k])) for k in np.flatnonzero(codes != FIRED).tolist()]
+    kept = [(rule, rule.armed) for rule, code in changed if code == DEAD]
+
+    def write() -> None:
+        for rule, code in changed:
+            if code != DEAD:
+                rule.armed = _armed_value(code)
+        for rule, armed in kept:
+            rule.armed = armed
+
+    return write
