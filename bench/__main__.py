@@ -70,6 +70,7 @@ def make_rules(n_rules: int, n_tickers: int, rng: random.Random) -> list[Rule]:
     owner, chat = UserRef("bench", "u"), ChatRef("bench", "c")
     kinds = (RuleKind.ABOVE, RuleKind.BELOW, RuleKind.MOVE, RuleKind.DRAWDOWN)
     rules = []
+    names = [f"T{i:05d}" for i in range(n_tickers)]  # one string per ticker, as the app's rules share them when read
     for rule_id in range(1, n_rules + 1):
         kind = kinds[rule_id % 4]
         if kind in (RuleKind.ABOVE, RuleKind.BELOW):
@@ -79,7 +80,7 @@ def make_rules(n_rules: int, n_tickers: int, rng: random.Random) -> list[Rule]:
         else:
             threshold = round(rng.uniform(5, 50), 1)
         rules.append(
-            Rule(id=rule_id, ticker=f"T{rule_id % n_tickers:05d}", kind=kind, threshold=threshold, source=RuleSource.MEMBER,
+            Rule(id=rule_id, ticker=names[rule_id % n_tickers], kind=kind, threshold=threshold, source=RuleSource.MEMBER,
                  direction=Direction.EITHER if kind is RuleKind.MOVE else Direction.DOWN, owner=owner, chat=chat, armed=True)
         )
     return rules

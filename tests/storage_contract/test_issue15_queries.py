@@ -61,3 +61,14 @@ async def test_expiring_lists_only_alerts_whose_last_day_is_before_the_day_by_id
     assert [r.id for r in await storage.rules.expiring(date(2025, 1, 27))] == [old.id, older.id]
     assert [r.id for r in await storage.rules.expiring(date(2025, 1, 28))] == [old.id, last_day_today.id, older.id]
     assert await storage.rules.expiring(date(2025, 1, 2)) == []
+
+
+async def test_rules_read_back_share_one_object_per_ticker_member_and_chat(storage: AnyStorage) -> None:
+    """A million rules loaded hold a few thousand tickers, members and chats, not a million copies."""
+    for threshold in (100.0, 110.0, 120.0):
+        await storage.rules.add(alert(threshold=threshold), now=NOW)
+    await storage.rules.add(alert(owner=BOB), now=NOW)
+    ann_1, ann_2, ann_3, bob = await storage.rules.all()
+    assert ann_1.ticker is ann_2.ticker is ann_3.ticker is bob.ticker
+    assert ann_1.owner is ann_2.owner is ann_3.owner and ann_1.owner == ANN and bob.owner == BOB
+    assert ann_1.chat is bob.chat and ann_1.chat == GROUP
