@@ -56,7 +56,7 @@ class PostgresRuleStore:
         return rule
 
     async def get(self, rule_id: int) -> Rule | None:
-        row = await self._db.fetchrow("SELECT * FROM rules WHERE id = $1", rule_id)
+        row = await self._db.fetchrow("SELECT * FROM rules_now WHERE id = $1", rule_id)
         return rule_of(row) if row else None
 
     async def delete(self, rule_ids: Sequence[int]) -> None:
@@ -64,14 +64,14 @@ class PostgresRuleStore:
             await self._db.execute("DELETE FROM rules WHERE id = ANY($1::bigint[])", list(rule_ids))
 
     async def all(self) -> list[Rule]:
-        return [rule_of(r) for r in await self._db.fetch("SELECT * FROM rules ORDER BY id")]
+        return [rule_of(r) for r in await self._db.fetch("SELECT * FROM rules_now ORDER BY id")]
 
     async def of_ticker(self, ticker: str) -> list[Rule]:
-        return [rule_of(r) for r in await self._db.fetch("SELECT * FROM rules WHERE ticker = $1 ORDER BY id", ticker)]
+        return [rule_of(r) for r in await self._db.fetch("SELECT * FROM rules_now WHERE ticker = $1 ORDER BY id", ticker)]
 
     async def of_member(self, owner: UserRef) -> list[Rule]:
         rows = await self._db.fetch(
-            "SELECT * FROM rules WHERE source = 'member' AND owner_platform = $1 AND owner_id = $2 ORDER BY id", owner.platform, owner.user_id
+            "SELECT * FROM rules_now WHERE source = 'member' AND owner_platform = $1 AND owner_id = $2 ORDER BY id", owner.platform, owner.user_id
         )
         return [rule_of(r) for r in rows]
 

@@ -324,8 +324,18 @@ def in_chunks(values: list[int], size: int = 0) -> list[list[int]]:
 
 
 def split_sql(script: str) -> list[str]:
+    """A migration's statements, one by one; a trigger's body (`BEGIN ...; ...; END`) stays whole."""
     lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+    statements, pending = [], ""
+    for piece in "\n".join(lines).split(";"):
+        pending = f"{pending};{piece}" if pending else piece
+        if sqlite3.complete_statement(pending + ";"):
+            if pending.strip():
+                statements.append(pending.strip())
+            pending = ""
+    if pending.strip():
+        statements.append(pending.strip())
+    return statements
 
 
 # -- why a file cannot be used, in one line ----------------------------------------------

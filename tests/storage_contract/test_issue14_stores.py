@@ -172,7 +172,7 @@ def schema10_url() -> Iterator[str]:
 
 
 async def test_postgresql_moves_a_schema_10_database_forward_with_issue_14s_tables_and_indexes(schema10_url: str) -> None:
-    assert latest_version() == sqlite_latest() == 14
+    assert latest_version() == sqlite_latest() >= 14
     conn = await asyncpg.connect(schema10_url)
     try:
         for version, script in migrations():
@@ -188,7 +188,7 @@ async def test_postgresql_moves_a_schema_10_database_forward_with_issue_14s_tabl
         await conn.close()
     storage = await PostgresStorage.open(schema10_url)
     try:
-        assert await storage.schema_version() == 14
+        assert await storage.schema_version() == latest_version()
         (rule,) = await storage.rules.all()
         assert (rule.once, rule.expires_on) == (False, None)  # 013: a rule from before fires every time and never expires
         assert await storage.cashtags.enabled_chats() == set() and await storage.catalysts.between(date(2025, 1, 1), date(2026, 1, 1)) == []
