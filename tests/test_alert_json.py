@@ -4,13 +4,14 @@ of thousands of items took seconds): the text must stay byte for byte what asdic
 from __future__ import annotations
 
 import json
+import random
 from collections import namedtuple
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
 from bot.core.messages import Alert, AlertKind, _json_default
-from bot.core.models import UserRef
+from bot.core.models import Direction, UserRef
 
 AT = datetime(2025, 1, 27, 14, 31, tzinfo=UTC)
 ANN = UserRef("telegram", "101", "Ann")
@@ -72,3 +73,34 @@ def test_a_busy_group_encodes_as_before() -> None:
              for i in range(2_000)]
     group = Alert(AlertKind.GROUP, "T00000", AT, items=items)
     assert group.to_json() == reference_json(group)
+
+
+def test_a_groups_items_at_equal_moments_in_two_zones_keep_their_own_text() -> None:
+    from datetime import timedelta, timezone
+
+    new_york = AT.astimezone(timezone(timedelta(hours=-5)))
+    items = [Alert(AlertKind.PRICE_ABOVE, "NVDA", at, 151.0, rule_id=n) for n, at in enumerate([AT, new_york, AT])]
+    for group in (Alert(AlertKind.GROUP, "NVDA", AT, items=items), Alert(AlertKind.GROUP, "NVDA", new_york, items=items, silent=True)):
+        assert group.to_json() == reference_json(group)
+        assert '"at": "2025-01-27T09:31:00-05:00"' in group.to_json()
+
+
+def odd_value(rng: random.Random) -> Any:
+    """Whatever a field might hold, typed or not: json's own ways with each must be kept."""
+    return rng.choice([
+        None, 0.0, -0.0, 1.5, 101.03456789012345, 1e300, -2.5e-310, float("nan"), float("inf"), float("-inf"), 5, -7, 10**30, True, False,
+        "", "up", 'say "hi"\\n', "Zoë ≥ 5 €", "tab\there\x00\x1f", "😀", AlertKind.SELLOFF, Direction.DOWN,
+    ])
+
+
+def test_alerts_written_directly_are_what_asdict_gave_whatever_their_fields_hold() -> None:
+    rng = random.Random(15)
+    names = ["price", "change_pct", "prev_close", "level", "level_name", "threshold_pct", "direction", "peak", "drawdown_pct", "rule_id", "note"]
+    for _ in range(300):
+        items = []
+        for _ in range(rng.randint(0, 4)):
+            fields = {name: odd_value(rng) for name in names}
+            mention = rng.choice([None, ANN, UserRef("discord", "42", 'Ann "the" ≥ analyst')])
+            items.append(Alert(rng.choice(list(AlertKind)), rng.choice(["NVDA", "BRK.B", "Zoë"]), AT, mention=mention, silent=rng.random() < 0.2, **fields))
+        for alert in [*items, Alert(AlertKind.GROUP, "NVDA", AT, items=items, silent=rng.random() < 0.3)]:
+            assert alert.to_json() == reference_json(alert)

@@ -27,7 +27,7 @@ from bot.core.chat_settings import ChatSettings
 from bot.core.chats import ChatDirectory
 from bot.core.engine import Firing
 from bot.core.messages import Alert, AlertKind, Envelope
-from bot.core.models import ChatRef, Rule, RuleKind, RuleSource, direct_chat
+from bot.core.models import ChatRef, Rule, RuleKind, RuleSource, UserRef, direct_chat
 from bot.core.ports import ChatSettingsStore, MemberPrefStore, WatchStore
 from bot.core.settings import Settings
 
@@ -132,7 +132,7 @@ class _Lookups:
     """Storage answers reused within one routing call."""
 
     watchers: dict[str, list[ChatRef]] = field(default_factory=dict)
-    direct: dict[str, bool] = field(default_factory=dict)  # member key -> wants direct messages
+    direct_chat: dict[str, ChatRef | None] = field(default_factory=dict)  # member key -> the direct chat, if the member wants direct messages
     settings: dict[str, ChatSettings] = field(default_factory=dict)  # chat key -> its settings
 
 
@@ -164,19 +164,30 @@ class Routing:
         return settings.watch_pct(kind.value, default)
 
     async def for_firings(self, firings: Iterable[Firing]) -> list[Envelope]:
-        """The deliveries a check's firings owe."""
+        """The deliveries a check's firings owe. A busy check has tens of thousands of firings for a
+        few members and chats: what is asked of storage is asked once per member or ticker, and a
+        member's firing is addressed without further calls."""
         lookups = _Lookups()
-        envelopes = []
+        envelopes: list[Envelope] = []
         moments: dict[datetime, str] = {}  # a busy check's thousands of firings share a few moments
+        member = RuleSource.MEMBER
         for firing in firings:
-            alert = firing.alert
-            moment = moments.get(alert.at) or moments.setdefault(alert.at, alert.at.isoformat())
-            about = subject(alert.kind, str(firing.rule.id), moment)  # = firing_subject(firing)
-            direct = await self._wants_direct(firing, lookups)
-            if direct is not None:
-                envelopes.append(Envelope(direct, firing.alert, dedupe_key(about, direct), fallback=firing.rule.chat))
+            rule, alert = firing.rule, firing.alert
+            at = alert.at
+            moment = moments.get(at) or moments.setdefault(at, at.isoformat())
+            about = f"{alert.kind}:{rule.id}:{moment}"  # = firing_subject(firing), without its calls
+            if rule.source is member:
+                owner = rule.owner
+                direct = None
+                if owner is not None:
+                    key = owner.key
+                    direct = lookups.direct_chat[key] if key in lookups.direct_chat else await self._direct_chat(owner, key, lookups)
+                chat = direct or rule.chat
+                if chat is None:
+                    continue
+                envelopes.append(Envelope(chat, alert, f"{about}:{chat.key}", rule.chat if direct else None))  # = dedupe_key(about, chat)
                 continue
-            envelopes.extend(Envelope(chat, firing.alert, dedupe_key(about, chat)) for chat in await self._destinations(firing, lookups))
+            envelopes.extend(Envelope(chat, alert, dedupe_key(about, chat)) for chat in await self._destinations(firing, lookups))
         return await self.reachable(envelopes)
 
     async def to_chats(self, alert: Alert, chats: Iterable[ChatRef], about: str) -> list[Envelope]:
@@ -223,20 +234,14 @@ class Routing:
                 out.append(envelope if alert is envelope.alert else replace(envelope, alert=alert))
         return out
 
-    async def _wants_direct(self, firing: Firing, lookups: _Lookups) -> ChatRef | None:
-        """The member's direct chat, when the member asked for direct messages (/dm on)."""
-        owner = firing.rule.owner
-        if firing.rule.source is not RuleSource.MEMBER or owner is None:
-            return None
-        key = owner.key
-        if key not in lookups.direct:
-            lookups.direct[key] = await self._prefs.wants_direct(owner)
-        return direct_chat(owner) if lookups.direct[key] else None
+    async def _direct_chat(self, owner: UserRef, key: str, lookups: _Lookups) -> ChatRef | None:
+        """The member's direct chat, when the member asked for direct messages (/dm on); asked of storage once per member in a call."""
+        chat = lookups.direct_chat[key] = direct_chat(owner) if await self._prefs.wants_direct(owner) else None
+        return chat
 
     async def _destinations(self, firing: Firing, lookups: _Lookups) -> list[ChatRef]:
+        """Where a watch rule's or analyst level's firing goes (a member's is addressed by `for_firings`)."""
         rule = firing.rule
-        if rule.source is RuleSource.MEMBER:
-            return [rule.chat] if rule.chat else []
         if rule.ticker not in lookups.watchers:
             lookups.watchers[rule.ticker] = await self._watches.watchers(rule.ticker)
         watchers = lookups.watchers[rule.ticker]
