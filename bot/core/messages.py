@@ -227,7 +227,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-_float_text = float.__repr__
+_float_text, _int_text = float.__repr__, int.__repr__
 
 
 def _json_value(value: Any) -> str:
@@ -239,6 +239,8 @@ def _json_value(value: Any) -> str:
         return _float_text(value)
     if kind is str or isinstance(value, str):
         return _quoted(value)
+    if kind is int:  # (not a bool)
+        return _int_text(value)
     return _ENCODER.encode(value)
 
 
