@@ -9,7 +9,7 @@ after the cooldown to alert again.
 
 Only alerts that were recorded start a cooldown (`stamp` after the check was saved): a check
 that failed to save leaves nothing behind, and its alerts are found again at the next check.
-Storage keeps each rule's last alert time with the check (`rules.last_alert_at`), so a restart
+Storage keeps each rule's last alert time with the check (`rule_state.last_alert_at`), so a restart
 in the middle of a storm does not start the cooldown over (`seed`).
 """
 

@@ -41,7 +41,7 @@ class SqliteCheckStore:
         alerted: Collection[int] = (),
         baskets: Mapping[str, BasketState] | None = None,
     ) -> int:
-        async with self._db.transaction() as tx:
+        async with self._db.transaction(checkpoint_later=True) as tx:  # a busy check's commit is not kept waiting by a checkpoint
             await tx.executemany(
                 """INSERT INTO basket_state (name, selloff_session, drawdown_peak_day, updated_at) VALUES (?, ?, ?, ?)
                    ON CONFLICT (name) DO UPDATE SET selloff_session = excluded.selloff_session,
