@@ -74,7 +74,7 @@ async def test_a_busy_checks_commit_leaves_the_checkpoint_to_just_after(tmp_path
         note = "x" * 2_000
         envelopes = [Envelope(chat, Alert(kind=AlertKind.PRICE_ABOVE, ticker="NVDA", at=NOW, rule_id=i, note=note), f"key-{i}") for i in range(3_000)]
         size = path.stat().st_size
-        assert await storage.checks.record_check(states=[], armed_changes={i: False for i in range(3_000)}, envelopes=envelopes, now=NOW) == 3_000
+        assert await storage.checks.record_check(states=[], armed_changes=dict.fromkeys(range(3_000), False), envelopes=envelopes, now=NOW) == 3_000
         assert path.stat().st_size == size  # committed to the log (well past 1,000 pages), not yet copied into the file
         assert (await storage.db.fetchone("PRAGMA wal_autocheckpoint"))[0] == 1000  # other writes keep SQLite's own
         await storage.db._checkpointing  # type: ignore[misc]
