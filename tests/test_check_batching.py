@@ -64,6 +64,30 @@ async def test_a_checks_deliveries_go_in_together_in_order_and_once(tmp_path: Pa
         await storage.close()
 
 
+async def test_a_busy_checks_commit_leaves_the_checkpoint_to_just_after(tmp_path: Path) -> None:
+    """The check's commit does not copy the write-ahead log into the file (SQLite's automatic
+    checkpoint, which a busy check always set off): a background checkpoint does, just after."""
+    path = tmp_path / "t.sqlite3"
+    storage = await SqliteStorage.open(path)
+    try:
+        chat = ChatRef("console", "c", ChatKind.GROUP)
+        note = "x" * 2_000
+        envelopes = [Envelope(chat, Alert(kind=AlertKind.PRICE_ABOVE, ticker="NVDA", at=NOW, rule_id=i, note=note), f"key-{i}") for i in range(3_000)]
+        size = path.stat().st_size
+        assert await storage.checks.record_check(states=[], armed_changes=dict.fromkeys(range(3_000), False), envelopes=envelopes, now=NOW) == 3_000
+        assert path.stat().st_size == size  # committed to the log (well past 1,000 pages), not yet copied into the file
+        assert (await storage.db.fetchone("PRAGMA wal_autocheckpoint"))[0] == 1000  # other writes keep SQLite's own
+        await storage.db._checkpointing  # type: ignore[misc]
+        assert path.stat().st_size > size + 3_000 * 2_000
+    finally:
+        await storage.close()
+    reopened = await SqliteStorage.open(path)
+    try:
+        assert len(await reopened.outbox.pending_for_chat(chat)) == 3_000
+    finally:
+        await reopened.close()
+
+
 # -- a replay's batches --------------------------------------------------------------------
 
 SCRIPT = [

@@ -9,7 +9,7 @@ after the cooldown to alert again.
 
 Only alerts that were recorded start a cooldown (`stamp` after the check was saved): a check
 that failed to save leaves nothing behind, and its alerts are found again at the next check.
-Storage keeps each rule's last alert time with the check (`rules.last_alert_at`), so a restart
+Storage keeps each rule's last alert time with the check (`rule_state.last_alert_at`), so a restart
 in the middle of a storm does not start the cooldown over (`seed`).
 """
 
@@ -23,11 +23,14 @@ from bot.core.engine import CheckResult
 
 log = logging.getLogger(__name__)
 
+PRUNE_FROM = 4096
+
 
 class Cooldown:
     def __init__(self, minutes: float = 0.0) -> None:
         self.span = timedelta(minutes=max(0.0, minutes))
         self._last: dict[int, datetime] = {}  # rule id -> when its last recorded alert was found
+        self._prune_at = PRUNE_FROM  # how many entries `stamp` lets `_last` grow to before dropping those past the cooldown
         self.suppressed_total = 0
 
     def admit(self, result: CheckResult, now: datetime) -> CheckResult:
@@ -35,9 +38,11 @@ class Cooldown:
         if not self.span or not result.firings or not self._last:
             return result
         kept = []
+        since = now - self.span  # held: a last alert after this (now - last < span)
+        last_of = self._last.get
         for firing in result.firings:
-            last = self._last.get(firing.rule.id)
-            if last is not None and now - last < self.span:
+            last = last_of(firing.rule.id)
+            if last is not None and last > since:
                 self.suppressed_total += 1
                 log.info("rule #%d on %s crossed again %.0f s after its last alert; held by the %s min cooldown",
                          firing.rule.id, firing.rule.ticker, (now - last).total_seconds(), f"{self.span.total_seconds() / 60:g}")
@@ -54,11 +59,14 @@ class Cooldown:
         """The alerts of a saved check start their rules' cooldowns."""
         if not self.span:
             return
+        last = self._last
         for result in results:
             for firing in result.firings:
-                self._last[firing.rule.id] = now
-        if len(self._last) > 4096:
-            self._last = {rule_id: at for rule_id, at in self._last.items() if now - at < self.span}
+                last[firing.rule.id] = now
+        if len(last) > self._prune_at:  # what the cooldown no longer holds goes, once the map has doubled (not at every busy check)
+            since = now - self.span
+            self._last = {rule_id: at for rule_id, at in last.items() if at > since}
+            self._prune_at = max(PRUNE_FROM, 2 * len(self._last))
 
     def last_alert(self, rule_id: int) -> datetime | None:
         return self._last.get(rule_id)

@@ -5,9 +5,10 @@ each adapter renders them in its own idiom (Discord embeds, Telegram HTML, plain
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import date, datetime
 from enum import StrEnum
+from json.encoder import encode_basestring_ascii as _quoted
 from typing import Any
 
 from bot.core.models import ChatKind, ChatRef, UserRef
@@ -134,25 +135,59 @@ class Alert:
         return self.items if self.kind is AlertKind.GROUP else [self]
 
     def to_json(self) -> str:
-        if not self.extra and not self.items and not self.silent:  # the common case, without asdict's deep copies: the same text, keys already in order
-            mention = self.mention
-            return _ENCODER.encode({
-                "at": self.at.isoformat(), "change_pct": self.change_pct, "direction": self.direction, "drawdown_pct": self.drawdown_pct,
-                "extra": {}, "kind": self.kind, "level": self.level, "level_name": self.level_name,
-                "mention": None if mention is None else {"display_name": mention.display_name, "platform": mention.platform, "user_id": mention.user_id},
-                "note": self.note, "peak": self.peak, "prev_close": self.prev_close, "price": self.price, "rule_id": self.rule_id,
-                "threshold_pct": self.threshold_pct, "ticker": self.ticker,
-            })
+        if self._is_plain():  # the common case, and a busy check's group: written directly, as `json` writes them
+            return self._plain_text({})
+        if not self.extra and all(item._is_plain() for item in self.items):
+            moments: dict[int, str] = {}
+            items = "[" + ", ".join([item._plain_text(moments) for item in self.items]) + "]" if self.items else None
+            return self._plain_text(moments, items)
         return json.dumps(self._data(), sort_keys=True, default=_json_default)
 
-    def _data(self) -> dict[str, Any]:
-        """The fields as `asdict` gives them (so the same JSON), without its deep copies: a
-        grouped message of thousands of alerts is encoded once per check."""
-        data = {name: getattr(self, name) for name in _SCALAR_FIELDS}
-        data["at"] = self.at.isoformat()
+    def _is_plain(self) -> bool:
+        return not self.extra and not self.items and not self.silent
+
+    def _plain_text(self, moments: dict[int, str], items: str | None = None) -> str:
+        """The JSON of an alert without extra (`items`: its items' JSON, if any), byte for byte what
+        `json.dumps(self._data(), sort_keys=True)` writes, built without the dictionaries: a
+        busy check's group holds tens of thousands. `moments`: the text of each moment object
+        already written (a group's items share a few; by identity, for equal moments in two time
+        zones are written differently)."""
+        at = self.at
+        at_text = moments.get(id(at)) or moments.setdefault(id(at), _json_value(at.isoformat()))
         mention = self.mention
-        data["mention"] = None if mention is None else {"display_name": mention.display_name, "platform": mention.platform, "user_id": mention.user_id}
-        data["extra"] = _plain(self.extra) if self.extra else {}
+        mention_text = "null" if mention is None else (
+            f'{{"display_name": {_json_value(mention.display_name)}, "platform": {_json_value(mention.platform)}, "user_id": {_json_value(mention.user_id)}}}'
+        )
+        items_text = "" if items is None else f'"items": {items}, '
+        silent_text = '"silent": true, ' if self.silent else ""
+        return (
+            f'{{"at": {at_text}, "change_pct": {_json_value(self.change_pct)}, "direction": {_json_value(self.direction)}, '
+            f'"drawdown_pct": {_json_value(self.drawdown_pct)}, "extra": {{}}, {items_text}'
+            f'"kind": {_json_value(self.kind)}, "level": {_json_value(self.level)}, "level_name": {_json_value(self.level_name)}, '
+            f'"mention": {mention_text}, "note": {_json_value(self.note)}, "peak": {_json_value(self.peak)}, '
+            f'"prev_close": {_json_value(self.prev_close)}, "price": {_json_value(self.price)}, "rule_id": {_json_value(self.rule_id)}, '
+            f'{silent_text}"threshold_pct": {_json_value(self.threshold_pct)}, "ticker": {_json_value(self.ticker)}}}'
+        )
+
+    def _plain_data(self) -> dict[str, Any]:
+        """`_data` of an alert with no extra, no items and not silent, built directly."""
+        mention = self.mention
+        return {
+            "at": self.at.isoformat(), "change_pct": self.change_pct, "direction": self.direction, "drawdown_pct": self.drawdown_pct,
+            "extra": {}, "kind": self.kind, "level": self.level, "level_name": self.level_name,
+            "mention": None if mention is None else {"display_name": mention.display_name, "platform": mention.platform, "user_id": mention.user_id},
+            "note": self.note, "peak": self.peak, "prev_close": self.prev_close, "price": self.price, "rule_id": self.rule_id,
+            "threshold_pct": self.threshold_pct, "ticker": self.ticker,
+        }
+
+    def _data(self) -> dict[str, Any]:
+        """The alert as JSON-ready values: what `dataclasses.asdict` gives (without its deep copies,
+        which cost a group of thousands of items seconds), `at` as text, no empty items, no silent
+        unless set."""
+        if self._is_plain():
+            return self._plain_data()
+        data = {name: _plain(getattr(self, name)) for name in _COPIED_FIELDS}
+        data["at"] = self.at.isoformat()
         if self.items:
             data["items"] = [item._data() for item in self.items]
         if self.silent:
@@ -173,15 +208,40 @@ class Alert:
         return cls(**{k: v for k, v in data.items() if k in _ALERT_FIELDS})
 
 
+_LEAVES = (str, int, float, bool, type(None))
+
+
 def _plain(value: Any) -> Any:
-    """Dataclasses inside `value` as dictionaries, as `asdict` turns them."""
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(_plain(item) for item in value)
+    """A value as `dataclasses.asdict` turns it (dataclasses to dicts, lists, tuples and dicts
+    rebuilt), its leaves shared rather than deep-copied: the same JSON, several times cheaper."""
+    if isinstance(value, _LEAVES):
+        return value
     if is_dataclass(value) and not isinstance(value, type):
-        return asdict(value)
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a named tuple
+        return type(value)(*[_plain(v) for v in value])
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return type(value)((_plain(k), _plain(v)) for k, v in value.items())
     return value
+
+
+_float_text, _int_text = float.__repr__, int.__repr__
+
+
+def _json_value(value: Any) -> str:
+    """A value as `json.dumps` writes it (the common kinds directly, the rest by the encoder itself)."""
+    if value is None:
+        return "null"
+    kind = type(value)
+    if kind is float and value - value == 0:  # finite (json writes NaN and Infinity its own way)
+        return _float_text(value)
+    if kind is str or isinstance(value, str):
+        return _quoted(value)
+    if kind is int:  # (not a bool)
+        return _int_text(value)
+    return _ENCODER.encode(value)
 
 
 def _json_default(value: object) -> object:
@@ -191,7 +251,7 @@ def _json_default(value: object) -> object:
 
 
 _ALERT_FIELDS = frozenset(f.name for f in fields(Alert))
-_SCALAR_FIELDS = tuple(sorted(_ALERT_FIELDS - {"at", "mention", "extra", "items", "silent"}))
+_COPIED_FIELDS = tuple(f.name for f in fields(Alert) if f.name not in ("at", "items", "silent"))  # `_data` sets these three itself
 _ENCODER = json.JSONEncoder(default=_json_default)  # to_json's fast path writes its keys sorted itself
 
 

@@ -21,13 +21,13 @@ import logging
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, tzinfo
 
 from bot.core.chat_settings import ChatSettings
 from bot.core.chats import ChatDirectory
 from bot.core.engine import Firing
 from bot.core.messages import Alert, AlertKind, Envelope
-from bot.core.models import ChatRef, Rule, RuleKind, RuleSource, direct_chat
+from bot.core.models import ChatRef, Rule, RuleKind, RuleSource, UserRef, direct_chat
 from bot.core.ports import ChatSettingsStore, MemberPrefStore, WatchStore
 from bot.core.settings import Settings
 
@@ -80,9 +80,25 @@ def severity(alert: Alert) -> float:
     return move
 
 
+_SECTION_INDEX = {section: n for n, section in enumerate(SECTION_ORDER)}
+
+
 def telling_order(alert: Alert) -> tuple[int, int, float, str]:
-    """Sections in order; a basket leads its section (it sums up its members); then the largest move first."""
-    return (SECTION_ORDER.index(section_of(alert)), 0 if alert.kind in BASKET_KINDS else 1, -severity(alert), alert.ticker)
+    """Sections in order; a basket leads its section (it sums up its members); then the largest move first.
+    (`section_of` and `severity`, inlined: a busy check's group sorts tens of thousands.)"""
+    kind = alert.kind
+    if alert.mention is not None:
+        section = MEMBERS
+    elif kind is AlertKind.ANALYST_LEVEL:
+        section = LEVELS
+    elif kind in _MARKET_KINDS:
+        section = MARKET
+    else:
+        section = NEWS
+    move = abs(alert.change_pct or 0.0)
+    if kind is AlertKind.DRAWDOWN or kind is AlertKind.BASKET_DRAWDOWN:
+        move = max(move, alert.drawdown_pct or 0.0)
+    return (_SECTION_INDEX[section], 0 if kind in BASKET_KINDS else 1, -move, alert.ticker)
 
 
 def covered_by_baskets(alerts: list[Alert]) -> list[Alert]:
@@ -132,7 +148,7 @@ class _Lookups:
     """Storage answers reused within one routing call."""
 
     watchers: dict[str, list[ChatRef]] = field(default_factory=dict)
-    direct: dict[str, bool] = field(default_factory=dict)  # member key -> wants direct messages
+    direct_chat: dict[str, ChatRef | None] = field(default_factory=dict)  # member key -> the direct chat, if the member wants direct messages
     settings: dict[str, ChatSettings] = field(default_factory=dict)  # chat key -> its settings
 
 
@@ -164,19 +180,30 @@ class Routing:
         return settings.watch_pct(kind.value, default)
 
     async def for_firings(self, firings: Iterable[Firing]) -> list[Envelope]:
-        """The deliveries a check's firings owe."""
+        """The deliveries a check's firings owe. A busy check has tens of thousands of firings for a
+        few members and chats: what is asked of storage is asked once per member or ticker, and a
+        member's firing is addressed without further calls."""
         lookups = _Lookups()
-        envelopes = []
-        moments: dict[datetime, str] = {}  # a busy check's thousands of firings share a few moments
+        envelopes: list[Envelope] = []
+        moments: dict[int, str] = {}  # a busy check's thousands of firings share a few moment objects (by identity: equal moments in two zones are written apart)
+        member = RuleSource.MEMBER
         for firing in firings:
-            alert = firing.alert
-            moment = moments.get(alert.at) or moments.setdefault(alert.at, alert.at.isoformat())
-            about = subject(alert.kind, str(firing.rule.id), moment)  # = firing_subject(firing)
-            direct = await self._wants_direct(firing, lookups)
-            if direct is not None:
-                envelopes.append(Envelope(direct, firing.alert, dedupe_key(about, direct), fallback=firing.rule.chat))
+            rule, alert = firing.rule, firing.alert
+            at = alert.at
+            moment = moments.get(id(at)) or moments.setdefault(id(at), at.isoformat())
+            about = f"{alert.kind}:{rule.id}:{moment}"  # = firing_subject(firing), without its calls
+            if rule.source is member:
+                owner = rule.owner
+                direct = None
+                if owner is not None:
+                    key = owner.key
+                    direct = lookups.direct_chat[key] if key in lookups.direct_chat else await self._direct_chat(owner, key, lookups)
+                chat = direct or rule.chat
+                if chat is None:
+                    continue
+                envelopes.append(Envelope(chat, alert, f"{about}:{chat.key}", rule.chat if direct else None))  # = dedupe_key(about, chat)
                 continue
-            envelopes.extend(Envelope(chat, firing.alert, dedupe_key(about, chat)) for chat in await self._destinations(firing, lookups))
+            envelopes.extend(Envelope(chat, alert, dedupe_key(about, chat)) for chat in await self._destinations(firing, lookups))
         return await self.reachable(envelopes)
 
     async def to_chats(self, alert: Alert, chats: Iterable[ChatRef], about: str) -> list[Envelope]:
@@ -223,20 +250,14 @@ class Routing:
                 out.append(envelope if alert is envelope.alert else replace(envelope, alert=alert))
         return out
 
-    async def _wants_direct(self, firing: Firing, lookups: _Lookups) -> ChatRef | None:
-        """The member's direct chat, when the member asked for direct messages (/dm on)."""
-        owner = firing.rule.owner
-        if firing.rule.source is not RuleSource.MEMBER or owner is None:
-            return None
-        key = owner.key
-        if key not in lookups.direct:
-            lookups.direct[key] = await self._prefs.wants_direct(owner)
-        return direct_chat(owner) if lookups.direct[key] else None
+    async def _direct_chat(self, owner: UserRef, key: str, lookups: _Lookups) -> ChatRef | None:
+        """The member's direct chat, when the member asked for direct messages (/dm on); asked of storage once per member in a call."""
+        chat = lookups.direct_chat[key] = direct_chat(owner) if await self._prefs.wants_direct(owner) else None
+        return chat
 
     async def _destinations(self, firing: Firing, lookups: _Lookups) -> list[ChatRef]:
+        """Where a watch rule's or analyst level's firing goes (a member's is addressed by `for_firings`)."""
         rule = firing.rule
-        if rule.source is RuleSource.MEMBER:
-            return [rule.chat] if rule.chat else []
         if rule.ticker not in lookups.watchers:
             lookups.watchers[rule.ticker] = await self._watches.watchers(rule.ticker)
         watchers = lookups.watchers[rule.ticker]

@@ -9,7 +9,8 @@ from bot.core.messages import Envelope
 from bot.core.models import TickerState
 from bot.core.ports import BasketState
 from storage.postgres.database import PostgresDatabase, changed, insert_envelopes
-from storage.postgres.rows import armed_to_db, day_text, state_of
+from storage.postgres.rows import day_text, state_of
+from storage.sqlite.checks import rule_state_rows
 
 
 class PostgresCheckStore:
@@ -31,6 +32,7 @@ class PostgresCheckStore:
     ) -> int:
         stamp = now.isoformat()
         state_rows = [(s.ticker, s.last_price, day_text(s.session), s.max_up_pct, s.max_down_pct, s.peak, s.max_drawdown_pct, stamp) for s in states]
+        rows, alerted_only = rule_state_rows(armed_changes, alerted, stamp)
         basket_rows = [(name, day_text(b.selloff_session), day_text(b.drawdown_peak_day), stamp) for name, b in (baskets or {}).items()]
         async with self._db.transaction() as tx:
             if basket_rows:
@@ -49,19 +51,26 @@ class PostgresCheckStore:
                            max_drawdown_pct = excluded.max_drawdown_pct, updated_at = excluded.updated_at""",
                     state_rows,
                 )
-            if armed_changes:
+            if rows:
                 await tx.execute(
-                    """UPDATE rules SET armed = c.armed FROM unnest($1::bigint[], $2::integer[]) AS c (id, armed)
-                       WHERE rules.id = c.id""",
-                    list(armed_changes),
-                    [armed_to_db(armed) for armed in armed_changes.values()],
+                    """INSERT INTO rule_state (rule_id, armed, last_alert_at) SELECT * FROM unnest($1::bigint[], $2::integer[], $3::text[])
+                       ON CONFLICT (rule_id) DO UPDATE SET armed = excluded.armed,
+                           last_alert_at = coalesce(excluded.last_alert_at, rule_state.last_alert_at)""",
+                    [row[0] for row in rows],
+                    [row[1] for row in rows],
+                    [row[2] for row in rows],
                 )
-            if alerted:
-                await tx.execute("UPDATE rules SET last_alert_at = $1 WHERE id = ANY($2::bigint[])", stamp, list(alerted))
+            if alerted_only:  # no row yet means rules.armed holds the flag
+                await tx.execute(
+                    """INSERT INTO rule_state (rule_id, armed, last_alert_at) SELECT id, armed, $1 FROM rules WHERE id = ANY($2::bigint[])
+                       ON CONFLICT (rule_id) DO UPDATE SET last_alert_at = excluded.last_alert_at""",
+                    stamp,
+                    alerted_only,
+                )
             return await insert_envelopes(tx, envelopes, now=now)
 
     async def last_alerts(self) -> dict[int, datetime]:
-        rows = await self._db.fetch("SELECT id, last_alert_at FROM rules WHERE last_alert_at IS NOT NULL")
+        rows = await self._db.fetch("SELECT s.rule_id AS id, s.last_alert_at FROM rule_state AS s JOIN rules AS r ON r.id = s.rule_id WHERE s.last_alert_at IS NOT NULL")
         return {int(r["id"]): datetime.fromisoformat(r["last_alert_at"]) for r in rows}
 
     async def split_applied(self, ticker: str, day: date) -> bool:

@@ -56,7 +56,7 @@ class PostgresRuleStore:
         return rule
 
     async def get(self, rule_id: int) -> Rule | None:
-        row = await self._db.fetchrow("SELECT * FROM rules WHERE id = $1", rule_id)
+        row = await self._db.fetchrow("SELECT * FROM rules_now WHERE id = $1", rule_id)
         return rule_of(row) if row else None
 
     async def delete(self, rule_ids: Sequence[int]) -> None:
@@ -64,14 +64,14 @@ class PostgresRuleStore:
             await self._db.execute("DELETE FROM rules WHERE id = ANY($1::bigint[])", list(rule_ids))
 
     async def all(self) -> list[Rule]:
-        return [rule_of(r) for r in await self._db.fetch("SELECT * FROM rules ORDER BY id")]
+        return [rule_of(r) for r in await self._db.fetch("SELECT * FROM rules_now ORDER BY id")]
 
     async def of_ticker(self, ticker: str) -> list[Rule]:
-        return [rule_of(r) for r in await self._db.fetch("SELECT * FROM rules WHERE ticker = $1 ORDER BY id", ticker)]
+        return [rule_of(r) for r in await self._db.fetch("SELECT * FROM rules_now WHERE ticker = $1 ORDER BY id", ticker)]
 
     async def of_member(self, owner: UserRef) -> list[Rule]:
         rows = await self._db.fetch(
-            "SELECT * FROM rules WHERE source = 'member' AND owner_platform = $1 AND owner_id = $2 ORDER BY id", owner.platform, owner.user_id
+            "SELECT * FROM rules_now WHERE source = 'member' AND owner_platform = $1 AND owner_id = $2 ORDER BY id", owner.platform, owner.user_id
         )
         return [rule_of(r) for r in rows]
 
@@ -86,7 +86,7 @@ class PostgresRuleStore:
             return None
         low, high = close_range(rule.threshold)
         rows = await self._db.fetch(
-            """SELECT * FROM rules WHERE owner_platform = $1 AND owner_id = $2 AND ticker = $3 AND kind = $4 AND threshold BETWEEN $5 AND $6
+            """SELECT * FROM rules_now WHERE owner_platform = $1 AND owner_id = $2 AND ticker = $3 AND kind = $4 AND threshold BETWEEN $5 AND $6
                    AND source = 'member' AND direction = $7 AND indicator IS NOT DISTINCT FROM $8 AND period IS NOT DISTINCT FROM $9
                    ORDER BY id""",
             rule.owner.platform, rule.owner.user_id, rule.ticker, rule.kind.value, low, high, rule.direction.value, rule.indicator, rule.period,
@@ -94,14 +94,14 @@ class PostgresRuleStore:
         return same_of(rule, [rule_of(r) for r in rows])
 
     async def expiring(self, before: date) -> list[Rule]:
-        rows = await self._db.fetch("SELECT * FROM rules WHERE expires_on IS NOT NULL AND expires_on < $1 ORDER BY id", before.isoformat())
+        rows = await self._db.fetch("SELECT * FROM rules_now WHERE expires_on IS NOT NULL AND expires_on < $1 ORDER BY id", before.isoformat())
         return [rule_of(r) for r in rows]
 
     async def analyst_levels(self, ticker: str | None = None) -> list[Rule]:
         if ticker is None:
-            rows = await self._db.fetch("SELECT * FROM rules WHERE source = 'analyst' ORDER BY ticker, level_name")
+            rows = await self._db.fetch("SELECT * FROM rules_now WHERE source = 'analyst' ORDER BY ticker, level_name")
         else:
-            rows = await self._db.fetch("SELECT * FROM rules WHERE source = 'analyst' AND ticker = $1 ORDER BY level_name", ticker)
+            rows = await self._db.fetch("SELECT * FROM rules_now WHERE source = 'analyst' AND ticker = $1 ORDER BY level_name", ticker)
         return [rule_of(r) for r in rows]
 
     async def set_snooze(self, rule_id: int, until: datetime | None) -> None:

@@ -8,22 +8,20 @@ from datetime import date, datetime
 from bot.core.messages import Envelope
 from bot.core.models import TickerState
 from bot.core.ports import BasketState
-from storage.sqlite.database import Database, Statements, in_chunks, insert_envelopes
+from storage.sqlite.database import Database, insert_envelopes
 from storage.sqlite.rows import armed_to_db, day_text, state_of
 
+StateRow = tuple[int, int | None, str | None]  # a row of rule_state: rule id, armed, last alert (None: unchanged)
 
-async def set_armed(tx: Statements, armed_changes: Mapping[int, bool | None]) -> None:
-    """Rules' armed flags, grouped by value, in id order, a few thousand ids a statement: a busy
-    check changes tens of thousands, and one `UPDATE ... WHERE id IN (...)` per chunk costs a
-    fraction of one statement per rule."""
-    by_value: dict[int | None, list[int]] = {}
-    for rule_id, armed in armed_changes.items():
-        by_value.setdefault(armed_to_db(armed), []).append(rule_id)
-    for value, rule_ids in by_value.items():
-        rule_ids.sort()
-        for chunk in in_chunks(rule_ids):
-            marks = ",".join("?" * len(chunk))
-            await tx.execute(f"UPDATE rules SET armed = ? WHERE id IN ({marks})", (value, *chunk))
+
+def rule_state_rows(armed_changes: Mapping[int, bool | None], alerted: Collection[int], stamp: str) -> tuple[list[StateRow], list[int]]:
+    """A check's rows of `rule_state`, in id order (both backends): each rule whose armed flag
+    changed, with `stamp` if it alerted; and the alerted rules whose flag did not change (a firing
+    disarms its rule: seldom, if ever), whose flag the storage copies from `rules`."""
+    alerted_ids = set(alerted)
+    rows = [(rule_id, armed_to_db(armed), stamp if rule_id in alerted_ids else None) for rule_id, armed in armed_changes.items()]
+    rows.sort()
+    return rows, sorted(alerted_ids.difference(armed_changes))
 
 
 class SqliteCheckStore:
@@ -43,7 +41,7 @@ class SqliteCheckStore:
         alerted: Collection[int] = (),
         baskets: Mapping[str, BasketState] | None = None,
     ) -> int:
-        async with self._db.transaction() as tx:
+        async with self._db.transaction(checkpoint_later=True) as tx:  # a busy check's commit is not kept waiting by a checkpoint
             await tx.executemany(
                 """INSERT INTO basket_state (name, selloff_session, drawdown_peak_day, updated_at) VALUES (?, ?, ?, ?)
                    ON CONFLICT (name) DO UPDATE SET selloff_session = excluded.selloff_session,
@@ -61,13 +59,23 @@ class SqliteCheckStore:
                     for s in states
                 ],
             )
-            await set_armed(tx, armed_changes)
-            if alerted:
-                await tx.executemany("UPDATE rules SET last_alert_at = ? WHERE id = ?", [(now.isoformat(), rule_id) for rule_id in alerted])
+            rows, alerted_only = rule_state_rows(armed_changes, alerted, now.isoformat())
+            await tx.executemany(
+                """INSERT INTO rule_state (rule_id, armed, last_alert_at) VALUES (?, ?, ?)
+                   ON CONFLICT (rule_id) DO UPDATE SET armed = excluded.armed,
+                       last_alert_at = coalesce(excluded.last_alert_at, rule_state.last_alert_at)""",
+                rows,
+            )
+            if alerted_only:  # no row yet means rules.armed holds the flag
+                await tx.executemany(
+                    """INSERT INTO rule_state (rule_id, armed, last_alert_at) SELECT id, armed, ? FROM rules WHERE id = ?
+                       ON CONFLICT (rule_id) DO UPDATE SET last_alert_at = excluded.last_alert_at""",
+                    [(now.isoformat(), rule_id) for rule_id in alerted_only],
+                )
             return await insert_envelopes(tx, envelopes, now=now)
 
     async def last_alerts(self) -> dict[int, datetime]:
-        rows = await self._db.fetchall("SELECT id, last_alert_at FROM rules WHERE last_alert_at IS NOT NULL")
+        rows = await self._db.fetchall("SELECT s.rule_id AS id, s.last_alert_at FROM rule_state AS s JOIN rules AS r ON r.id = s.rule_id WHERE s.last_alert_at IS NOT NULL")
         return {int(r["id"]): datetime.fromisoformat(r["last_alert_at"]) for r in rows}
 
     async def split_applied(self, ticker: str, day: date) -> bool:

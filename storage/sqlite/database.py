@@ -36,6 +36,7 @@ RESTORE = "restore it from a backup (see OPERATIONS.md) or point [storage] path 
 WRITABLE = "let the user tickerbell runs as read and write the file and its folder"
 SQLITE_MAGIC = b"SQLite format 3\x00"
 NEARLY_FULL = 256 * 1024  # bytes free below which a failed write is put down to a full disk
+AUTOCHECKPOINT_PAGES = 1000  # SQLite's default: checkpoint once the write-ahead log passes this many pages
 
 
 _BATCH: ContextVar[Database | None] = ContextVar("tickerbell_sqlite_batch", default=None)  # the database whose batch this task is in
@@ -67,6 +68,7 @@ class Database:
         self._in_batch = asyncio.Lock()  # inside a batch: one savepoint or statement at a time
         self._later: list[tuple[str, tuple[object, ...]]] = []  # inside a batch: writes made with the next statement
         self._holder: asyncio.Task[object] | None = None  # the task holding `_in_batch`
+        self._checkpointing: asyncio.Task[None] | None = None  # a background checkpoint after a large commit
 
     @classmethod
     async def open(cls, path: str | Path) -> Database:
@@ -125,6 +127,8 @@ class Database:
             await self._rollback()
 
     async def close(self) -> None:
+        if self._checkpointing is not None:
+            await self._checkpointing
         await self.conn.close()
 
     async def schema_version(self) -> int:
@@ -205,8 +209,15 @@ class Database:
                 raise
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Statements]:
-        """One write transaction at a time; rolled back on any error (inside a `batch`, a savepoint)."""
+    async def transaction(self, *, checkpoint_later: bool = False) -> AsyncIterator[Statements]:
+        """One write transaction at a time; rolled back on any error (inside a `batch`, a savepoint).
+
+        `checkpoint_later`: for a large transaction whose writer waits on its commit (a busy price
+        check). SQLite's automatic checkpoint (copying the write-ahead log into the file, with an
+        fsync, once the log passes 1,000 pages) would run inside this commit, and after a busy
+        check it always does; here it runs instead just after, in the background, under the write
+        lock (`wal_checkpoint(PASSIVE)`). What a commit promises does not change: a committed
+        transaction is in the log, whether or not it has been copied into the file yet."""
         if _BATCH.get() is self:
             async with self._in_batch:
                 self._holder = asyncio.current_task()
@@ -233,10 +244,33 @@ class Database:
                 await self._rollback()
                 raise
             try:
+                if checkpoint_later:
+                    await self.conn.execute("PRAGMA wal_autocheckpoint = 0")
                 await self.conn.execute("COMMIT")
             except BaseException:  # a failed commit leaves no transaction open behind it
                 await self._rollback()
                 raise
+            finally:
+                if checkpoint_later:
+                    await self.conn.execute(f"PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_PAGES}")
+        if checkpoint_later:
+            self._checkpoint_soon()
+
+    def _checkpoint_soon(self) -> None:
+        """Start a background checkpoint, unless one is waiting or running."""
+        if self._checkpointing is None or self._checkpointing.done():
+            self._checkpointing = asyncio.get_running_loop().create_task(self._checkpoint())
+
+    async def _checkpoint(self) -> None:
+        """Copy what the write-ahead log holds into the file, as SQLite's automatic checkpoint
+        would have inside the last commit: PASSIVE (it waits for no reader; what a reader still
+        uses is copied next time). A failure is logged: the log keeps every commit, and the next
+        checkpoint (this one or SQLite's own) tries again."""
+        try:
+            async with self._lock:
+                await self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except Exception as problem:  # a background task: said, not raised
+            log.warning("storage: checkpoint of %s failed (%s); the next commit tries again", self.path, problem)
 
     async def write(self, sql: str, params: Iterable[object] = ()) -> bool:
         """One statement in its own transaction; True if it changed a row."""
@@ -397,8 +431,18 @@ def in_chunks(values: list[int], size: int = 0) -> list[list[int]]:
 
 
 def split_sql(script: str) -> list[str]:
+    """A migration's statements, one by one; a trigger's body (`BEGIN ...; ...; END`) stays whole."""
     lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+    statements, pending = [], ""
+    for piece in "\n".join(lines).split(";"):
+        pending = f"{pending};{piece}" if pending else piece
+        if sqlite3.complete_statement(pending + ";"):
+            if pending.strip():
+                statements.append(pending.strip())
+            pending = ""
+    if pending.strip():
+        statements.append(pending.strip())
+    return statements
 
 
 # -- why a file cannot be used, in one line ----------------------------------------------

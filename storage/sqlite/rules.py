@@ -57,7 +57,7 @@ class SqliteRuleStore:
         return rule
 
     async def get(self, rule_id: int) -> Rule | None:
-        row = await self._db.fetchone("SELECT * FROM rules WHERE id = ?", (rule_id,))
+        row = await self._db.fetchone("SELECT * FROM rules_now WHERE id = ?", (rule_id,))
         return rule_of(row) if row else None
 
     async def delete(self, rule_ids: Sequence[int]) -> None:
@@ -65,14 +65,14 @@ class SqliteRuleStore:
             await tx.executemany("DELETE FROM rules WHERE id = ?", [(rule_id,) for rule_id in rule_ids])
 
     async def all(self) -> list[Rule]:
-        return [rule_of(r) for r in await self._db.fetchall("SELECT * FROM rules ORDER BY id")]
+        return [rule_of(r) for r in await self._db.fetchall("SELECT * FROM rules_now ORDER BY id")]
 
     async def of_ticker(self, ticker: str) -> list[Rule]:
-        return [rule_of(r) for r in await self._db.fetchall("SELECT * FROM rules WHERE ticker = ? ORDER BY id", (ticker,))]
+        return [rule_of(r) for r in await self._db.fetchall("SELECT * FROM rules_now WHERE ticker = ? ORDER BY id", (ticker,))]
 
     async def of_member(self, owner: UserRef) -> list[Rule]:
         rows = await self._db.fetchall(
-            "SELECT * FROM rules WHERE source = 'member' AND owner_platform = ? AND owner_id = ? ORDER BY id",
+            "SELECT * FROM rules_now WHERE source = 'member' AND owner_platform = ? AND owner_id = ? ORDER BY id",
             (owner.platform, owner.user_id),
         )
         return [rule_of(r) for r in rows]
@@ -89,22 +89,22 @@ class SqliteRuleStore:
             return None
         low, high = close_range(rule.threshold)
         rows = await self._db.fetchall(
-            """SELECT * FROM rules WHERE owner_platform = ? AND owner_id = ? AND ticker = ? AND kind = ? AND threshold BETWEEN ? AND ?
+            """SELECT * FROM rules_now WHERE owner_platform = ? AND owner_id = ? AND ticker = ? AND kind = ? AND threshold BETWEEN ? AND ?
                    AND source = 'member' AND direction = ? AND indicator IS ? AND period IS ? ORDER BY id""",
             (rule.owner.platform, rule.owner.user_id, rule.ticker, rule.kind.value, low, high, rule.direction.value, rule.indicator, rule.period),
         )
         return same_of(rule, [rule_of(r) for r in rows])
 
     async def expiring(self, before: date) -> list[Rule]:
-        rows = await self._db.fetchall("SELECT * FROM rules WHERE expires_on IS NOT NULL AND expires_on < ? ORDER BY id", (before.isoformat(),))
+        rows = await self._db.fetchall("SELECT * FROM rules_now WHERE expires_on IS NOT NULL AND expires_on < ? ORDER BY id", (before.isoformat(),))
         return [rule_of(r) for r in rows]
 
     async def analyst_levels(self, ticker: str | None = None) -> list[Rule]:
         if ticker is None:
-            rows = await self._db.fetchall("SELECT * FROM rules WHERE source = 'analyst' ORDER BY ticker, level_name")
+            rows = await self._db.fetchall("SELECT * FROM rules_now WHERE source = 'analyst' ORDER BY ticker, level_name")
         else:
             rows = await self._db.fetchall(
-                "SELECT * FROM rules WHERE source = 'analyst' AND ticker = ? ORDER BY level_name", (ticker,)
+                "SELECT * FROM rules_now WHERE source = 'analyst' AND ticker = ? ORDER BY level_name", (ticker,)
             )
         return [rule_of(r) for r in rows]
 
