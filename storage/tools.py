@@ -122,8 +122,13 @@ def _existing_file(source: str | Path) -> str:
     return path
 
 
+# Tables the target's triggers fill as the rules arrive: copying them too would count each member twice.
+DERIVED_TABLES = frozenset({"member_alert_counts"})
+
+
 async def _copy(lite: Database, pg: PostgresDatabase) -> dict[str, int]:
-    tables = [r[0] for r in await lite.fetchall("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+    tables = [r[0] for r in await lite.fetchall("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+              if r[0] not in DERIVED_TABLES]
     sequences = {r[0]: int(r[1]) for r in await lite.fetchall("SELECT name, seq FROM sqlite_sequence")} if await _has_sequences(lite) else {}
     copied: dict[str, int] = {}
     async with pg.transaction() as tx:

@@ -76,8 +76,8 @@ class PostgresRuleStore:
         return [rule_of(r) for r in rows]
 
     async def count_of_member(self, owner: UserRef) -> int:
-        count = await self._db.fetchval(
-            "SELECT COUNT(*) FROM rules WHERE source = 'member' AND owner_platform = $1 AND owner_id = $2", owner.platform, owner.user_id
+        count = await self._db.fetchval(  # kept by a trigger (migration 017)
+            "SELECT alerts FROM member_alert_counts WHERE owner_platform = $1 AND owner_id = $2", owner.platform, owner.user_id
         )
         return int(count or 0)
 

@@ -78,9 +78,8 @@ class SqliteRuleStore:
         return [rule_of(r) for r in rows]
 
     async def count_of_member(self, owner: UserRef) -> int:
-        row = await self._db.fetchone(
-            "SELECT COUNT(*) FROM rules WHERE source = 'member' AND owner_platform = ? AND owner_id = ?",
-            (owner.platform, owner.user_id),
+        row = await self._db.fetchone(  # kept by triggers (migration 017)
+            "SELECT alerts FROM member_alert_counts WHERE owner_platform = ? AND owner_id = ?", (owner.platform, owner.user_id)
         )
         return int(row[0]) if row else 0
 

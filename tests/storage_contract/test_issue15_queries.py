@@ -72,3 +72,17 @@ async def test_rules_read_back_share_one_object_per_ticker_member_and_chat(stora
     assert ann_1.ticker is ann_2.ticker is ann_3.ticker is bob.ticker
     assert ann_1.owner is ann_2.owner is ann_3.owner and ann_1.owner == ANN and bob.owner == BOB
     assert ann_1.chat is bob.chat and ann_1.chat == GROUP
+
+
+async def test_a_members_alert_count_follows_every_add_and_removal_and_counts_only_their_alerts(storage: AnyStorage) -> None:
+    assert await storage.rules.count_of_member(ANN) == 0
+    added = [await storage.rules.add(alert(threshold=100.0 + n), now=NOW) for n in range(3)]
+    await storage.rules.add(alert(owner=BOB), now=NOW)
+    await storage.rules.add(alert(owner=ANN_ON_DISCORD), now=NOW)
+    await storage.rules.add(replace(alert(threshold=1.0), source=RuleSource.WATCH), now=NOW)  # a chat's watch rule: nobody's alert
+    assert [await storage.rules.count_of_member(who) for who in (ANN, BOB, ANN_ON_DISCORD)] == [3, 1, 1]
+    await storage.rules.delete([added[0].id, added[2].id])
+    assert await storage.rules.count_of_member(ANN) == 1
+    await storage.rules.add(alert(threshold=50.0), now=NOW, replacing=[added[1].id])  # one in, one out, in one transaction
+    assert await storage.rules.count_of_member(ANN) == 1
+    assert await storage.rules.count_of_member(ANN) == sum(1 for r in await storage.rules.all() if r.owner == ANN and r.source is RuleSource.MEMBER)
