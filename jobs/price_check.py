@@ -9,17 +9,15 @@ that records the rules firing, and the dispatcher is woken to deliver them.
 
 from __future__ import annotations
 
-import gc
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from bot.core.calendar import Calendar
 from bot.core.clock import Clock
-from bot.core.engine import CheckResult, Firing
+from bot.core.engine import CheckResult, Firing, collector_paused
 from bot.core.feature import ListenerNews, QuoteListener
 from bot.core.market import MarketData, MarketDataError, Quote, Split
 from bot.core.quotes import QuoteBook
@@ -43,22 +41,6 @@ class CheckSummary:
     error: str | None = None
     idle: bool = False  # nothing to check: no rules and no listeners
     fired: list[str] = field(default_factory=list)  # the kind of each alert found
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """The garbage collector paused for a check: a busy one builds a few objects per firing for
-    tens of thousands of firings (alerts, envelopes, rows), none in a cycle, and the collector
-    scanned the survivors again and again as they piled up (a tenth of the check). Freed before
-    it resumes, they are never scanned. (Other tasks running meanwhile allocate uncollected for
-    that long.)"""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
 
 
 class PriceCheck:

@@ -15,11 +15,10 @@ from bot.core.chat_settings import ChatSettings, Mode
 from bot.core.chats import ChatDirectory
 from bot.core.clock import ReplayClock
 from bot.core.cooldown import Cooldown
-from bot.core.engine import CheckResult, Firing
+from bot.core.engine import CheckResult, Firing, collector_paused
 from bot.core.messages import Alert, AlertKind, Envelope
 from bot.core.models import ChatKind, ChatRef, Direction, LevelName, Rule, RuleKind, RuleSource, UserRef, direct_chat
-from bot.core.routing import BASKET_KINDS, SECTION_ORDER, Routing, dedupe_key, firing_subject, section_of, severity, telling_order
-from jobs.price_check import collector_paused
+from bot.core.routing import Routing, dedupe_key, firing_subject
 from storage.sqlite import SqliteStorage
 
 NOW = datetime(2025, 1, 27, 15, 0, tzinfo=UTC)
@@ -92,15 +91,6 @@ async def test_routing_a_busy_check_gives_what_one_call_per_firing_gave(storage:
         got = await routing.for_firings(made)
         assert got == await reference_for_firings(routing, storage, made, with_settings=with_settings)
         assert len(got) > 300 and any(e.fallback for e in got) and any(e.alert.silent for e in got) == with_settings
-
-
-def test_telling_order_is_the_section_then_baskets_then_the_largest_move() -> None:
-    rng = random.Random(15)
-    for _ in range(5_000):
-        alert = Alert(rng.choice(list(AlertKind)), rng.choice("ABC"), NOW, change_pct=rng.choice([None, 0.0, -0.0, -3.0, 2.5]),
-                      drawdown_pct=rng.choice([None, 0.0, 5.0, -20.0]), mention=rng.choice([None, ANN]))
-        reference = (SECTION_ORDER.index(section_of(alert)), 0 if alert.kind in BASKET_KINDS else 1, -severity(alert), alert.ticker)
-        assert repr(telling_order(alert)) == repr(reference)
 
 
 def test_the_cooldown_holds_what_it_held_however_seldom_it_forgets() -> None:

@@ -204,9 +204,9 @@ def test_results_read_after_later_checks_are_what_the_reference_said() -> None:
     same_index(reference, vector, tickers)
 
 
-def test_a_snooze_set_on_a_rule_rules_of_gave_out_holds_from_the_next_check() -> None:
-    """`/snooze` sets `snoozed_until` on the live rule `rules_of` gives out: the numpy engine,
-    which keeps a flag per rule, reads it again at the next check."""
+def test_a_snooze_set_through_the_engine_holds_from_the_next_check_and_a_wake_lifts_it() -> None:
+    """`/snooze` reaches the index through `snooze`: the numpy engine, which keeps a flag per
+    rule, quiets the rule as the reference does, and wakes it."""
     rules = [Rule(id=i, ticker="T0", kind=RuleKind.ABOVE, threshold=100.0 + i, source=RuleSource.MEMBER, owner=OWNER, chat=CHAT, armed=True)
              for i in range(1, 6)]
     reference, vector = RuleEngine(), VectorEngine()
@@ -222,9 +222,8 @@ def test_a_snooze_set_on_a_rule_rules_of_gave_out_holds_from_the_next_check() ->
 
     def snooze(until: datetime | None) -> None:
         for engine in (reference, vector):
-            for live in engine.rules_of("T0"):
-                if live.id in (2, 4):
-                    live.snoozed_until = until
+            for rule_id in (2, 4):
+                engine.snooze(rule_id, until)
 
     check(100.0, 0)
     snooze(T0 + timedelta(hours=1))

@@ -239,6 +239,13 @@ class IndicatorIndex:
             del self._rules[ticker]
         return rule
 
+    def snooze(self, rule_id: int, until: datetime | None) -> None:
+        ticker = self._ticker_of.get(rule_id)
+        if ticker is None:
+            self.inner.snooze(rule_id, until)
+        else:
+            self._rules[ticker][rule_id].snoozed_until = until
+
     def replace_ticker(self, ticker: str, rules: Iterable[Rule], state: TickerState | None) -> None:
         for rule_id in list(self._rules.get(ticker, {})):
             self.remove(rule_id)

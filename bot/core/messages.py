@@ -169,23 +169,10 @@ class Alert:
             f'{silent_text}"threshold_pct": {_json_value(self.threshold_pct)}, "ticker": {_json_value(self.ticker)}}}'
         )
 
-    def _plain_data(self) -> dict[str, Any]:
-        """`_data` of an alert with no extra, no items and not silent, built directly."""
-        mention = self.mention
-        return {
-            "at": self.at.isoformat(), "change_pct": self.change_pct, "direction": self.direction, "drawdown_pct": self.drawdown_pct,
-            "extra": {}, "kind": self.kind, "level": self.level, "level_name": self.level_name,
-            "mention": None if mention is None else {"display_name": mention.display_name, "platform": mention.platform, "user_id": mention.user_id},
-            "note": self.note, "peak": self.peak, "prev_close": self.prev_close, "price": self.price, "rule_id": self.rule_id,
-            "threshold_pct": self.threshold_pct, "ticker": self.ticker,
-        }
-
     def _data(self) -> dict[str, Any]:
         """The alert as JSON-ready values: what `dataclasses.asdict` gives (without its deep copies,
         which cost a group of thousands of items seconds), `at` as text, no empty items, no silent
         unless set."""
-        if self._is_plain():
-            return self._plain_data()
         data = {name: _plain(getattr(self, name)) for name in _COPIED_FIELDS}
         data["at"] = self.at.isoformat()
         if self.items:

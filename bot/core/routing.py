@@ -84,21 +84,8 @@ _SECTION_INDEX = {section: n for n, section in enumerate(SECTION_ORDER)}
 
 
 def telling_order(alert: Alert) -> tuple[int, int, float, str]:
-    """Sections in order; a basket leads its section (it sums up its members); then the largest move first.
-    (`section_of` and `severity`, inlined: a busy check's group sorts tens of thousands.)"""
-    kind = alert.kind
-    if alert.mention is not None:
-        section = MEMBERS
-    elif kind is AlertKind.ANALYST_LEVEL:
-        section = LEVELS
-    elif kind in _MARKET_KINDS:
-        section = MARKET
-    else:
-        section = NEWS
-    move = abs(alert.change_pct or 0.0)
-    if kind is AlertKind.DRAWDOWN or kind is AlertKind.BASKET_DRAWDOWN:
-        move = max(move, alert.drawdown_pct or 0.0)
-    return (_SECTION_INDEX[section], 0 if kind in BASKET_KINDS else 1, -move, alert.ticker)
+    """Sections in order; a basket leads its section (it sums up its members); then the largest move first."""
+    return (_SECTION_INDEX[section_of(alert)], 0 if alert.kind in BASKET_KINDS else 1, -severity(alert), alert.ticker)
 
 
 def covered_by_baskets(alerts: list[Alert]) -> list[Alert]:
@@ -191,7 +178,7 @@ class Routing:
             rule, alert = firing.rule, firing.alert
             at = alert.at
             moment = moments.get(id(at)) or moments.setdefault(id(at), at.isoformat())
-            about = f"{alert.kind}:{rule.id}:{moment}"  # = firing_subject(firing), without its calls
+            about = subject(alert.kind, str(rule.id), moment)  # = firing_subject(firing), each moment written once
             if rule.source is member:
                 owner = rule.owner
                 direct = None
@@ -201,7 +188,7 @@ class Routing:
                 chat = direct or rule.chat
                 if chat is None:
                     continue
-                envelopes.append(Envelope(chat, alert, f"{about}:{chat.key}", rule.chat if direct else None))  # = dedupe_key(about, chat)
+                envelopes.append(Envelope(chat, alert, dedupe_key(about, chat), rule.chat if direct else None))
                 continue
             envelopes.extend(Envelope(chat, alert, dedupe_key(about, chat)) for chat in await self._destinations(firing, lookups))
         return await self.reachable(envelopes)

@@ -169,9 +169,7 @@ class RuleBook:
 
     async def snooze(self, rule: Rule, until: datetime) -> None:
         await self._store.set_snooze(rule.id, until)
-        for live in self._engine.rules_of(rule.ticker):
-            if live.id == rule.id:
-                live.snoozed_until = until
+        self._engine.snooze(rule.id, until)
 
     async def set_analyst_level(
         self,

@@ -29,13 +29,11 @@ once), from figures kept at the check. `make bench` times the verdicts and the b
 The armed flag lives in the arrays (1 armed, 0 fired and waiting, -1 no price seen yet); a
 `Rule` object gets it written when its firing is built (as the arrays hold it then) and when the
 engine hands it out (`rules_of`, `remove`, `replace_ticker`). A rule's snooze is read from its
-object when it is indexed, and again at the next check after `rules_of` handed it out (where
-`/snooze` sets it).
+object when it is indexed, and set through `snooze` (`/snooze`).
 """
 
 from __future__ import annotations
 
-import gc
 from array import array
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
@@ -46,7 +44,7 @@ from operator import attrgetter
 import numpy as np
 import numpy.typing as npt
 
-from bot.core.engine import CheckResult, Firing, already_met, is_price_rule, is_rising
+from bot.core.engine import CheckResult, Firing, already_met, collector_paused, is_price_rule, is_rising
 from bot.core.market import Quote
 from bot.core.messages import Alert, AlertKind
 from bot.core.models import Direction, Rule, RuleKind, RuleSource, TickerState
@@ -314,7 +312,6 @@ class VectorEngine:
         self._count: dict[str, int] = {}  # live rules per ticker
         self._dd_count: dict[str, int] = {}  # live drawdown rules per ticker
         self._pending: dict[str, dict[int, Rule]] = {}  # rules with no price seen yet
-        self._handed_out: set[str] = set()  # tickers whose rules `rules_of` gave out since the last check (snoozes)
         self._states = _StateTable(self._tix, self._ticker_index)
 
     @property
@@ -438,12 +435,10 @@ class VectorEngine:
         return sum(self._count.values())
 
     def rules_of(self, ticker: str) -> list[Rule]:
-        """The ticker's rules, their armed flags written from the arrays. Their snoozes are read
-        again at the next check (the caller may snooze one)."""
+        """The ticker's rules, their armed flags written from the arrays."""
         t = self._tix.get(ticker)
         if t is None or ticker not in self._count:
             return []
-        self._handed_out.add(ticker)
         found: list[Rule] = []
         for ladder in self._ladders:
             for slot in ladder.slots_of(t):
@@ -456,16 +451,13 @@ class VectorEngine:
         """Write a rule's armed flag from the arrays back to its object."""
         ladder.rules[slot].armed = _armed_value(int(ladder.armed[slot]))
 
-    def _read_snoozes(self) -> None:
-        """Read again the snoozes of the rules `rules_of` handed out."""
-        for ticker in self._handed_out:
-            t = self._tix.get(ticker)
-            if t is None:
-                continue
-            for ladder in self._ladders:
-                for slot in ladder.slots_of(t):
-                    ladder.snoozy[slot] = ladder.rules[slot].snoozed_until is not None
-        self._handed_out.clear()
+    def snooze(self, rule_id: int, until: datetime | None) -> None:
+        for ladder in self._ladders:
+            for slot in np.flatnonzero(ladder.ids[: ladder.size] == rule_id).tolist():
+                if ladder.armed[slot] != DEAD:
+                    ladder.rules[slot].snoozed_until = until
+                    ladder.snoozy[slot] = until is not None
+                    return
 
     def state(self, ticker: str) -> TickerState | None:
         return self._states.objects.get(ticker)
@@ -545,15 +537,8 @@ class VectorEngine:
         if len(set(tickers)) != len(tickers):  # the same ticker twice: one at a time
             return [self.evaluate_many([q], now=now)[0] for q in quotes]
         self._sort_if_needed()
-        if self._handed_out:
-            self._read_snoozes()
-        collecting = gc.isenabled()
-        gc.disable()  # a check builds thousands of young objects with no cycles: scan them once, after
-        try:
+        with collector_paused():
             return _Check(self, quotes, tickers, now).run()
-        finally:
-            if collecting:
-                gc.enable()
 
     def _sort_if_needed(self) -> None:
         if not any(ladder.needs_sorting() for ladder in self._ladders):
@@ -834,7 +819,8 @@ class _Verdicts:
         if self.built_firings is None:
             if not self.fired_count[row]:
                 return []
-            self.built_firings = self._build_firings()
+            with collector_paused():
+                self.built_firings = self._firings()
         return self.built_firings[row]
 
     def armed_changes_of(self, row: int) -> dict[int, bool | None]:
@@ -842,23 +828,9 @@ class _Verdicts:
             if not self.changed_count[row]:
                 first = self.first.get(row)
                 return {} if first is None else dict(first)
-            collecting = gc.isenabled()
-            gc.disable()  # thousands of dicts, no cycles
-            try:
+            with collector_paused():  # thousands of dicts, no cycles
                 self.built_changes = self._build_changes()
-            finally:
-                if collecting:
-                    gc.enable()
         return self.built_changes[row]
-
-    def _build_firings(self) -> list[list[Firing]]:
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
-            return self._firings()
-        finally:
-            if collecting:
-                gc.enable()
 
     def _firings(self) -> list[list[Firing]]:
         """Every row's firings: its price rules', then its moves', then its drawdowns' (the
@@ -919,7 +891,6 @@ class _Verdicts:
             start, stop = bounds[row], bounds[row + 1]
             out[row].update(zip(ids[start:stop], values[start:stop], strict=True))
         return out
-
 
 
 def _armed_now(ladder: _Ladder, generation: int, rules: list[Rule], slots: I64) -> Callable[[], None]:
