@@ -16,14 +16,15 @@ in the middle of a storm does not start the cooldown over (`seed`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
-from bot.core.engine import CheckResult
+from bot.core.engine import CheckResult, hold_firings
 
 log = logging.getLogger(__name__)
 
 PRUNE_FROM = 4096
+EXAMPLES = 5  # rule ids named in a check's log line of what the cooldown held
 
 
 class Cooldown:
@@ -34,22 +35,35 @@ class Cooldown:
         self.suppressed_total = 0
 
     def admit(self, result: CheckResult, now: datetime) -> CheckResult:
-        """Drop the firings of rules that alerted less than the cooldown ago (in place); the armed changes stay."""
-        if not self.span or not result.firings or not self._last:
-            return result
-        kept = []
+        """`admit_all` for one result."""
+        self.admit_all([result], now)
+        return result
+
+    def admit_all(self, results: Sequence[CheckResult], now: datetime) -> int:
+        """Drop, in place, the firings of rules that alerted less than the cooldown ago; the armed
+        changes stay. An engine that defers its firings drops them before building them. One log
+        line says what a check held (a storm holds thousands). Returns how many were held."""
+        if not self.span or not self._last:
+            return 0
         since = now - self.span  # held: a last alert after this (now - last < span)
         last_of = self._last.get
-        for firing in result.firings:
-            last = last_of(firing.rule.id)
-            if last is not None and last > since:
-                self.suppressed_total += 1
-                log.info("rule #%d on %s crossed again %.0f s after its last alert; held by the %s min cooldown",
-                         firing.rule.id, firing.rule.ticker, (now - last).total_seconds(), f"{self.span.total_seconds() / 60:g}")
-                continue
-            kept.append(firing)
-        result.firings = kept
-        return result
+        examples: list[int] = []
+
+        def held(rule_id: int) -> bool:
+            last = last_of(rule_id)
+            if last is None or last <= since:
+                return False
+            if len(examples) < EXAMPLES:
+                examples.append(rule_id)
+            return True
+
+        count = hold_firings(results, held)
+        if count:
+            self.suppressed_total += count
+            shown = ", ".join(f"#{rule_id}" for rule_id in examples) + (", ..." if count > len(examples) else "")
+            log.info("cooldown: %d alert(s) of rules that alerted less than %s min ago held (%s)",
+                     count, f"{self.span.total_seconds() / 60:g}", shown)
+        return count
 
     def seed(self, last_alerts: Mapping[int, datetime], now: datetime) -> None:
         """What storage remembers (at start, and after a reload): rules still within their cooldown."""

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import gc
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -112,6 +112,10 @@ class DeferredVerdicts(Protocol):
 
     def firings_of(self, row: int) -> list[Firing]: ...
     def armed_changes_of(self, row: int) -> dict[int, bool | None]: ...
+    def hold(self, held: Callable[[int], bool], rows: Collection[int]) -> int:
+        """Drop the firings, in these rows, of the rules `held` names (by id), before they are built
+        where they are not yet; their armed changes stay. Returns how many were dropped."""
+        ...
 
 
 class CheckResult:
@@ -119,9 +123,11 @@ class CheckResult:
     the check changed (rule id -> armed), and the ticker's state after it.
 
     `firings` and `armed_changes` are plain list and dict, built at construction or, for an
-    engine that holds a check's verdicts in columns (`source`, `row`), on first read and kept."""
+    engine that holds a check's verdicts in columns (`source`, `row`), on first read and kept.
+    `add_firing` and `set_armed` add to them without building them (the indicator rules' verdicts
+    on top of the engine's), and `hold_firings` drops firings before they are built."""
 
-    __slots__ = ("_armed", "_firings", "_row", "_source", "state", "ticker")
+    __slots__ = ("_armed", "_firings", "_more_armed", "_more_firings", "_row", "_source", "state", "ticker")
 
     def __init__(
         self,
@@ -138,22 +144,53 @@ class CheckResult:
         self.state = state
         self._source = source
         self._row = row
+        self._more_firings: list[Firing] | None = None  # added before `firings` was built: they come after the engine's
+        self._more_armed: dict[int, bool | None] | None = None  # set before `armed_changes` was built: they override the engine's
 
     @property
     def firings(self) -> list[Firing]:
         if self._firings is None:
-            self._firings = self._source.firings_of(self._row) if self._source is not None else []
+            built = self._source.firings_of(self._row) if self._source is not None else []
+            if self._more_firings:
+                built = [*built, *self._more_firings]
+                self._more_firings = None
+            self._firings = built
         return self._firings
 
     @firings.setter
     def firings(self, firings: list[Firing]) -> None:
         self._firings = firings
+        self._more_firings = None
 
     @property
     def armed_changes(self) -> dict[int, bool | None]:
         if self._armed is None:
-            self._armed = self._source.armed_changes_of(self._row) if self._source is not None else {}
+            built = self._source.armed_changes_of(self._row) if self._source is not None else {}
+            if self._more_armed:
+                built = {**built, **self._more_armed}
+                self._more_armed = None
+            self._armed = built
         return self._armed
+
+    def add_firing(self, firing: Firing) -> None:
+        """One more firing, after the engine's, without building theirs."""
+        if self._firings is not None:
+            self._firings.append(firing)
+        else:
+            (self._more_firings if self._more_firings is not None else self._start_more_firings()).append(firing)
+
+    def set_armed(self, rule_id: int, armed: bool | None) -> None:
+        """One more armed change (it overrides the engine's for that rule), without building theirs."""
+        if self._armed is not None:
+            self._armed[rule_id] = armed
+        else:
+            if self._more_armed is None:
+                self._more_armed = {}
+            self._more_armed[rule_id] = armed
+
+    def _start_more_firings(self) -> list[Firing]:
+        self._more_firings = []
+        return self._more_firings
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, CheckResult):
@@ -164,6 +201,28 @@ class CheckResult:
 
     def __repr__(self) -> str:
         return f"CheckResult(ticker={self.ticker!r}, firings={self.firings!r}, armed_changes={self.armed_changes!r}, state={self.state!r})"
+
+
+def hold_firings(results: Iterable[CheckResult], held: Callable[[int], bool]) -> int:
+    """Drop the firings of the rules `held` names (by id) from these results, in place, their
+    armed changes kept. An engine that holds its verdicts in columns drops them there, before
+    any `Firing` or `Alert` is built for them. Returns how many were dropped."""
+    dropped = 0
+    deferred: dict[int, tuple[DeferredVerdicts, list[int]]] = {}  # by source: its rows among these results
+    for result in results:
+        if result._more_firings:
+            kept = [f for f in result._more_firings if not held(f.rule.id)]
+            dropped += len(result._more_firings) - len(kept)
+            result._more_firings = kept
+        if result._firings is None and result._source is not None:
+            deferred.setdefault(id(result._source), (result._source, []))[1].append(result._row)
+        elif result._firings:
+            kept = [f for f in result._firings if not held(f.rule.id)]
+            dropped += len(result._firings) - len(kept)
+            result._firings = kept
+    for source, rows in deferred.values():
+        dropped += source.hold(held, rows)
+    return dropped
 
 
 def is_rising(rule: Rule) -> bool:

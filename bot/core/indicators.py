@@ -321,16 +321,16 @@ class IndicatorIndex:
                 continue  # no figures yet: no data, no alert
             if rule.armed is None:
                 rule.armed = not holds(rule, price, value)
-                result.armed_changes[rule.id] = rule.armed
+                result.set_armed(rule.id, rule.armed)
             elif rule.armed:
                 if holds(rule, price, value):
                     rule.armed = False
-                    result.armed_changes[rule.id] = False
+                    result.set_armed(rule.id, False)
                     if rule.snoozed_until is None or now >= rule.snoozed_until:
-                        result.firings.append(Firing(rule, indicator_alert(rule, quote, value)))
+                        result.add_firing(Firing(rule, indicator_alert(rule, quote, value)))
             elif back_past_band(rule, price, value, self.band):
                 rule.armed = True
-                result.armed_changes[rule.id] = True
+                result.set_armed(rule.id, True)
 
 
 def indicator_alert(rule: Rule, quote: Quote, value: float) -> Alert:

@@ -299,14 +299,19 @@ class RuleBook:
         """The engine's verdict on a whole check's quotes (one per ticker) at once, in their order;
         each result as `evaluate` gives it (the cooldown applied, sell-offs given their nearest level)."""
         results = self._engine.evaluate_many(quotes, now=now)
-        return [self._admit(result, quote, now) for result, quote in zip(results, quotes, strict=True)]
+        self.cooldown.admit_all(results, now)  # before any result is read: held firings are never built
+        for result, quote in zip(results, quotes, strict=True):
+            self._tell_nearest_level(result, quote)
+        return results
 
     def _admit(self, result: CheckResult, quote: Quote, now: datetime) -> CheckResult:
-        result = self.cooldown.admit(result, now)
+        self._tell_nearest_level(self.cooldown.admit(result, now), quote)
+        return result
+
+    def _tell_nearest_level(self, result: CheckResult, quote: Quote) -> None:
         for firing in result.firings:
             if firing.alert.kind is AlertKind.SELLOFF and (near := nearest_level(self._engine.rules_of(quote.ticker), quote.price)):
                 firing.alert.extra["nearest_level"] = near
-        return result
 
     def rebase(self, quote: Quote) -> CheckResult:
         """Take a quote as the ticker's new baseline without firing anything."""

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from array import array
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import date, datetime
 from itertools import compress, repeat
 from operator import attrgetter
@@ -807,11 +807,13 @@ class _Verdicts:
 
     def seal(self) -> None:
         """Count each row's firings and changes (a row without either needs nothing built)."""
-        n = self.n
-        fired = [stage[4] for stage in self.firing_stages]  # their rows
-        self.fired_count = np.bincount(np.concatenate(fired), minlength=n).tolist() if fired else [0] * n
+        self._count_firings()
         changed = [rows for rows, _, _ in self.changes]
-        self.changed_count = np.bincount(np.concatenate(changed), minlength=n).tolist() if changed else [0] * n
+        self.changed_count = np.bincount(np.concatenate(changed), minlength=self.n).tolist() if changed else [0] * self.n
+
+    def _count_firings(self) -> None:
+        fired = [stage[4] for stage in self.firing_stages]  # their rows
+        self.fired_count = np.bincount(np.concatenate(fired), minlength=self.n).tolist() if fired else [0] * self.n
 
     # -- the DeferredVerdicts port ---------------------------------------------------
 
@@ -831,6 +833,26 @@ class _Verdicts:
             with collector_paused():  # thousands of dicts, no cycles
                 self.built_changes = self._build_changes()
         return self.built_changes[row]
+
+    def hold(self, held: Callable[[int], bool], rows: Collection[int]) -> int:
+        if self.built_firings is not None:
+            return _hold_built(self.built_firings, held, rows)
+        in_rows = np.zeros(self.n, np.bool_)
+        in_rows[np.fromiter(rows, np.int64, len(rows))] = True
+        dropped = 0
+        stages = []
+        for ladder, generation, rules, slots, fired_rows, thresholds, ids, stage, direction in self.firing_stages:
+            drop = np.fromiter(map(held, ids.tolist()), np.bool_, len(ids)) & in_rows[fired_rows]
+            if drop.any():
+                keep = ~drop
+                dropped += len(ids) - int(keep.sum())
+                slots, fired_rows, thresholds, ids = slots[keep], fired_rows[keep], thresholds[keep], ids[keep]
+            if len(slots):
+                stages.append((ladder, generation, rules, slots, fired_rows, thresholds, ids, stage, direction))
+        if dropped:
+            self.firing_stages = stages
+            self._count_firings()
+        return dropped
 
     def _firings(self) -> list[list[Firing]]:
         """Every row's firings: its price rules', then its moves', then its drawdowns' (the
@@ -891,6 +913,17 @@ class _Verdicts:
             start, stop = bounds[row], bounds[row + 1]
             out[row].update(zip(ids[start:stop], values[start:stop], strict=True))
         return out
+
+
+def _hold_built(built: list[list[Firing]], held: Callable[[int], bool], rows: Collection[int]) -> int:
+    """`_Verdicts.hold` once the firings are built: each row's list filtered in place."""
+    dropped = 0
+    for row in rows:
+        firings = built[row]
+        kept = [firing for firing in firings if not held(firing.rule.id)]
+        dropped += len(firings) - len(kept)
+        firings[:] = kept
+    return dropped
 
 
 def _armed_now(ladder: _Ladder, generation: int, rules: list[Rule], slots: I64) -> Callable[[], None]:
