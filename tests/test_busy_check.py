@@ -105,7 +105,7 @@ def test_the_cooldown_holds_what_it_held_however_seldom_it_forgets() -> None:
         held = {f.rule.id for f in fired if f.rule.id in last and at - last[f.rule.id] < timedelta(minutes=30)}
         result = cooldown.admit(CheckResult("NVDA", list(fired), {}, None), at)  # type: ignore[arg-type]
         assert {f.rule.id for f in fired} - {f.rule.id for f in result.firings} == held
-        cooldown.stamp([result], at)
+        cooldown.stamp([f.rule.id for f in result.firings], at)
         last.update({f.rule.id: at for f in result.firings})
 
 

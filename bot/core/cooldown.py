@@ -69,14 +69,12 @@ class Cooldown:
         """What storage remembers (at start, and after a reload): rules still within their cooldown."""
         self._last = {rule_id: at for rule_id, at in last_alerts.items() if now - at < self.span}
 
-    def stamp(self, results: Iterable[CheckResult], now: datetime) -> None:
-        """The alerts of a saved check start their rules' cooldowns."""
+    def stamp(self, rule_ids: Iterable[int], now: datetime) -> None:
+        """The alerts of a saved check (their rules' ids) start their rules' cooldowns."""
         if not self.span:
             return
         last = self._last
-        for result in results:
-            for firing in result.firings:
-                last[firing.rule.id] = now
+        last.update(dict.fromkeys(rule_ids, now))
         if len(last) > self._prune_at:  # what the cooldown no longer holds goes, once the map has doubled (not at every busy check)
             since = now - self.span
             self._last = {rule_id: at for rule_id, at in last.items() if at > since}

@@ -330,12 +330,13 @@ class RuleBook:
         if not armed and not envelopes and recorded == self._recorded and not any(r.firings for r in results):
             return 0  # the same quotes again (a replay between the open and the close): nothing to write
         self._recorded = None
+        fired = [firing.rule for result in results for firing in result.firings]
         try:
-            alerted = [firing.rule.id for result in results for firing in result.firings]
+            alerted = [rule.id for rule in fired]
             queued = await self._checks.record_check(
                 states=[r.state for r in results], armed_changes=armed, envelopes=envelopes, now=now, alerted=alerted, baskets=baskets or {}
             )
-            self.cooldown.stamp(results, now)
+            self.cooldown.stamp(alerted, now)
             self._recorded = recorded
         except Exception as problem:
             if not isinstance(problem, StorageError):  # storage away is said once, by the market timer
@@ -346,18 +347,18 @@ class RuleBook:
             except Exception:
                 pass  # still stale: the next check reloads first (`reload_if_stale`)
             raise
-        await self._retire_once(results)
+        await self._retire_once(fired)
         return queued
 
-    async def _retire_once(self, results: Sequence[CheckResult]) -> None:
+    async def _retire_once(self, fired: Iterable[Rule]) -> None:
         """Remove the once alerts that fired in a recorded check. Were this to fail, the rule
         stays disarmed (the check was recorded) and is retired after its next firing."""
-        fired = {f.rule.id: f.rule for result in results for f in result.firings if f.rule.once}
-        if fired:
+        once = {rule.id: rule for rule in fired if rule.once}
+        if once:
             try:
-                await self.remove(list(fired.values()))
+                await self.remove(list(once.values()))
             except Exception:
-                log.exception("could not remove once alerts %s after they fired", sorted(fired))
+                log.exception("could not remove once alerts %s after they fired", sorted(once))
 
     async def expire(self, day: date) -> list[Rule]:
         """Remove, quietly, the alerts whose last day is before `day`; return them."""

@@ -19,8 +19,7 @@ def rule_state_rows(armed_changes: Mapping[int, bool | None], alerted: Collectio
     changed, with `stamp` if it alerted; and the alerted rules whose flag did not change (a firing
     disarms its rule: seldom, if ever), whose flag the storage copies from `rules`."""
     alerted_ids = set(alerted)
-    rows = [(rule_id, armed_to_db(armed), stamp if rule_id in alerted_ids else None) for rule_id, armed in armed_changes.items()]
-    rows.sort()
+    rows = [(rule_id, armed_to_db(armed_changes[rule_id]), stamp if rule_id in alerted_ids else None) for rule_id in sorted(armed_changes)]
     return rows, sorted(alerted_ids.difference(armed_changes))
 
 
@@ -41,12 +40,13 @@ class SqliteCheckStore:
         alerted: Collection[int] = (),
         baskets: Mapping[str, BasketState] | None = None,
     ) -> int:
+        stamp = now.isoformat()
         async with self._db.transaction(checkpoint_later=True) as tx:  # a busy check's commit is not kept waiting by a checkpoint
             await tx.executemany(
                 """INSERT INTO basket_state (name, selloff_session, drawdown_peak_day, updated_at) VALUES (?, ?, ?, ?)
                    ON CONFLICT (name) DO UPDATE SET selloff_session = excluded.selloff_session,
                        drawdown_peak_day = excluded.drawdown_peak_day, updated_at = excluded.updated_at""",
-                [(name, day_text(b.selloff_session), day_text(b.drawdown_peak_day), now.isoformat()) for name, b in (baskets or {}).items()],
+                [(name, day_text(b.selloff_session), day_text(b.drawdown_peak_day), stamp) for name, b in (baskets or {}).items()],
             )
             await tx.executemany(
                 """INSERT INTO ticker_state (ticker, last_price, session, max_up_pct, max_down_pct, peak,
@@ -54,12 +54,9 @@ class SqliteCheckStore:
                    ON CONFLICT (ticker) DO UPDATE SET last_price = excluded.last_price, session = excluded.session,
                        max_up_pct = excluded.max_up_pct, max_down_pct = excluded.max_down_pct, peak = excluded.peak,
                        max_drawdown_pct = excluded.max_drawdown_pct, updated_at = excluded.updated_at""",
-                [
-                    (s.ticker, s.last_price, day_text(s.session), s.max_up_pct, s.max_down_pct, s.peak, s.max_drawdown_pct, now.isoformat())
-                    for s in states
-                ],
+                [(s.ticker, s.last_price, day_text(s.session), s.max_up_pct, s.max_down_pct, s.peak, s.max_drawdown_pct, stamp) for s in states],
             )
-            rows, alerted_only = rule_state_rows(armed_changes, alerted, now.isoformat())
+            rows, alerted_only = rule_state_rows(armed_changes, alerted, stamp)
             await tx.executemany(
                 """INSERT INTO rule_state (rule_id, armed, last_alert_at) VALUES (?, ?, ?)
                    ON CONFLICT (rule_id) DO UPDATE SET armed = excluded.armed,
@@ -70,7 +67,7 @@ class SqliteCheckStore:
                 await tx.executemany(
                     """INSERT INTO rule_state (rule_id, armed, last_alert_at) SELECT id, armed, ? FROM rules WHERE id = ?
                        ON CONFLICT (rule_id) DO UPDATE SET last_alert_at = excluded.last_alert_at""",
-                    [(now.isoformat(), rule_id) for rule_id in alerted_only],
+                    [(stamp, rule_id) for rule_id in alerted_only],
                 )
             return await insert_envelopes(tx, envelopes, now=now)
 
