@@ -81,6 +81,11 @@ class ChatSettings:
             return replace(alert, silent=True)
         return alert
 
+    def changes_nothing(self) -> bool:
+        """True when `deliver` gives every alert but a group as it is: no kind off or silent, no
+        quiet hours (a group is rebuilt from its items whatever the settings)."""
+        return (self.quiet_from is None or self.quiet_to is None) and all(mode is Mode.ON for mode in self.kinds.values())
+
     def watch_pct(self, kind: str, default: float) -> float:
         value = self.selloff_pct if kind == "move" else self.drawdown_pct
         return default if value is None else value

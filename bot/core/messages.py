@@ -242,10 +242,14 @@ _COPIED_FIELDS = tuple(f.name for f in fields(Alert) if f.name not in ("at", "it
 _ENCODER = json.JSONEncoder(default=_json_default)  # to_json's fast path writes its keys sorted itself
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Envelope:
     """An alert addressed by the routing step: where it goes, the key that makes it go there
-    once, and the chat to use instead if `chat` (a member's direct chat) refuses the bot."""
+    once, and the chat to use instead if `chat` (a member's direct chat) refuses the bot.
+
+    Treat it as immutable (use `dataclasses.replace`); it is not frozen because a frozen
+    dataclass is about three times slower to build, and a busy check builds one per firing.
+    (It was never hashable: its alert is not.)"""
 
     chat: ChatRef
     alert: Alert

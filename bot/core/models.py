@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 
@@ -46,10 +46,12 @@ class ChatRef:
     platform: str
     chat_id: str
     kind: ChatKind = ChatKind.PRIVATE
+    # "platform:chat_id", written once: a busy check reads it for every delivery (it was a
+    # property that wrote it at every read). Not compared, hashed or shown: made of the fields that are.
+    key: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def key(self) -> str:
-        return f"{self.platform}:{self.chat_id}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", f"{self.platform}:{self.chat_id}")
 
 
 DIRECT_PREFIX = "user:"
