@@ -69,6 +69,7 @@ class Database:
         self._later: list[tuple[str, tuple[object, ...]]] = []  # inside a batch: writes made with the next statement
         self._holder: asyncio.Task[object] | None = None  # the task holding `_in_batch`
         self._checkpointing: asyncio.Task[None] | None = None  # a background checkpoint after a large commit
+        self._checkpointer: aiosqlite.Connection | None = None  # its own connection (and thread), opened at the first
 
     @classmethod
     async def open(cls, path: str | Path) -> Database:
@@ -129,6 +130,9 @@ class Database:
     async def close(self) -> None:
         if self._checkpointing is not None:
             await self._checkpointing
+        if self._checkpointer is not None:
+            with contextlib.suppress(Exception):
+                await self._checkpointer.close()
         await self.conn.close()
 
     async def schema_version(self) -> int:
@@ -215,8 +219,8 @@ class Database:
         `checkpoint_later`: for a large transaction whose writer waits on its commit (a busy price
         check). SQLite's automatic checkpoint (copying the write-ahead log into the file, with an
         fsync, once the log passes 1,000 pages) would run inside this commit, and after a busy
-        check it always does; here it runs instead just after, in the background, under the write
-        lock (`wal_checkpoint(PASSIVE)`). What a commit promises does not change: a committed
+        check it always does; here it runs instead just after, in the background, on a connection
+        of its own (`wal_checkpoint(PASSIVE)`). What a commit promises does not change: a committed
         transaction is in the log, whether or not it has been copied into the file yet."""
         if _BATCH.get() is self:
             async with self._in_batch:
@@ -257,18 +261,20 @@ class Database:
             self._checkpoint_soon()
 
     def _checkpoint_soon(self) -> None:
-        """Start a background checkpoint, unless one is waiting or running."""
-        if self._checkpointing is None or self._checkpointing.done():
+        """Start a background checkpoint, unless one is waiting or running (a file's: one in memory has no log)."""
+        if self.path != ":memory:" and (self._checkpointing is None or self._checkpointing.done()):
             self._checkpointing = asyncio.get_running_loop().create_task(self._checkpoint())
 
     async def _checkpoint(self) -> None:
         """Copy what the write-ahead log holds into the file, as SQLite's automatic checkpoint
-        would have inside the last commit: PASSIVE (it waits for no reader; what a reader still
-        uses is copied next time). A failure is logged: the log keeps every commit, and the next
-        checkpoint (this one or SQLite's own) tries again."""
+        would have inside the last commit: PASSIVE (it waits for no reader and no writer; what one
+        still uses is copied next time), on a connection of its own, so that the reads and writes
+        that follow, on this one, do not queue behind it. A failure is logged: the log keeps every
+        commit, and the next checkpoint (this one or SQLite's own) tries again."""
         try:
-            async with self._lock:
-                await self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            if self._checkpointer is None:
+                self._checkpointer = await aiosqlite.connect(self.path, isolation_level=None)
+            await self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
         except Exception as problem:  # a background task: said, not raised
             log.warning("storage: checkpoint of %s failed (%s); the next commit tries again", self.path, problem)
 
