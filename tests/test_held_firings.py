@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 
 from bot.core.cooldown import Cooldown
-from bot.core.engine import CheckResult, Firing, RuleEngine, hold_firings
+from bot.core.engine import CheckResult, Firing, RuleEngine, hold_firings, merged_armed_changes
 from bot.core.market import Quote
 from bot.core.messages import Alert, AlertKind
 from bot.core.models import Rule, RuleKind, RuleSource
@@ -102,3 +102,40 @@ def test_the_cooldown_holds_a_storm_in_one_log_line(caplog: pytest.LogCaptureFix
     [record] = [r for r in caplog.records if r.name == "bot.core.cooldown"]
     assert "200 alert(s)" in record.getMessage() and "#1, #2, #3, #4, #5, ..." in record.getMessage()
     assert cooldown.suppressed_total == 200
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_checks_armed_changes_merged_in_the_columns_are_each_results_in_turn(seed: int) -> None:
+    """`merged_armed_changes` gives what updating one dict with each result's changes gives, the
+    same ticker twice in a batch included, whether the results were read before or not."""
+    rng = random.Random(seed)
+    tickers = [f"T{i}" for i in range(5)]
+    rules = [random_rule(rng, i, tickers) for i in range(1, 500)]
+    vector = VectorEngine()
+    vector.load(copy.deepcopy(rules), {})
+    prices = dict.fromkeys(tickers, 100.0)
+    merged_in_columns = 0
+    for step in range(25):
+        quotes = []
+        for ticker in tickers:
+            prices[ticker] = min(110.0, max(90.0, prices[ticker] + 0.5 * rng.randint(-8, 8)))
+            quotes.append(Quote(ticker=ticker, price=prices[ticker], prev_close=100.0, session=DAY + timedelta(days=step // 5), at=T0 + timedelta(minutes=step)))
+        if step % 4 == 3:  # the same ticker twice (the engine then takes the quotes one at a time)
+            again = rng.choice(quotes)
+            quotes.append(Quote(ticker=again.ticker, price=min(110.0, again.price + 2.0), prev_close=100.0, session=again.session, at=again.at))
+        got = vector.evaluate_many(quotes, now=T0)
+        twins = [CheckResult(r.ticker, None, None, r.state, r._source, r._row) for r in got]  # the same columns, read after the merge
+        if step % 3 == 1:
+            got[2].set_armed(rules[0].id, None)  # an indicator's change on top of one result's
+            twins[2].set_armed(rules[0].id, None)
+        elif step % 3 == 2:
+            assert isinstance(got[0].armed_changes, dict)  # one read first: the rows are built
+        merged = merged_armed_changes(got)
+        columns = got[0]._source.built_changes is None  # type: ignore[union-attr]  # merged without building a dict per row
+        expected: dict[int, bool | None] = {}
+        for result in twins:
+            expected.update(result.armed_changes)
+        assert merged == expected and list(merged.items()) == list(expected.items())
+        assert sum(map(len, (r.armed_changes for r in got))) >= len(merged) > 0
+        merged_in_columns += columns and len({id(r._source) for r in got}) == 1
+    assert merged_in_columns >= 6, merged_in_columns

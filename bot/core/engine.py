@@ -112,6 +112,9 @@ class DeferredVerdicts(Protocol):
 
     def firings_of(self, row: int) -> list[Firing]: ...
     def armed_changes_of(self, row: int) -> dict[int, bool | None]: ...
+    def merged_armed_changes(self, rows: Sequence[int]) -> dict[int, bool | None]:
+        """These rows' armed changes in one dict, as if each row's were applied in turn."""
+        ...
     def hold(self, held: Callable[[int], bool], rows: Collection[int]) -> int:
         """Drop the firings, in these rows, of the rules `held` names (by id), before they are built
         where they are not yet; their armed changes stay. Returns how many were dropped."""
@@ -201,6 +204,27 @@ class CheckResult:
 
     def __repr__(self) -> str:
         return f"CheckResult(ticker={self.ticker!r}, firings={self.firings!r}, armed_changes={self.armed_changes!r}, state={self.state!r})"
+
+
+def merged_armed_changes(results: Iterable[CheckResult]) -> dict[int, bool | None]:
+    """Every armed change of these results in one dict, later results' overriding earlier ones'.
+    A run of results an engine holds in columns is merged there, without a dict per result."""
+    merged: dict[int, bool | None] = {}
+    source: DeferredVerdicts | None = None
+    rows: list[int] = []
+    for result in results:
+        deferred = result._source if result._armed is None and not result._more_armed else None
+        if deferred is not None and deferred is source:
+            rows.append(result._row)
+            continue
+        if source is not None:
+            merged.update(source.merged_armed_changes(rows))
+        source, rows = deferred, [result._row]
+        if deferred is None:
+            merged.update(result.armed_changes)
+    if source is not None:
+        merged.update(source.merged_armed_changes(rows))
+    return merged
 
 
 def hold_firings(results: Iterable[CheckResult], held: Callable[[int], bool]) -> int:

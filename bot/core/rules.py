@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from bot.core.calendar import Calendar
 from bot.core.clock import Clock
 from bot.core.cooldown import Cooldown
-from bot.core.engine import CheckResult, RuleIndex
+from bot.core.engine import CheckResult, RuleIndex, merged_armed_changes
 from bot.core.indicators import HISTORY_DAYS, Basis, IndicatorIndex, is_indicator_rule
 from bot.core.market import MarketData, MarketDataError, Quote, Split
 from bot.core.messages import AlertKind, Envelope
@@ -323,9 +323,7 @@ class RuleBook:
         """Persist a check's rule state with the deliveries it owes, atomically. If that fails,
         the index is reloaded from storage (so memory never runs ahead of what was saved) and
         the error is raised."""
-        armed: dict[int, bool | None] = {}
-        for result in results:
-            armed.update(result.armed_changes)
+        armed = merged_armed_changes(results)
         recorded = _Recorded.of(results, baskets or {})
         if not armed and not envelopes and recorded == self._recorded and not any(r.firings for r in results):
             return 0  # the same quotes again (a replay between the open and the close): nothing to write

@@ -834,6 +834,23 @@ class _Verdicts:
                 self.built_changes = self._build_changes()
         return self.built_changes[row]
 
+    def merged_armed_changes(self, rows: Sequence[int]) -> dict[int, bool | None]:
+        if self.built_changes is not None or any(map(self.first.get, rows)):  # (a row's first changes come before its arrays')
+            merged: dict[int, bool | None] = {}
+            for row in rows:
+                merged.update(self.armed_changes_of(row))
+            return merged
+        if not self.changes:
+            return {}
+        in_rows = np.zeros(self.n, np.bool_)
+        in_rows[np.fromiter(rows, np.int64, len(rows))] = True
+        changed_rows = np.concatenate([changed for changed, _, _ in self.changes])
+        order = np.argsort(changed_rows, kind="stable")  # in row order, each row's in the order made (as `_build_changes`)
+        order = order[in_rows[changed_rows[order]]]
+        ids = np.concatenate([ids for _, ids, _ in self.changes])[order].tolist()
+        values = np.concatenate([np.full(len(r), v) for r, _, v in self.changes])[order].tolist()
+        return dict(zip(ids, values, strict=True))
+
     def hold(self, held: Callable[[int], bool], rows: Collection[int]) -> int:
         if self.built_firings is not None:
             return _hold_built(self.built_firings, held, rows)

@@ -584,8 +584,9 @@ class DiscordAdapter:
             # The same delivery always carries the same nonce (one per part of a long group), and
             # discord.py sends it with enforce_nonce: if a crash made us send it again, Discord
             # returns the first message.
+            written = alert.to_json()  # once, not per part: a storm's group of thousands of alerts has hundreds of parts
             for part, message in enumerate(messages):
-                await channel.send(**self._message_options(message), nonce=delivery_nonce(chat, alert, part), silent=alert.silent)
+                await channel.send(**self._message_options(message), nonce=delivery_nonce(chat, written, part), silent=alert.silent)
         except (discord.Forbidden, discord.NotFound) as problem:
             log.warning("discord: channel %s is unavailable: %s", chat.chat_id, _describe(problem))
             raise ChatUnavailable(f"Discord channel {chat.chat_id}: {_describe(problem)}") from None
@@ -675,8 +676,8 @@ def _describe(problem: BaseException | None) -> str:
 __all__ = ["ActionButton", "DiscordAdapter", "chat_of", "is_chat_manager", "option_word", "user_of"]
 
 
-def delivery_nonce(chat: ChatRef, alert: Alert, part: int = 0) -> str:
-    """A nonce that is the same each time this alert (or this part of a group) is sent to this
-    chat (Discord allows 25 characters)."""
+def delivery_nonce(chat: ChatRef, written: str, part: int = 0) -> str:
+    """A nonce that is the same each time this alert (`written`: its `to_json()`), or this part of
+    a group, is sent to this chat (Discord allows 25 characters)."""
     extra = f"\n{part}" if part else ""
-    return hashlib.sha256(f"{chat.key}\n{alert.to_json()}{extra}".encode()).hexdigest()[:25]
+    return hashlib.sha256(f"{chat.key}\n{written}{extra}".encode()).hexdigest()[:25]
