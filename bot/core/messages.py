@@ -183,15 +183,16 @@ class Alert:
 
     @classmethod
     def from_json(cls, text: str) -> Alert:
-        return cls._from_data(json.loads(text))
+        return cls.from_data(json.loads(text))
 
     @classmethod
-    def _from_data(cls, data: dict[str, Any]) -> Alert:
+    def from_data(cls, data: dict[str, Any]) -> Alert:
+        """An alert from its JSON decoded (by any reader: `to_json`'s, or a store's own format)."""
         data["kind"] = AlertKind(data["kind"])
         data["at"] = datetime.fromisoformat(data["at"])
         if data.get("mention"):
             data["mention"] = UserRef(**data["mention"])
-        data["items"] = [cls._from_data(item) for item in data.get("items") or []]
+        data["items"] = [cls.from_data(item) for item in data.get("items") or []]
         return cls(**{k: v for k, v in data.items() if k in _ALERT_FIELDS})
 
 

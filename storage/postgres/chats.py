@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.core.messages import Alert, Envelope
+from bot.core.messages import Envelope
 from bot.core.models import ChatRef
 from bot.core.routing import fallback_key
+from storage.payloads import read_payload
 from storage.postgres.database import PostgresDatabase, insert_envelopes
 from storage.postgres.rows import chat_of
 
@@ -47,7 +48,7 @@ class PostgresChatStore:
                     chat.chat_id,
                 )
                 reroutes = [
-                    Envelope(chat_of(r, "fallback_platform", "fallback_chat_id", "fallback_kind"), Alert.from_json(r["payload"]), fallback_key(r["id"]))
+                    Envelope(chat_of(r, "fallback_platform", "fallback_chat_id", "fallback_kind"), read_payload(r["payload"]), fallback_key(r["id"]))
                     for r in sorted(pending, key=lambda r: r["id"])
                     if r["fallback_platform"]
                 ]

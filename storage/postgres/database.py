@@ -5,7 +5,7 @@ Every statement is parameterized ($1, $2, ...). The aggregate stores beside this
 (`insert_envelopes(tx, ...)` inside `async with db.transaction() as tx`).
 
 The schema is the SQLite one, version for version (`storage/migrations/postgres/NNN_*.sql`): moments
-are ISO 8601 text and payloads `Alert.to_json()`, so both backends hold the same values.
+are ISO 8601 text and payloads `storage.payloads.write_payload`'s, so both backends hold the same values.
 
 Errors: anything the driver or the network raises surfaces as `StorageError` (its cause chained), so
 that the jobs' existing pause-and-retry paths handle a database that goes away while running.
@@ -30,6 +30,7 @@ import asyncpg
 
 from bot.core.messages import Envelope
 from bot.core.ports import StorageError
+from storage.payloads import write_payload
 
 log = logging.getLogger(__name__)
 
@@ -281,7 +282,7 @@ async def insert_envelopes(tx: asyncpg.Connection, envelopes: Iterable[Envelope]
             chat.kind.value,
             alert.kind.value,
             alert.ticker,
-            alert.to_json(),
+            write_payload(alert),
             envelope.dedupe_key,
             fallback.platform if fallback else None,
             fallback.chat_id if fallback else None,

@@ -7,9 +7,10 @@ from datetime import datetime
 
 from bot.core.messages import Alert
 from bot.core.models import ChatRef, UserRef
+from storage.payloads import read_payload
 from storage.postgres.database import PostgresDatabase
 
-# A payload (`Alert.to_json()`, kept as text) that carries the member's mention anywhere: at its top
+# A payload (`storage.payloads`, kept as text) that carries the member's mention anywhere: at its top
 # level or in a group's items. SQLite finds the same rows by the mention's text in the JSON; here the
 # payload is read as JSON and searched with a JSON path, the member's id passed as a variable.
 MENTIONS = "jsonb_path_exists(payload::jsonb, 'strict $.** ? (@.user_id == $user)', jsonb_build_object('user', {id}::text))"
@@ -43,6 +44,6 @@ class PostgresHistoryStore:
         sql += f" ORDER BY id DESC LIMIT {arg(limit)}"
         rows = await self._db.fetch(sql, *params)
         return [
-            (Alert.from_json(r["payload"]), datetime.fromisoformat(r["created_at"]), r["status"], f"{r['platform']}:{r['chat_id']}")
+            (read_payload(r["payload"]), datetime.fromisoformat(r["created_at"]), r["status"], f"{r['platform']}:{r['chat_id']}")
             for r in rows
         ]

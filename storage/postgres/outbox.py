@@ -30,6 +30,7 @@ import asyncpg
 from bot.core.messages import Alert, Delivery, Envelope
 from bot.core.models import ChatRef
 from bot.core.ports import OutboxCounts, StorageError
+from storage.payloads import read_payload
 from storage.postgres.database import PostgresDatabase, insert_envelopes
 from storage.postgres.rows import chat_of
 
@@ -194,8 +195,8 @@ class PostgresOutboxStore:
             "SELECT created_at, payload FROM outbox WHERE platform = $1 AND chat_id = $2 AND status <> 'dead' ORDER BY id DESC LIMIT $3",
             chat.platform, chat.chat_id, limit,
         )
-        return [Alert.from_json(r["payload"]) for r in reversed(rows) if datetime.fromisoformat(r["created_at"]) >= since]
+        return [read_payload(r["payload"]) for r in reversed(rows) if datetime.fromisoformat(r["created_at"]) >= since]
 
 
 def _delivery(row: asyncpg.Record) -> Delivery:
-    return Delivery(id=int(row["id"]), chat=chat_of(row), alert=Alert.from_json(row["payload"]), attempts=int(row["attempts"]))
+    return Delivery(id=int(row["id"]), chat=chat_of(row), alert=read_payload(row["payload"]), attempts=int(row["attempts"]))

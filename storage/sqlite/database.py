@@ -29,6 +29,7 @@ import aiosqlite
 
 from bot.core.messages import Envelope
 from bot.core.ports import StorageError
+from storage.payloads import write_payload
 
 log = logging.getLogger(__name__)
 
@@ -406,7 +407,7 @@ async def insert_envelopes(tx: Statements, envelopes: Iterable[Envelope], *, now
             envelope.chat.kind.value,
             envelope.alert.kind.value,
             envelope.alert.ticker,
-            envelope.alert.to_json(),
+            write_payload(envelope.alert),
             envelope.dedupe_key,
             stamp,
             envelope.fallback.platform if envelope.fallback else None,

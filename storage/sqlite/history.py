@@ -7,7 +7,15 @@ from datetime import datetime
 
 from bot.core.messages import Alert
 from bot.core.models import ChatRef, UserRef
+from storage.payloads import mention_texts, read_payload
 from storage.sqlite.database import Database
+
+MATCHES = "payload LIKE ? ESCAPE '!'"  # with `like_escaped` text
+
+
+def like_escaped(text: str) -> str:
+    """Text that `LIKE ... ESCAPE '!'` matches as it is."""
+    return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
 
 
 class SqliteHistoryStore:
@@ -23,10 +31,10 @@ class SqliteHistoryStore:
         it (a grouped message may carry others: the caller filters the alerts themselves)."""
         where = ["(platform = ? AND chat_id = ?)" for _ in chats]
         params: list[object] = [part for chat in chats for part in (chat.platform, chat.chat_id)]
-        if mentioning is not None:  # in the payload's JSON (sort_keys), the member's mention, top level or in a group's items
-            where.append("(platform = ? AND payload LIKE ? ESCAPE '!')")
-            escaped = mentioning.user_id.replace("!", "!!").replace("%", "!%").replace("_", "!_")
-            params += [mentioning.platform, f'%"user_id": "{escaped}"%']
+        if mentioning is not None:  # the member's mention in the payload's JSON text, top level or in a group's items, as each writer wrote it
+            texts = mention_texts(mentioning.user_id)
+            where.append(f"(platform = ? AND ({' OR '.join([MATCHES] * len(texts))}))")
+            params += [mentioning.platform, *(f"%{like_escaped(text)}%" for text in texts)]
         if not where:
             return []
         sql = f"SELECT created_at, status, payload, platform, chat_id FROM outbox WHERE ({' OR '.join(where)})"
@@ -36,5 +44,5 @@ class SqliteHistoryStore:
         sql += " ORDER BY id DESC LIMIT ?"
         params.append(limit)
         rows = await self._db.fetchall(sql, params)
-        return [(Alert.from_json(r["payload"]), datetime.fromisoformat(r["created_at"]), r["status"], f"{r['platform']}:{r['chat_id']}")
+        return [(read_payload(r["payload"]), datetime.fromisoformat(r["created_at"]), r["status"], f"{r['platform']}:{r['chat_id']}")
                 for r in rows]

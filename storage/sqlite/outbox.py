@@ -10,6 +10,7 @@ import aiosqlite
 from bot.core.messages import Alert, Delivery, Envelope
 from bot.core.models import ChatRef
 from bot.core.ports import OutboxCounts, StorageError
+from storage.payloads import read_payload
 from storage.sqlite.database import Database, insert_envelopes
 from storage.sqlite.rows import chat_of
 
@@ -28,7 +29,7 @@ class SqliteOutboxStore:
             """SELECT created_at, payload FROM outbox WHERE platform = ? AND chat_id = ? AND status != 'dead' ORDER BY id DESC LIMIT ?""",
             (chat.platform, chat.chat_id, limit),
         )
-        return [Alert.from_json(r["payload"]) for r in reversed(rows) if datetime.fromisoformat(r["created_at"]) >= since]
+        return [read_payload(r["payload"]) for r in reversed(rows) if datetime.fromisoformat(r["created_at"]) >= since]
 
     async def due(self, *, now: datetime, platforms: Iterable[str], limit: int = 100) -> list[Delivery]:
         names = sorted(set(platforms))
@@ -101,4 +102,4 @@ class SqliteOutboxStore:
 
 
 def _delivery(row: aiosqlite.Row) -> Delivery:
-    return Delivery(id=row["id"], chat=chat_of(row), alert=Alert.from_json(row["payload"]), attempts=row["attempts"])
+    return Delivery(id=row["id"], chat=chat_of(row), alert=read_payload(row["payload"]), attempts=row["attempts"])
