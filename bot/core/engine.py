@@ -180,7 +180,9 @@ class CheckResult:
         if self._firings is not None:
             self._firings.append(firing)
         else:
-            (self._more_firings if self._more_firings is not None else self._start_more_firings()).append(firing)
+            if self._more_firings is None:
+                self._more_firings = []
+            self._more_firings.append(firing)
 
     def set_armed(self, rule_id: int, armed: bool | None) -> None:
         """One more armed change (it overrides the engine's for that rule), without building theirs."""
@@ -190,10 +192,6 @@ class CheckResult:
             if self._more_armed is None:
                 self._more_armed = {}
             self._more_armed[rule_id] = armed
-
-    def _start_more_firings(self) -> list[Firing]:
-        self._more_firings = []
-        return self._more_firings
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, CheckResult):
