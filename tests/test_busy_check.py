@@ -4,7 +4,6 @@ held alerts as the plain code it replaced, which these tests keep as the referen
 from __future__ import annotations
 
 import gc
-import math
 import random
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
@@ -16,34 +15,15 @@ from bot.core.chats import ChatDirectory
 from bot.core.clock import ReplayClock
 from bot.core.cooldown import Cooldown
 from bot.core.engine import CheckResult, Firing, collector_paused
-from bot.core.messages import Alert, AlertKind, Envelope
+from bot.core.messages import Alert, AlertKind
 from bot.core.models import ChatKind, ChatRef, Direction, LevelName, Rule, RuleKind, RuleSource, UserRef, direct_chat
-from bot.core.routing import Routing, dedupe_key, firing_subject
+from bot.core.routing import Routing
 from storage.sqlite import SqliteStorage
+from tests.test_routing_identity import NEW_YORK, reference_for_firings
 
 NOW = datetime(2025, 1, 27, 15, 0, tzinfo=UTC)
 GROUP, OTHER, GONE = ChatRef("telegram", "-100", ChatKind.GROUP), ChatRef("telegram", "-200", ChatKind.GROUP), ChatRef("telegram", "-300", ChatKind.GROUP)
 ANN, BOB, CID, DAN = UserRef("telegram", "1", "Ann"), UserRef("telegram", "2", "Bob"), UserRef("telegram", "3", ""), UserRef("discord", "4", "Dan")
-
-
-async def reference_for_firings(routing: Routing, storage: SqliteStorage, firings: list[Firing], *, with_settings: bool) -> list[Envelope]:
-    """`Routing.for_firings` as it was written first: each firing asks its way, one call at a time."""
-    envelopes = []
-    for firing in firings:
-        rule, alert = firing.rule, firing.alert
-        about = firing_subject(firing)
-        if rule.source is RuleSource.MEMBER and rule.owner is not None and await storage.prefs.wants_direct(rule.owner):
-            direct = direct_chat(rule.owner)
-            envelopes.append(Envelope(direct, alert, dedupe_key(about, direct), fallback=rule.chat))
-            continue
-        if rule.source is RuleSource.MEMBER:
-            chats = [rule.chat] if rule.chat else []
-        else:
-            chats = await storage.watches.watchers(rule.ticker)
-            if rule.source is RuleSource.WATCH and with_settings:  # a watch rule per percentage: each chat hears its own
-                chats = [c for c in chats if math.isclose(routing.watch_threshold(await storage.chat_settings.get(c), rule.kind), rule.threshold)]
-        envelopes.extend(Envelope(chat, alert, dedupe_key(about, chat)) for chat in chats)
-    return await routing.reachable(envelopes)
 
 
 def firings(rng: random.Random, count: int) -> list[Firing]:
@@ -86,10 +66,10 @@ async def test_routing_a_busy_check_gives_what_one_call_per_firing_gave(storage:
     await storage.chat_settings.put(GROUP, ChatSettings(kinds={"members": Mode.SILENT}, selloff_pct=3.0), now=NOW)
     await storage.chat_settings.put(OTHER, ChatSettings(kinds={"levels": Mode.OFF}, quiet_from=time(9, 0), quiet_to=time(11, 0)), now=NOW)
     for with_settings in (True, False):
-        routing = Routing(watches=storage.watches, prefs=storage.prefs, chats=chats, chat_settings=storage.chat_settings if with_settings else None)
+        routing = Routing(watches=storage.watches, prefs=storage.prefs, chats=chats, chat_settings=storage.chat_settings if with_settings else None, zone=NEW_YORK)
         made = firings(random.Random(15), 600)
         got = await routing.for_firings(made)
-        assert got == await reference_for_firings(routing, storage, made, with_settings=with_settings)
+        assert got == await reference_for_firings(routing, storage, chats, made, with_settings=with_settings)
         assert len(got) > 300 and any(e.fallback for e in got) and any(e.alert.silent for e in got) == with_settings
 
 
