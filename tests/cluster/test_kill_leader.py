@@ -173,6 +173,8 @@ async def test_three_processes_survive_20_leader_kills_without_losing_repeating_
         assert api.flooded == 0, f"{api.flood_log}: the shared limits kept every process under Telegram's limits"
         assert not lost
         assert set(counts) == set(expected), "nothing but the rules' alerts was sent (no crossing fired twice under new numbers)"
+        queued = Counter(n for numbers in queued_order.values() for n in numbers)
+        assert set(queued) == set(expected) and max(queued.values()) == 1, "each crossing queued once: no rule fired twice by two leaders"
         assert repeats <= in_flight_total
         assert max(per_kill) <= MAX_CHATS, "a process has at most one message in flight per chat it serves"
         assert grouped, "one check's alerts to a chat came as one grouped message"
