@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import itertools
 import json
 import os
 import random
@@ -77,6 +78,8 @@ class SlowBotApi(FakeBotApi):
         self.chat_last: dict[int, float] = {}
         self.flooded = 0  # 429 answers given
         self.flood_log: list[str] = []
+        self._tickets = itertools.count()
+        self._answering: set[int] = set()  # the sends being answered now (each takes 2 ms to `slowest`)
 
     def _over_limit(self, chat_id: int | None) -> bool:
         now = time.monotonic()
@@ -101,8 +104,20 @@ class SlowBotApi(FakeBotApi):
         self.accepted_at.append(now)
         if request.chat_id is not None:
             self.chat_last[request.chat_id] = now
-        await asyncio.sleep(random.uniform(0.002, self.slowest))
-        return await super()._api_sendMessage(request)
+        ticket = next(self._tickets)
+        self._answering.add(ticket)
+        try:
+            await asyncio.sleep(random.uniform(0.002, self.slowest))
+            return await super()._api_sendMessage(request)
+        finally:
+            self._answering.discard(ticket)
+
+    async def answered(self) -> None:
+        """Wait until every send being answered now has its answer: one whose sender was just
+        killed is still accepted (as Telegram accepts a message whose sender's connection drops)."""
+        waiting = set(self._answering)
+        while waiting & self._answering:
+            await asyncio.sleep(0.005)
 
     async def _api_setWebhook(self, request: Request) -> Any:
         return True
