@@ -1,5 +1,6 @@
-"""`Alert.to_json` builds its JSON without `dataclasses.asdict`'s deep copies (a busy check's group
-of thousands of items took seconds): the text must stay byte for byte what asdict gave."""
+"""`Alert.to_json` builds its JSON without `dataclasses.asdict`'s deep copies (a group of thousands of
+items took seconds): the text must stay byte for byte what asdict gave (it makes keys and nonces, and
+earlier versions' outbox payloads are in this format)."""
 
 from __future__ import annotations
 
@@ -93,7 +94,7 @@ def odd_value(rng: random.Random) -> Any:
     ])
 
 
-def test_alerts_written_directly_are_what_asdict_gave_whatever_their_fields_hold() -> None:
+def test_alerts_are_what_asdict_gave_whatever_their_fields_hold() -> None:
     rng = random.Random(15)
     names = ["price", "change_pct", "prev_close", "level", "level_name", "threshold_pct", "direction", "peak", "drawdown_pct", "rule_id", "note"]
     for _ in range(300):

@@ -83,7 +83,8 @@ def test_the_cooldown_holds_what_it_held_however_seldom_it_forgets() -> None:
         fired = [Firing(Rule(rule_id, "NVDA", RuleKind.ABOVE, 1.0, RuleSource.MEMBER), Alert(AlertKind.PRICE_ABOVE, "NVDA", at))
                  for rule_id in rng.sample(range(20_000), 3_000)]
         held = {f.rule.id for f in fired if f.rule.id in last and at - last[f.rule.id] < timedelta(minutes=30)}
-        result = cooldown.admit(CheckResult("NVDA", list(fired), {}, None), at)  # type: ignore[arg-type]
+        result = CheckResult("NVDA", list(fired), {}, None)  # type: ignore[arg-type]
+        cooldown.admit_all([result], at)
         assert {f.rule.id for f in fired} - {f.rule.id for f in result.firings} == held
         cooldown.stamp([f.rule.id for f in result.firings], at)
         last.update({f.rule.id: at for f in result.firings})

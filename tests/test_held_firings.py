@@ -25,6 +25,15 @@ def unbuilt(results: list[CheckResult]) -> bool:
     return all(r._firings is None for r in results) and all(getattr(r._source, "built_firings", None) is None for r in results)
 
 
+def moved(rng: random.Random, prices: dict[str, float], step: int) -> list[Quote]:
+    """Each ticker's next quote: its price moved on the grid, a new session every five steps."""
+    quotes = []
+    for ticker in prices:
+        prices[ticker] = min(110.0, max(90.0, prices[ticker] + 0.5 * rng.randint(-8, 8)))
+        quotes.append(Quote(ticker=ticker, price=prices[ticker], prev_close=100.0, session=DAY + timedelta(days=step // 5), at=T0 + timedelta(minutes=step)))
+    return quotes
+
+
 def without(results: list[CheckResult], held: set[int]) -> list[CheckResult]:
     return [CheckResult(r.ticker, [f for f in r.firings if f.rule.id not in held], r.armed_changes, r.state) for r in results]
 
@@ -40,10 +49,7 @@ def test_held_firings_are_dropped_in_the_columns_and_the_rest_is_the_reference(s
     prices = dict.fromkeys(tickers, 100.0)
     dropped_in_columns = 0
     for step in range(30):
-        quotes = []
-        for ticker in tickers:
-            prices[ticker] = min(110.0, max(90.0, prices[ticker] + 0.5 * rng.randint(-8, 8)))
-            quotes.append(Quote(ticker=ticker, price=prices[ticker], prev_close=100.0, session=DAY + timedelta(days=step // 5), at=T0 + timedelta(minutes=step)))
+        quotes = moved(rng, prices, step)
         expected = [reference.evaluate(q, now=T0) for q in quotes]
         got = vector.evaluate_many(quotes, now=T0)
         held = {rule.id for rule in rules if rng.random() < 0.4}
@@ -116,10 +122,7 @@ def test_a_checks_armed_changes_merged_in_the_columns_are_each_results_in_turn(s
     prices = dict.fromkeys(tickers, 100.0)
     merged_in_columns = 0
     for step in range(25):
-        quotes = []
-        for ticker in tickers:
-            prices[ticker] = min(110.0, max(90.0, prices[ticker] + 0.5 * rng.randint(-8, 8)))
-            quotes.append(Quote(ticker=ticker, price=prices[ticker], prev_close=100.0, session=DAY + timedelta(days=step // 5), at=T0 + timedelta(minutes=step)))
+        quotes = moved(rng, prices, step)
         if step % 4 == 3:  # the same ticker twice (the engine then takes the quotes one at a time)
             again = rng.choice(quotes)
             quotes.append(Quote(ticker=again.ticker, price=min(110.0, again.price + 2.0), prev_close=100.0, session=again.session, at=again.at))

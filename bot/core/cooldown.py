@@ -34,11 +34,6 @@ class Cooldown:
         self._prune_at = PRUNE_FROM  # how many entries `stamp` lets `_last` grow to before dropping those past the cooldown
         self.suppressed_total = 0
 
-    def admit(self, result: CheckResult, now: datetime) -> CheckResult:
-        """`admit_all` for one result."""
-        self.admit_all([result], now)
-        return result
-
     def admit_all(self, results: Sequence[CheckResult], now: datetime) -> int:
         """Drop, in place, the firings of rules that alerted less than the cooldown ago; the armed
         changes stay. An engine that defers its firings drops them before building them. One log

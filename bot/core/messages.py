@@ -8,7 +8,6 @@ import json
 from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import date, datetime
 from enum import StrEnum
-from json.encoder import encode_basestring_ascii as _quoted
 from typing import Any
 
 from bot.core.models import ChatKind, ChatRef, UserRef
@@ -135,39 +134,9 @@ class Alert:
         return self.items if self.kind is AlertKind.GROUP else [self]
 
     def to_json(self) -> str:
-        if self._is_plain():  # the common case, and a busy check's group: written directly, as `json` writes them
-            return self._plain_text({})
-        if not self.extra and all(item._is_plain() for item in self.items):
-            moments: dict[int, str] = {}
-            items = "[" + ", ".join([item._plain_text(moments) for item in self.items]) + "]" if self.items else None
-            return self._plain_text(moments, items)
+        """The alert as the json module writes it, keys sorted (the outbox's payloads are written by
+        `storage/payloads.py`; this text is for keys and nonces, and for what orjson refuses)."""
         return json.dumps(self._data(), sort_keys=True, default=_json_default)
-
-    def _is_plain(self) -> bool:
-        return not self.extra and not self.items and not self.silent
-
-    def _plain_text(self, moments: dict[int, str], items: str | None = None) -> str:
-        """The JSON of an alert without extra (`items`: its items' JSON, if any), byte for byte what
-        `json.dumps(self._data(), sort_keys=True)` writes, built without the dictionaries: a
-        busy check's group holds tens of thousands. `moments`: the text of each moment object
-        already written (a group's items share a few; by identity, for equal moments in two time
-        zones are written differently)."""
-        at = self.at
-        at_text = moments.get(id(at)) or moments.setdefault(id(at), _json_value(at.isoformat()))
-        mention = self.mention
-        mention_text = "null" if mention is None else (
-            f'{{"display_name": {_json_value(mention.display_name)}, "platform": {_json_value(mention.platform)}, "user_id": {_json_value(mention.user_id)}}}'
-        )
-        items_text = "" if items is None else f'"items": {items}, '
-        silent_text = '"silent": true, ' if self.silent else ""
-        return (
-            f'{{"at": {at_text}, "change_pct": {_json_value(self.change_pct)}, "direction": {_json_value(self.direction)}, '
-            f'"drawdown_pct": {_json_value(self.drawdown_pct)}, "extra": {{}}, {items_text}'
-            f'"kind": {_json_value(self.kind)}, "level": {_json_value(self.level)}, "level_name": {_json_value(self.level_name)}, '
-            f'"mention": {mention_text}, "note": {_json_value(self.note)}, "peak": {_json_value(self.peak)}, '
-            f'"prev_close": {_json_value(self.prev_close)}, "price": {_json_value(self.price)}, "rule_id": {_json_value(self.rule_id)}, '
-            f'{silent_text}"threshold_pct": {_json_value(self.threshold_pct)}, "ticker": {_json_value(self.ticker)}}}'
-        )
 
     def _data(self) -> dict[str, Any]:
         """The alert as JSON-ready values: what `dataclasses.asdict` gives (without its deep copies,
@@ -215,23 +184,6 @@ def _plain(value: Any) -> Any:
     return value
 
 
-_float_text, _int_text = float.__repr__, int.__repr__
-
-
-def _json_value(value: Any) -> str:
-    """A value as `json.dumps` writes it (the common kinds directly, the rest by the encoder itself)."""
-    if value is None:
-        return "null"
-    kind = type(value)
-    if kind is float and value - value == 0:  # finite (json writes NaN and Infinity its own way)
-        return _float_text(value)
-    if kind is str or isinstance(value, str):
-        return _quoted(value)
-    if kind is int:  # (not a bool)
-        return _int_text(value)
-    return _ENCODER.encode(value)
-
-
 def _json_default(value: object) -> object:
     if isinstance(value, (date, datetime)):
         return value.isoformat()
@@ -240,7 +192,6 @@ def _json_default(value: object) -> object:
 
 _ALERT_FIELDS = frozenset(f.name for f in fields(Alert))
 _COPIED_FIELDS = tuple(f.name for f in fields(Alert) if f.name not in ("at", "items", "silent"))  # `_data` sets these three itself
-_ENCODER = json.JSONEncoder(default=_json_default)  # to_json's fast path writes its keys sorted itself
 
 
 @dataclass(slots=True)

@@ -184,7 +184,7 @@ class _Lookups:
 
     watchers: dict[str, list[ChatRef]] = field(default_factory=dict)
     direct_chat: dict[str, ChatRef | None] = field(default_factory=dict)  # member key -> the direct chat, if the member wants direct messages
-    settings: dict[str, ChatSettings] = field(default_factory=dict)  # chat key -> its settings
+    settings: dict[str, ChatSettings | None] = field(default_factory=dict)  # chat key -> its settings (`_settings_once`)
 
 
 class Routing:
@@ -242,7 +242,7 @@ class Routing:
                 envelopes.append(Envelope(chat, alert, dedupe_key(about, chat), rule.chat if direct else None))
                 continue
             envelopes.extend(Envelope(chat, alert, dedupe_key(about, chat)) for chat in await self._destinations(firing, lookups))
-        return await self.reachable(envelopes)
+        return await self._reachable(envelopes, lookups.settings)
 
     async def to_chats(self, alert: Alert, chats: Iterable[ChatRef], about: str) -> list[Envelope]:
         """A notice for the chats its job names, one delivery per chat."""
@@ -261,9 +261,12 @@ class Routing:
         apply each chat's settings (a kind off is dropped, a silent one or one in quiet hours
         is marked silent). Asked once per chat: a reachable chat whose settings change nothing
         keeps its envelopes as they are, without a look at each."""
+        return await self._reachable(envelopes, {})
+
+    async def _reachable(self, envelopes: Iterable[Envelope], settings: dict[str, ChatSettings | None]) -> list[Envelope]:
+        """`reachable`, with the chats' settings already asked in this call (chat key -> settings)."""
         envelopes = list(envelopes)  # held through the call: chats are told apart by identity below
         ways: dict[int, _Way] = {}  # id(chat) -> its way in this call
-        settings: dict[str, ChatSettings | None] = {}  # chat key -> its settings, asked once per chat
         out = []
         chat: ChatRef | None = None
         way = _NOWHERE
@@ -330,8 +333,8 @@ class Routing:
         # a watch rule per percentage: each chat hears the one at its own (or the global) percentage
         wanted = []
         for chat in watchers:
-            if chat.key not in lookups.settings:
-                lookups.settings[chat.key] = await self._settings.get(chat)
-            if math.isclose(self.watch_threshold(lookups.settings[chat.key], rule.kind), rule.threshold):
+            own = await self._settings_once(chat, lookups.settings)
+            assert own is not None  # (a settings store: see above)
+            if math.isclose(self.watch_threshold(own, rule.kind), rule.threshold):
                 wanted.append(chat)
         return wanted

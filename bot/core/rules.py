@@ -293,25 +293,23 @@ class RuleBook:
         """The engine's verdict on a quote: what fired and what re-armed (recorded by `record_check`),
         less the firings of rules still within their re-arm cooldown (their disarm is kept).
         A sell-off says where the ticker's nearest analyst level is."""
-        return self._admit(self._engine.evaluate(quote, now=now), quote, now)
+        return self._admitted([self._engine.evaluate(quote, now=now)], [quote], now)[0]
 
     def evaluate_many(self, quotes: Sequence[Quote], *, now: datetime) -> list[CheckResult]:
         """The engine's verdict on a whole check's quotes (one per ticker) at once, in their order;
         each result as `evaluate` gives it (the cooldown applied, sell-offs given their nearest level)."""
-        results = self._engine.evaluate_many(quotes, now=now)
-        self.cooldown.admit_all(results, now)  # before any result is read: held firings are never built
+        return self._admitted(self._engine.evaluate_many(quotes, now=now), quotes, now)
+
+    def _admitted(self, results: list[CheckResult], quotes: Sequence[Quote], now: datetime) -> list[CheckResult]:
+        """The results less what the cooldown holds (before any is read: held firings are never
+        built), each sell-off told the ticker's nearest analyst level (looked up once per ticker)."""
+        self.cooldown.admit_all(results, now)
         for result, quote in zip(results, quotes, strict=True):
-            self._tell_nearest_level(result, quote)
+            selloffs = [firing.alert for firing in result.firings if firing.alert.kind is AlertKind.SELLOFF]
+            if selloffs and (near := nearest_level(self._engine.rules_of(quote.ticker), quote.price)):
+                for alert in selloffs:
+                    alert.extra["nearest_level"] = list(near)
         return results
-
-    def _admit(self, result: CheckResult, quote: Quote, now: datetime) -> CheckResult:
-        self._tell_nearest_level(self.cooldown.admit(result, now), quote)
-        return result
-
-    def _tell_nearest_level(self, result: CheckResult, quote: Quote) -> None:
-        for firing in result.firings:
-            if firing.alert.kind is AlertKind.SELLOFF and (near := nearest_level(self._engine.rules_of(quote.ticker), quote.price)):
-                firing.alert.extra["nearest_level"] = near
 
     def rebase(self, quote: Quote) -> CheckResult:
         """Take a quote as the ticker's new baseline without firing anything."""
